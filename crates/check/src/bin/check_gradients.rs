@@ -1,0 +1,93 @@
+//! `check-gradients`: runs every relation over the built-in suite and prints the table.
+//! Usually invoked as `cargo xtask check-gradients` (release build).
+
+use clap::Parser;
+use credit_check::{builtin_suite, report, run_config};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::process::ExitCode;
+
+/// Proves the relations between BPTT, RTRL, the dual-number oracle and finite differences.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Also write the results as JSON (schema 1) to this path.
+    #[arg(long, value_name = "PATH")]
+    json: Option<std::path::PathBuf>,
+    /// Only run configs of these cells (comma-separated ids: rate, lif, alif).
+    #[arg(long, value_delimiter = ',')]
+    cell: Vec<String>,
+    /// Print only failing rows and the summary.
+    #[arg(long)]
+    failures_only: bool,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) if e.use_stderr() => {
+            let msg = e.to_string();
+            eprintln!("check-gradients: {}", msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let mut suite = builtin_suite();
+    let known = ["rate", "lif", "alif"];
+    for c in &args.cell {
+        if !known.contains(&c.as_str()) {
+            eprintln!("check-gradients: unknown cell `{c}` (known: {})", known.join(", "));
+            return ExitCode::from(2);
+        }
+    }
+    if !args.cell.is_empty() {
+        use credit_core::CellModel;
+        suite.retain(|c| args.cell.iter().any(|id| id == c.net.cell.id()));
+    }
+    let started = std::time::Instant::now();
+    let bar = ProgressBar::new(suite.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} configs  {elapsed}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut rows = Vec::new();
+    for cfg in &suite {
+        use credit_core::CellModel;
+        bar.set_message(format!("{} {}", cfg.net.cell.id(), cfg.name));
+        match run_config(cfg) {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                bar.finish_and_clear();
+                eprintln!("check-gradients: config {} {}: {e}", cfg.net.cell.id(), cfg.name);
+                return ExitCode::from(2);
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let shown: Vec<_> = rows.iter().filter(|r| !args.failures_only || !r.pass).cloned().collect();
+    print!("{}", report::table(&shown));
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    let mut relations: Vec<&str> = rows.iter().map(|r| r.relation).collect();
+    relations.dedup();
+    relations.sort();
+    relations.dedup();
+    println!(
+        "\n{} rows, {} relations ({}), {} configs, {:.1} s",
+        rows.len(),
+        relations.len(),
+        relations.join(", "),
+        suite.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{} passed, {} failed", rows.len() - failed, failed);
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, report::to_json(&rows)) {
+            eprintln!("check-gradients: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

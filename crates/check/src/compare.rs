@@ -1,0 +1,73 @@
+//! The error measure and the liveness guards.
+
+use credit_core::{CellModel, ForwardOptions, Network, Params, Scalar, Sequence, forward};
+use nalgebra::DMatrix;
+use serde::Serialize;
+
+/// `max_i |a_i − b_i| / max_i |b_i|`: the largest difference in a tensor, relative to the
+/// reference tensor's largest entry (Bellec et al.'s "normalised by the max"). It does not blow
+/// up on entries that are near zero by cancellation. A zero reference gives 0 when `a` is also
+/// zero and infinity otherwise.
+pub fn max_rel_err(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape(), "compared tensors must have the same shape");
+    let diff = a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let scale = b.amax();
+    if diff.is_nan() || scale.is_nan() {
+        return f64::INFINITY;
+    }
+    if scale == 0.0 {
+        return if diff == 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    diff / scale
+}
+
+/// Evidence that a config exercises something: spikes were emitted, the surrogate was non-zero
+/// somewhere, and the gradient is not negligible. A silent spiking net makes every gradient
+/// relation hold trivially; these numbers are printed next to each row and checked.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Liveness {
+    /// Whether the cell spikes.
+    pub spiking: bool,
+    /// Spikes emitted over the sequence (0 for the rate cell).
+    pub spikes: usize,
+    /// Number of `(t, j)` with `∂z_j^t/∂h_j^t ≠ 0`.
+    pub active_derivatives: usize,
+    /// Number of `(t, j)` in total.
+    pub outputs: usize,
+    /// Euclidean norm of the reference gradient over all tensors.
+    pub grad_norm: f64,
+}
+
+impl Liveness {
+    /// Measures a config.
+    pub fn measure(net: &Network, params: &Params<f64>, seq: &Sequence, grad: &Params<f64>) -> credit_core::Result<Self> {
+        let traj = forward(net, params, seq, ForwardOptions::default())?;
+        let mut active = 0;
+        for s in &traj.states[1..] {
+            let zh = net.cell.output_jacobian(s);
+            active += (0..net.n).filter(|&j| zh.row(j).iter().any(|v| v.value() != 0.0)).count();
+        }
+        let grad_norm = grad.tensors.iter().map(|t| t.value.norm_squared()).sum::<f64>().sqrt();
+        let spiking = net.cell.is_spiking();
+        let spikes = if spiking { traj.spike_count() } else { 0 };
+        Ok(Liveness { spiking, spikes, active_derivatives: active, outputs: seq.len() * net.n, grad_norm })
+    }
+
+    /// The guard: spiking cells must spike and have a non-zero surrogate somewhere; every cell
+    /// must have a gradient of norm > 1e-8 and derivatives that are not all zero.
+    pub fn ok(&self, net: &Network) -> bool {
+        let spiking_ok = !net.cell.is_spiking() || (self.spikes > 0 && self.spikes < self.outputs);
+        spiking_ok && self.active_derivatives > 0 && self.grad_norm > 1e-8
+    }
+
+    /// Short text for the table: `spikes=…/… ψ≠0=… |g|=…`.
+    pub fn describe(&self) -> String {
+        let spikes = if self.spiking { format!("spikes={}/{} ", self.spikes, self.outputs) } else { String::new() };
+        format!("{spikes}dz/dh≠0={}/{} |g|={:.2e}", self.active_derivatives, self.outputs, self.grad_norm)
+    }
+}
+
+/// Real parts of a parameter set as `f64`.
+pub fn values<T: Scalar>(p: &Params<T>) -> Params<f64> {
+    p.values()
+}

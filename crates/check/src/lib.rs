@@ -1,0 +1,24 @@
+//! # credit-check — the relations, the built-in suite, the report
+//!
+//! Every claim of the workspace that can be checked numerically is a **relation** between two
+//! computations (a rule and the oracle, two rules, one rule in two scalar types), evaluated per
+//! parameter tensor on a **config** (cell, sizes, seed, loss). This crate holds:
+//!
+//! * [`compare`]: the error measure (max abs difference over the tensor, relative to the
+//!   reference tensor's max magnitude) and the liveness guards;
+//! * [`suite`]: the built-in configs of `cargo xtask check-gradients`;
+//! * [`relations`]: the relations themselves (`jacobian=dual`, `bptt=oracle`, `rtrl=oracle`,
+//!   `rtrl=bptt`, `fd=oracle`, `f32~f64`);
+//! * [`report`]: the table and the JSON schema.
+//!
+//! **Architecture invariant:** this is the only crate that depends on both the oracle and the
+//! algorithms; the algorithms never see the oracle and the oracle never sees them.
+
+pub mod compare;
+pub mod relations;
+pub mod report;
+pub mod suite;
+
+pub use compare::{Liveness, max_rel_err};
+pub use relations::{Expect, Row, run_config};
+pub use suite::{Config, builtin_suite};

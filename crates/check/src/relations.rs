@@ -1,0 +1,192 @@
+//! The relations of the foundation (issue 2), each evaluated per tensor.
+//!
+//! | id | what is compared | expect |
+//! |---|---|---|
+//! | `jacobian=dual` | hand-derived `D^t`, `∂M/∂z^{t-1}`, `I^t`, `∂z^t/∂h^t` vs dual-number Jacobians of the same step, every `t` | equal |
+//! | `bptt=oracle` | BPTT gradient vs the oracle | equal |
+//! | `rtrl=oracle` | RTRL gradient vs the oracle | equal |
+//! | `rtrl=bptt` | RTRL vs BPTT; in `Dual64` also the derivative of the gradient along a random direction | equal |
+//! | `fd=oracle` | central finite differences vs the oracle (rate cell) | equal at the FD tolerance |
+//! | `f32~f64` | BPTT, RTRL and the oracle in `f32` vs the same in `f64` | equal at the f32 tolerance |
+
+use crate::compare::{Liveness, max_rel_err};
+use crate::suite::Config;
+use credit_core::{CellModel, Detach, ForwardOptions, Params, Scalar, forward};
+use nalgebra::DMatrix;
+use num_dual::Dual64;
+use serde::Serialize;
+
+/// Tolerance of exact relations in `f64` (the acceptance bar; measured errors are ~1e-15).
+pub const TOL_F64: f64 = 1e-10;
+/// Tolerance of `jacobian=dual` in `f64`.
+pub const TOL_JACOBIAN: f64 = 1e-12;
+/// Tolerance of `fd=oracle` (central differences with `h = 1e-5`: truncation ~h², rounding
+/// ~ε/h).
+pub const TOL_FD: f64 = 1e-6;
+/// Step of the central differences.
+pub const FD_STEP: f64 = 1e-5;
+/// Tolerance of `f32~f64`: f32 rounding (ε ≈ 1.2e-7) amplified over the sequence; the built-in
+/// configs measure below 1e-4.
+pub const TOL_F32: f64 = 1e-3;
+
+/// Whether a relation must hold (errors ≤ tolerance) or must fail (errors > tolerance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// Theory says equal.
+    Equal,
+    /// Theory says different: the row fails if the two agree.
+    Differ,
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// Relation id, e.g. `bptt=oracle`.
+    pub relation: &'static str,
+    /// `equal` or `differ`.
+    pub expect: Expect,
+    /// Cell id.
+    pub cell: String,
+    /// Config name.
+    pub config: String,
+    /// Scalar type of the run: `f64`, `f32`, `Dual64`.
+    pub scalar: &'static str,
+    /// Tensor (or Jacobian block) compared.
+    pub tensor: String,
+    /// [`max_rel_err`].
+    pub max_rel_err: f64,
+    /// Tolerance.
+    pub tolerance: f64,
+    /// Verdict, liveness included.
+    pub pass: bool,
+    /// The liveness evidence of the config.
+    pub liveness: Liveness,
+}
+
+struct Ctx<'a> {
+    cfg: &'a Config,
+    live: Liveness,
+    live_ok: bool,
+    rows: Vec<Row>,
+}
+
+impl Ctx<'_> {
+    fn push(&mut self, relation: &'static str, scalar: &'static str, tensor: String, err: f64, tol: f64, reference_alive: bool) {
+        let within = err <= tol;
+        let pass = within && self.live_ok && reference_alive;
+        self.rows.push(Row {
+            relation,
+            expect: Expect::Equal,
+            cell: self.cfg.net.cell.id().to_string(),
+            config: self.cfg.name.clone(),
+            scalar,
+            tensor,
+            max_rel_err: err,
+            tolerance: tol,
+            pass,
+            liveness: self.live,
+        });
+    }
+
+    fn tensors(&mut self, relation: &'static str, scalar: &'static str, prefix: &str, a: &Params<f64>, b: &Params<f64>, tol: f64) {
+        for (ta, tb) in a.tensors.iter().zip(&b.tensors) {
+            let alive = tb.value.amax() > 0.0;
+            self.push(relation, scalar, format!("{prefix}{}", ta.name), max_rel_err(&ta.value, &tb.value), tol, alive);
+        }
+    }
+}
+
+/// Evaluates every relation of this issue on one config.
+pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
+    let net = &cfg.net;
+    let (p, seq) = cfg.instantiate()?;
+    let oracle = credit_oracle::gradient(net, &p, &seq, Detach::default())?;
+    let live = Liveness::measure(net, &p, &seq, &oracle.grad)?;
+    let mut cx = Ctx { cfg, live, live_ok: live.ok(net), rows: Vec::new() };
+
+    // jacobian=dual, every step
+    let traj = forward(net, &p, &seq, ForwardOptions::default())?;
+    let w = p.cell_tensors(net);
+    let mut acc = [(0.0f64, 0.0f64); 4]; // (max diff, max reference) per block
+    for t in 1..=seq.len() {
+        let hand = net.cell.jacobians(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
+        let rows = net.cell.output_jacobian(&traj.states[t]);
+        let hand = credit_oracle::dense_hand_jacobians(net, &hand, &rows);
+        let dual = credit_oracle::step_jacobians(net, &p, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
+        for (k, (a, b)) in [(&hand.d, &dual.d), (&hand.m_z, &dual.m_z), (&hand.i, &dual.i), (&hand.z_h, &dual.z_h)]
+            .into_iter()
+            .enumerate()
+        {
+            acc[k].0 = acc[k].0.max((a - b).amax());
+            acc[k].1 = acc[k].1.max(b.amax());
+        }
+    }
+    for (k, name) in ["D", "dM/dz", "I", "dz/dh"].into_iter().enumerate() {
+        let (diff, scale) = acc[k];
+        let err = if scale > 0.0 { diff / scale } else if diff == 0.0 { 0.0 } else { f64::INFINITY };
+        // a structurally zero block (D of the vanilla RNN) is legitimate here; liveness is checked
+        // on the config (spikes, dz/dh ≠ 0) and on every gradient tensor
+        cx.push("jacobian=dual", "f64", name.to_string(), err, TOL_JACOBIAN, true);
+    }
+
+    // the exact triangle in f64
+    let bptt = credit_bptt::gradient(net, &p, &seq)?;
+    let rtrl = credit_rtrl::gradient(net, &p, &seq)?;
+    cx.tensors("bptt=oracle", "f64", "", &bptt.grad, &oracle.grad, TOL_F64);
+    cx.tensors("rtrl=oracle", "f64", "", &rtrl.grad, &oracle.grad, TOL_F64);
+    cx.tensors("rtrl=bptt", "f64", "", &rtrl.grad, &bptt.grad, TOL_F64);
+
+    // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
+    let dir = Params::<f64>::random(net, cfg.seed.wrapping_add(1000))?;
+    let mut k = 0;
+    let pd: Params<Dual64> = {
+        let mut q = p.map(|x| Dual64::new(x, 0.0));
+        for t in q.tensors.iter_mut() {
+            let name = t.name;
+            let dv = dir.get(name).expect("same layout");
+            for (e, &v) in t.value.iter_mut().zip(dv.iter()) {
+                e.eps = v;
+                k += 1;
+            }
+        }
+        q
+    };
+    debug_assert_eq!(k, p.len());
+    let bd = credit_bptt::gradient(net, &pd, &seq)?;
+    let rd = credit_rtrl::gradient(net, &pd, &seq)?;
+    let eps = |g: &Params<Dual64>| Params { tensors: g.tensors.iter().map(|t| credit_core::Tensor { name: t.name, value: t.value.map(|x| x.eps) }).collect() };
+    cx.tensors("rtrl=bptt", "Dual64", "", &rd.grad.values(), &bd.grad.values(), TOL_F64);
+    cx.tensors("rtrl=bptt", "Dual64", "ε:", &eps(&rd.grad), &eps(&bd.grad), TOL_F64);
+
+    // fd=oracle for smooth cells
+    if !net.cell.is_spiking() {
+        let fd = credit_oracle::finite_difference(net, &p, &seq, FD_STEP)?;
+        cx.tensors("fd=oracle", "f64", "", &fd, &oracle.grad, TOL_FD);
+    }
+
+    // f32~f64 for each computation
+    let p32: Params<f32> = p.cast();
+    let b32 = credit_bptt::gradient(net, &p32, &seq)?;
+    let r32 = credit_rtrl::gradient(net, &p32, &seq)?;
+    let o32 = credit_oracle::gradient(net, &p32, &seq, Detach::default())?;
+    let t32 = forward(net, &p32, &seq, ForwardOptions::default())?;
+    let same_spikes = traj.z.iter().zip(&t32.z).all(|(a, b)| a.iter().zip(b.iter()).all(|(x, y)| (*x > 0.5) == (*y > 0.5)));
+    let f32_ok = same_spikes || !net.cell.is_spiking();
+    for (name, g32, g64) in [("bptt/", &b32.grad, &bptt.grad), ("rtrl/", &r32.grad, &rtrl.grad), ("oracle/", &o32.grad, &oracle.grad)] {
+        let before = cx.rows.len();
+        cx.tensors("f32~f64", "f32", name, &g32.values(), g64, TOL_F32);
+        if !f32_ok {
+            for r in &mut cx.rows[before..] {
+                r.pass = false;
+                r.tensor.push_str(" (spike trains differ)");
+            }
+        }
+    }
+    Ok(cx.rows)
+}
+
+/// Largest real-part difference, for ad-hoc use in tests.
+pub fn max_abs_diff<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> f64 {
+    a.iter().zip(b.iter()).map(|(x, y)| (x.value() - y.value()).abs()).fold(0.0, f64::max)
+}

@@ -1,0 +1,75 @@
+//! The built-in configs: each cell at several sizes, seeds, losses and conventions.
+
+use credit_core::cell::{Alif, Cell, Lif, Rate, Reset, Spiking};
+use credit_core::{InitScale, Loss, Network, Params, Readout, Sequence};
+
+/// One configuration: a network, its seed and the length of its sequence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Short name shown in the `config` column, e.g. `n3-t8-mse`.
+    pub name: String,
+    /// The network.
+    pub net: Network,
+    /// Sequence length `T`.
+    pub steps: usize,
+    /// Seed of parameters and data.
+    pub seed: u64,
+    /// Initialisation gains (`None`: the cell's defaults).
+    pub scale: Option<InitScale>,
+}
+
+impl Config {
+    /// Parameters and sequence of this config.
+    pub fn instantiate(&self) -> credit_core::Result<(Params<f64>, Sequence)> {
+        let scale = self.scale.unwrap_or_else(|| InitScale::default_for(&self.net));
+        let p = Params::random_scaled(&self.net, self.seed, scale)?;
+        let s = Sequence::random(&self.net, self.steps, self.seed)?;
+        Ok((p, s))
+    }
+}
+
+/// LIF with τ_m = 20 steps, v_th = 1 and the paper's surrogate (γ = 0.3).
+pub fn lif(n_ref: u32, reset: Reset) -> Cell {
+    let mut sp = Spiking::new((-1.0f64 / 20.0).exp(), 1.0);
+    sp.n_ref = n_ref;
+    sp.reset = reset;
+    Cell::Lif(Lif { spiking: sp })
+}
+
+/// ALIF with τ_m = 20, τ_a = 50 steps, β = 0.3.
+pub fn alif(n_ref: u32, reset: Reset) -> Cell {
+    let mut sp = Spiking::new((-1.0f64 / 20.0).exp(), 1.0);
+    sp.n_ref = n_ref;
+    sp.reset = reset;
+    Cell::Alif(Alif { spiking: sp, rho: (-1.0f64 / 50.0).exp(), beta: 0.3 })
+}
+
+/// A leaky rate cell.
+pub fn rate(alpha: f64) -> Cell {
+    Cell::Rate(Rate { alpha })
+}
+
+fn cfg(name: &str, cell: Cell, n_in: usize, n: usize, k: usize, steps: usize, seed: u64, loss: Loss, kappa: f64) -> Config {
+    let net = Network::new(cell, n_in, n, k, Readout { kappa }, loss).expect("built-in configs are valid");
+    Config { name: name.to_string(), net, steps, seed, scale: None }
+}
+
+/// The suite run by `cargo xtask check-gradients`: for each of `rate`, `lif`, `alif`, a tiny
+/// config, a cross-entropy config (with refractoriness for spiking cells), a config with the
+/// reset detached (spiking) or the vanilla RNN (`α = 1`, rate), and a larger one.
+pub fn builtin_suite() -> Vec<Config> {
+    let mut v = Vec::new();
+    v.push(cfg("n3-t8-mse", rate(0.5), 2, 3, 2, 8, 1, Loss::Mse, 0.8));
+    v.push(cfg("n5-t12-ce", rate(0.3), 3, 5, 3, 12, 2, Loss::CrossEntropy, 0.9));
+    v.push(cfg("n4-t10-vanilla", rate(1.0), 3, 4, 2, 10, 4, Loss::Mse, 0.0));
+    v.push(cfg("n16-t40-mse", rate(0.2), 4, 16, 2, 40, 3, Loss::Mse, 0.95));
+    for (s, mk) in [(40, lif as fn(u32, Reset) -> Cell), (20, alif)] {
+        v.push(cfg("n3-t8-mse", mk(0, Reset::Differentiated), 2, 3, 2, 8, s + 1, Loss::Mse, 0.8));
+        v.push(cfg("n6-t20-ce-ref2", mk(2, Reset::Differentiated), 3, 6, 3, 20, s + 2, Loss::CrossEntropy, 0.9));
+        v.push(cfg("n5-t16-reset-detached", mk(0, Reset::Detached), 3, 5, 2, 16, s + 3, Loss::Mse, 0.9));
+        v.push(cfg("n16-t40-mse", mk(1, Reset::Differentiated), 4, 16, 2, 40, s + 4, Loss::Mse, 0.95));
+        v.push(cfg("n32-t60-mse", mk(0, Reset::Differentiated), 6, 32, 3, 60, s + 5, Loss::Mse, 0.9));
+    }
+    v.push(cfg("n32-t60-mse", rate(0.5), 6, 32, 3, 60, 5, Loss::Mse, 0.9));
+    v
+}
