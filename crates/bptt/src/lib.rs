@@ -7,10 +7,10 @@
 //! $$ \\frac{dE}{dW^{out}} = \\sum_t \\bar y^t (z^t)^\\top, \\quad
 //!    \\frac{dE}{db^{out}} = \\sum_t \\bar y^t \\quad\\text{(B2)} $$
 //! $$ \\frac{\\partial E}{\\partial z^t} = (W^{out})^\\top \\bar y^t \\quad\\text{(B3)} $$
-//! $$ \\delta^t := \\frac{dE}{dz^t} = \\frac{\\partial E}{\\partial z^t}
-//!    + \\Big(\\frac{\\partial M^{t+1}}{\\partial z^t}\\Big)^\\top \\lambda^{t+1} \\quad\\text{(B4)} $$
-//! $$ \\lambda_j^t := \\frac{dE}{dh_j^t} = \\delta_j^t \\Big(\\frac{\\partial z_j^t}{\\partial h_j^t}\\Big)^\\top
-//!    + (D_{jj}^{t+1})^\\top \\lambda_j^{t+1}, \\qquad \\lambda^{T+1} = 0 \\quad\\text{(B5)} $$
+//! $$ \\delta^t := \\frac{dE}{dz^t} = \\frac{\\partial E}{\\partial z^t} +
+//!    \\Big(\\frac{\\partial M^{t+1}}{\\partial z^t}\\Big)^\\top \\lambda^{t+1} \\quad\\text{(B4)} $$
+//! $$ \\lambda_j^t := \\frac{dE}{dh_j^t} = \\delta_j^t \\Big(\\frac{\\partial z_j^t}{\\partial h_j^t}\\Big)^\\top +
+//!    (D_{jj}^{t+1})^\\top \\lambda_j^{t+1}, \\qquad \\lambda^{T+1} = 0 \\quad\\text{(B5)} $$
 //! $$ \\frac{dE}{d\\theta_j} = \\sum_t (I_j^t)^\\top \\lambda_j^t \\quad\\text{(B6)} $$
 //!
 //! ## Requirements
@@ -49,7 +49,11 @@ pub struct Bptt<T: Scalar> {
 }
 
 /// BPTT gradient of the loss of `seq` (weights frozen over the sequence).
-pub fn gradient<T: Scalar>(net: &Network, params: &Params<T>, seq: &Sequence) -> credit_core::Result<Bptt<T>> {
+pub fn gradient<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+) -> credit_core::Result<Bptt<T>> {
     let traj = forward(net, params, seq, ForwardOptions::default())?;
     let (steps, n, d) = (seq.len(), net.n, net.d());
     let w = params.cell_tensors(net);

@@ -40,7 +40,12 @@ pub struct Liveness {
 
 impl Liveness {
     /// Measures a config.
-    pub fn measure(net: &Network, params: &Params<f64>, seq: &Sequence, grad: &Params<f64>) -> credit_core::Result<Self> {
+    pub fn measure(
+        net: &Network,
+        params: &Params<f64>,
+        seq: &Sequence,
+        grad: &Params<f64>,
+    ) -> credit_core::Result<Self> {
         let traj = forward(net, params, seq, ForwardOptions::default())?;
         let mut active = 0;
         for s in &traj.states[1..] {
@@ -62,7 +67,8 @@ impl Liveness {
 
     /// Short text for the table: `spikes=…/… ψ≠0=… |g|=…`.
     pub fn describe(&self) -> String {
-        let spikes = if self.spiking { format!("spikes={}/{} ", self.spikes, self.outputs) } else { String::new() };
+        let spikes =
+            if self.spiking { format!("spikes={}/{} ", self.spikes, self.outputs) } else { String::new() };
         format!("{spikes}dz/dh≠0={}/{} |g|={:.2e}", self.active_derivatives, self.outputs, self.grad_norm)
     }
 }

@@ -22,3 +22,8 @@ pub mod suite;
 pub use compare::{Liveness, max_rel_err};
 pub use relations::{Expect, Row, run_config};
 pub use suite::{Config, builtin_suite};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

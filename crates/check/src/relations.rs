@@ -72,7 +72,15 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn push(&mut self, relation: &'static str, scalar: &'static str, tensor: String, err: f64, tol: f64, reference_alive: bool) {
+    fn push(
+        &mut self,
+        relation: &'static str,
+        scalar: &'static str,
+        tensor: String,
+        err: f64,
+        tol: f64,
+        reference_alive: bool,
+    ) {
         let within = err <= tol;
         let pass = within && self.live_ok && reference_alive;
         self.rows.push(Row {
@@ -89,10 +97,25 @@ impl Ctx<'_> {
         });
     }
 
-    fn tensors(&mut self, relation: &'static str, scalar: &'static str, prefix: &str, a: &Params<f64>, b: &Params<f64>, tol: f64) {
+    fn tensors(
+        &mut self,
+        relation: &'static str,
+        scalar: &'static str,
+        prefix: &str,
+        a: &Params<f64>,
+        b: &Params<f64>,
+        tol: f64,
+    ) {
         for (ta, tb) in a.tensors.iter().zip(&b.tensors) {
             let alive = tb.value.amax() > 0.0;
-            self.push(relation, scalar, format!("{prefix}{}", ta.name), max_rel_err(&ta.value, &tb.value), tol, alive);
+            self.push(
+                relation,
+                scalar,
+                format!("{prefix}{}", ta.name),
+                max_rel_err(&ta.value, &tb.value),
+                tol,
+                alive,
+            );
         }
     }
 }
@@ -114,9 +137,10 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
         let rows = net.cell.output_jacobian(&traj.states[t]);
         let hand = credit_oracle::dense_hand_jacobians(net, &hand, &rows);
         let dual = credit_oracle::step_jacobians(net, &p, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
-        for (k, (a, b)) in [(&hand.d, &dual.d), (&hand.m_z, &dual.m_z), (&hand.i, &dual.i), (&hand.z_h, &dual.z_h)]
-            .into_iter()
-            .enumerate()
+        for (k, (a, b)) in
+            [(&hand.d, &dual.d), (&hand.m_z, &dual.m_z), (&hand.i, &dual.i), (&hand.z_h, &dual.z_h)]
+                .into_iter()
+                .enumerate()
         {
             acc[k].0 = acc[k].0.max((a - b).amax());
             acc[k].1 = acc[k].1.max(b.amax());
@@ -124,7 +148,13 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
     }
     for (k, name) in ["D", "dM/dz", "I", "dz/dh"].into_iter().enumerate() {
         let (diff, scale) = acc[k];
-        let err = if scale > 0.0 { diff / scale } else if diff == 0.0 { 0.0 } else { f64::INFINITY };
+        let err = if scale > 0.0 {
+            diff / scale
+        } else if diff == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        };
         // a structurally zero block (D of the vanilla RNN) is legitimate here; liveness is checked
         // on the config (spikes, dz/dh ≠ 0) and on every gradient tensor
         cx.push("jacobian=dual", "f64", name.to_string(), err, TOL_JACOBIAN, true);
@@ -155,7 +185,13 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
     debug_assert_eq!(k, p.len());
     let bd = credit_bptt::gradient(net, &pd, &seq)?;
     let rd = credit_rtrl::gradient(net, &pd, &seq)?;
-    let eps = |g: &Params<Dual64>| Params { tensors: g.tensors.iter().map(|t| credit_core::Tensor { name: t.name, value: t.value.map(|x| x.eps) }).collect() };
+    let eps = |g: &Params<Dual64>| Params {
+        tensors: g
+            .tensors
+            .iter()
+            .map(|t| credit_core::Tensor { name: t.name, value: t.value.map(|x| x.eps) })
+            .collect(),
+    };
     cx.tensors("rtrl=bptt", "Dual64", "", &rd.grad.values(), &bd.grad.values(), TOL_F64);
     cx.tensors("rtrl=bptt", "Dual64", "ε:", &eps(&rd.grad), &eps(&bd.grad), TOL_F64);
 
@@ -171,9 +207,14 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
     let r32 = credit_rtrl::gradient(net, &p32, &seq)?;
     let o32 = credit_oracle::gradient(net, &p32, &seq, Detach::default())?;
     let t32 = forward(net, &p32, &seq, ForwardOptions::default())?;
-    let same_spikes = traj.z.iter().zip(&t32.z).all(|(a, b)| a.iter().zip(b.iter()).all(|(x, y)| (*x > 0.5) == (*y > 0.5)));
+    let same_spikes =
+        traj.z.iter().zip(&t32.z).all(|(a, b)| a.iter().zip(b.iter()).all(|(x, y)| (*x > 0.5) == (*y > 0.5)));
     let f32_ok = same_spikes || !net.cell.is_spiking();
-    for (name, g32, g64) in [("bptt/", &b32.grad, &bptt.grad), ("rtrl/", &r32.grad, &rtrl.grad), ("oracle/", &o32.grad, &oracle.grad)] {
+    for (name, g32, g64) in [
+        ("bptt/", &b32.grad, &bptt.grad),
+        ("rtrl/", &r32.grad, &rtrl.grad),
+        ("oracle/", &o32.grad, &oracle.grad),
+    ] {
         let before = cx.rows.len();
         cx.tensors("f32~f64", "f32", name, &g32.values(), g64, TOL_F32);
         if !f32_ok {

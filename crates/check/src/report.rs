@@ -19,7 +19,18 @@ pub fn to_json(rows: &[Row]) -> String {
 
 /// Formats the rows as an aligned text table.
 pub fn table(rows: &[Row]) -> String {
-    let head = ["relation", "expect", "cell", "config", "scalar", "tensor", "max_rel_err", "tol", "verdict", "liveness"];
+    let head = [
+        "relation",
+        "expect",
+        "cell",
+        "config",
+        "scalar",
+        "tensor",
+        "max_rel_err",
+        "tol",
+        "verdict",
+        "liveness",
+    ];
     let body: Vec<[String; 10]> = rows
         .iter()
         .map(|r| {

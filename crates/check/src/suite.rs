@@ -49,7 +49,17 @@ pub fn rate(alpha: f64) -> Cell {
     Cell::Rate(Rate { alpha })
 }
 
-fn cfg(name: &str, cell: Cell, n_in: usize, n: usize, k: usize, steps: usize, seed: u64, loss: Loss, kappa: f64) -> Config {
+fn cfg(
+    name: &str,
+    cell: Cell,
+    n_in: usize,
+    n: usize,
+    k: usize,
+    steps: usize,
+    seed: u64,
+    loss: Loss,
+    kappa: f64,
+) -> Config {
     let net = Network::new(cell, n_in, n, k, Readout { kappa }, loss).expect("built-in configs are valid");
     Config { name: name.to_string(), net, steps, seed, scale: None }
 }
@@ -58,14 +68,25 @@ fn cfg(name: &str, cell: Cell, n_in: usize, n: usize, k: usize, steps: usize, se
 /// config, a cross-entropy config (with refractoriness for spiking cells), a config with the
 /// reset detached (spiking) or the vanilla RNN (`α = 1`, rate), and a larger one.
 pub fn builtin_suite() -> Vec<Config> {
-    let mut v = Vec::new();
-    v.push(cfg("n3-t8-mse", rate(0.5), 2, 3, 2, 8, 1, Loss::Mse, 0.8));
-    v.push(cfg("n5-t12-ce", rate(0.3), 3, 5, 3, 12, 2, Loss::CrossEntropy, 0.9));
-    v.push(cfg("n4-t10-vanilla", rate(1.0), 3, 4, 2, 10, 4, Loss::Mse, 0.0));
-    v.push(cfg("n16-t40-mse", rate(0.2), 4, 16, 2, 40, 3, Loss::Mse, 0.95));
+    let mut v = vec![
+        cfg("n3-t8-mse", rate(0.5), 2, 3, 2, 8, 1, Loss::Mse, 0.8),
+        cfg("n5-t12-ce", rate(0.3), 3, 5, 3, 12, 2, Loss::CrossEntropy, 0.9),
+        cfg("n4-t10-vanilla", rate(1.0), 3, 4, 2, 10, 4, Loss::Mse, 0.0),
+        cfg("n16-t40-mse", rate(0.2), 4, 16, 2, 40, 3, Loss::Mse, 0.95),
+    ];
     for (s, mk) in [(40, lif as fn(u32, Reset) -> Cell), (20, alif)] {
         v.push(cfg("n3-t8-mse", mk(0, Reset::Differentiated), 2, 3, 2, 8, s + 1, Loss::Mse, 0.8));
-        v.push(cfg("n6-t20-ce-ref2", mk(2, Reset::Differentiated), 3, 6, 3, 20, s + 2, Loss::CrossEntropy, 0.9));
+        v.push(cfg(
+            "n6-t20-ce-ref2",
+            mk(2, Reset::Differentiated),
+            3,
+            6,
+            3,
+            20,
+            s + 2,
+            Loss::CrossEntropy,
+            0.9,
+        ));
         v.push(cfg("n5-t16-reset-detached", mk(0, Reset::Detached), 3, 5, 2, 16, s + 3, Loss::Mse, 0.9));
         v.push(cfg("n16-t40-mse", mk(1, Reset::Differentiated), 4, 16, 2, 40, s + 4, Loss::Mse, 0.95));
         v.push(cfg("n32-t60-mse", mk(0, Reset::Differentiated), 6, 32, 3, 60, s + 5, Loss::Mse, 0.9));

@@ -48,9 +48,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn check_positive_size(field: &str, n: usize) -> Result<()> {
     if n == 0 {
-        return Err(Error::Empty {
-            field: field.to_string(),
-        });
+        return Err(Error::Empty { field: field.to_string() });
     }
     Ok(())
 }

@@ -91,18 +91,14 @@ impl Sequence {
     /// kept with probability 0.75 (weight 1), the last step always kept.
     pub fn random(net: &Network, steps: usize, seed: u64) -> Result<Self> {
         crate::error::check_positive_size("sequence.T", steps)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_0F_5E0);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_EED0_F5E0);
         let spiking = net.cell.is_spiking();
         let mut x = Vec::with_capacity(steps);
         let mut target = Vec::with_capacity(steps);
         let mut mask = Vec::with_capacity(steps);
         for t in 0..steps {
             x.push(DVector::from_fn(net.n_in, |_, _| {
-                if spiking {
-                    if rng.random_bool(0.3) { 1.0 } else { 0.0 }
-                } else {
-                    normal(&mut rng)
-                }
+                if spiking { if rng.random_bool(0.3) { 1.0 } else { 0.0 } } else { normal(&mut rng) }
             }));
             target.push(match net.loss {
                 Loss::Mse => DVector::from_fn(net.n_out, |_, _| normal(&mut rng)),

@@ -29,6 +29,8 @@ mod scalar;
 pub use cell::{Cell, CellModel, CellState, Detach, LocalJacobians};
 pub use error::{Error, Result, decay_from_tau};
 pub use init::InitScale;
-pub use network::{ForwardOptions, Network, Params, Sequence, Tap, Tensor, Trajectory, forward, forward_unchecked};
+pub use network::{
+    ForwardOptions, Network, Params, Sequence, Tap, Tensor, Trajectory, forward, forward_unchecked,
+};
 pub use readout::{Loss, Readout};
 pub use scalar::{Scalar, lift_vec, values};

@@ -29,7 +29,14 @@ pub struct Network {
 
 impl Network {
     /// Builds and validates a network.
-    pub fn new(cell: Cell, n_in: usize, n: usize, n_out: usize, readout: Readout, loss: Loss) -> Result<Self> {
+    pub fn new(
+        cell: Cell,
+        n_in: usize,
+        n: usize,
+        n_out: usize,
+        readout: Readout,
+        loss: Loss,
+    ) -> Result<Self> {
         let net = Network { cell, n_in, n, n_out, readout, loss };
         net.validate()?;
         Ok(net)
@@ -125,10 +132,7 @@ impl<T: Scalar> Params<T> {
     /// Builds parameters from named `f64` matrices, validated against the network.
     pub fn from_tensors(net: &Network, tensors: Vec<(&'static str, DMatrix<f64>)>) -> Result<Self> {
         let p = Params {
-            tensors: tensors
-                .into_iter()
-                .map(|(name, m)| Tensor { name, value: m.map(T::c) })
-                .collect(),
+            tensors: tensors.into_iter().map(|(name, m)| Tensor { name, value: m.map(T::c) }).collect(),
         };
         p.validate(net)?;
         Ok(p)
@@ -148,7 +152,11 @@ impl<T: Scalar> Params<T> {
         for (t, (name, r, c)) in self.tensors.iter().zip(shapes) {
             let field = format!("params.{name}");
             if t.name != name {
-                return Err(Error::Shape { field, expected: format!("tensor `{name}`"), found: format!("tensor `{}`", t.name) });
+                return Err(Error::Shape {
+                    field,
+                    expected: format!("tensor `{name}`"),
+                    found: format!("tensor `{}`", t.name),
+                });
             }
             if t.value.shape() != (r, c) {
                 return Err(Error::Shape {
@@ -279,17 +287,29 @@ impl Sequence {
         check_positive_size("sequence.T", self.x.len())?;
         for (field, len) in [("sequence.target", self.target.len()), ("sequence.mask", self.mask.len())] {
             if len != self.x.len() {
-                return Err(Error::Shape { field: field.into(), expected: format!("{} steps", self.x.len()), found: format!("{len} steps") });
+                return Err(Error::Shape {
+                    field: field.into(),
+                    expected: format!("{} steps", self.x.len()),
+                    found: format!("{len} steps"),
+                });
             }
         }
         let check = |field: &str, v: &[DVector<f64>], dim: usize, nonneg: bool| -> Result<()> {
             for (t, x) in v.iter().enumerate() {
                 if x.len() != dim {
-                    return Err(Error::Shape { field: format!("{field}[{t}]"), expected: format!("{dim}"), found: format!("{}", x.len()) });
+                    return Err(Error::Shape {
+                        field: format!("{field}[{t}]"),
+                        expected: format!("{dim}"),
+                        found: format!("{}", x.len()),
+                    });
                 }
                 for (i, &a) in x.iter().enumerate() {
                     if !a.is_finite() {
-                        return Err(Error::NonFinite { field: format!("{field}[{t}]"), index: format!("{i}"), value: a });
+                        return Err(Error::NonFinite {
+                            field: format!("{field}[{t}]"),
+                            index: format!("{i}"),
+                            value: a,
+                        });
                     }
                     if nonneg && a < 0.0 {
                         return Err(Error::Invalid {
@@ -306,7 +326,11 @@ impl Sequence {
         check("sequence.target", &self.target, net.n_out, net.loss == Loss::CrossEntropy)?;
         for (t, &m) in self.mask.iter().enumerate() {
             if !(m.is_finite() && m >= 0.0) {
-                return Err(Error::Invalid { field: format!("sequence.mask[{t}]"), value: format!("{m}"), requirement: "mask weights must be finite and >= 0" });
+                return Err(Error::Invalid {
+                    field: format!("sequence.mask[{t}]"),
+                    value: format!("{m}"),
+                    requirement: "mask weights must be finite and >= 0",
+                });
             }
         }
         Ok(())
@@ -379,14 +403,14 @@ pub fn forward<T: Scalar>(
     net.validate()?;
     params.validate(net)?;
     seq.validate(net)?;
-    if let Some(tap) = opts.tap {
-        if tap.t == 0 || tap.t > seq.len() || tap.j >= net.n {
-            return Err(Error::Invalid {
-                field: "forward.tap".into(),
-                value: format!("(t = {}, j = {})", tap.t, tap.j),
-                requirement: "a tap needs 1 <= t <= T and j < N",
-            });
-        }
+    if let Some(tap) = opts.tap
+        && (tap.t == 0 || tap.t > seq.len() || tap.j >= net.n)
+    {
+        return Err(Error::Invalid {
+            field: "forward.tap".into(),
+            value: format!("(t = {}, j = {})", tap.t, tap.j),
+            requirement: "a tap needs 1 <= t <= T and j < N",
+        });
     }
     Ok(forward_unchecked(net, params, seq, opts))
 }

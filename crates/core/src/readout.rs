@@ -57,7 +57,8 @@ impl Loss {
             }
             Loss::CrossEntropy => {
                 // log-sum-exp with the max real part subtracted (constant shift, exact derivative)
-                let m = y.iter().fold(T::c(f64::NEG_INFINITY), |a, &b| if b.value() > a.value() { b } else { a });
+                let m =
+                    y.iter().fold(T::c(f64::NEG_INFINITY), |a, &b| if b.value() > a.value() { b } else { a });
                 let m = m.detach();
                 let ex = y.map(|v| (v - m).stable_exp());
                 let s = ex.sum();

@@ -96,6 +96,7 @@ pub fn values<T: Scalar>(m: &nalgebra::DMatrix<T>) -> nalgebra::DMatrix<f64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // bit-exact equalities are the point of these tests
 mod tests {
     use super::*;
     use num_dual::{Dual32, Dual64};

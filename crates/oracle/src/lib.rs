@@ -234,7 +234,12 @@ pub fn dense_hand_jacobians<F: Scalar>(
 ///
 /// Meaningful for smooth cells (`rate`); for spiking cells the loss is piecewise constant in
 /// the spikes and differences do not see the surrogate.
-pub fn finite_difference(net: &Network, params: &Params<f64>, seq: &Sequence, h: f64) -> credit_core::Result<Params<f64>> {
+pub fn finite_difference(
+    net: &Network,
+    params: &Params<f64>,
+    seq: &Sequence,
+    h: f64,
+) -> credit_core::Result<Params<f64>> {
     forward(net, params, seq, ForwardOptions::default())?;
     let vals = par_map(params.len(), |k| {
         let (ti, r, c) = params.locate(k).expect("k < P");

@@ -28,9 +28,7 @@
 //! Williams & Zipser (1989), "A learning algorithm for continually running fully recurrent
 //! neural networks", Neural Computation 1(2); derivation in `docs/rtrl.md`.
 
-use credit_core::{
-    CellModel, CellState, Network, Params, Readout, Scalar, Sequence,
-};
+use credit_core::{CellModel, CellState, Network, Params, Readout, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
 /// What RTRL returns.
@@ -88,7 +86,15 @@ impl<T: Scalar> RtrlState<T> {
 
     /// One online step with input `x^t`, target `y^{*t}` and mask `m^t` (all validated by
     /// [`gradient`]; call it directly only with checked data).
-    pub fn step(&mut self, net: &Network, params: &Params<T>, w: &[DMatrix<T>], x: &DVector<T>, target: &DVector<T>, mask: T) {
+    pub fn step(
+        &mut self,
+        net: &Network,
+        params: &Params<T>,
+        w: &[DMatrix<T>],
+        x: &DVector<T>,
+        target: &DVector<T>,
+        mask: T,
+    ) {
         let (n, d) = (net.n, net.d());
         let Readout { kappa } = net.readout;
         let kappa = T::c(kappa);
@@ -147,7 +153,11 @@ impl<T: Scalar> RtrlState<T> {
 }
 
 /// RTRL gradient of the loss of `seq` (weights frozen over the sequence), computed online.
-pub fn gradient<T: Scalar>(net: &Network, params: &Params<T>, seq: &Sequence) -> credit_core::Result<Rtrl<T>> {
+pub fn gradient<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+) -> credit_core::Result<Rtrl<T>> {
     net.validate()?;
     params.validate(net)?;
     seq.validate(net)?;

@@ -26,7 +26,10 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) if e.use_stderr() => {
             let msg = e.to_string();
-            eprintln!("check-gradients: {}", msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: "));
+            eprintln!(
+                "check-gradients: {}",
+                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
+            );
             return ExitCode::from(2);
         }
         Err(e) => {
@@ -83,11 +86,11 @@ fn main() -> ExitCode {
         started.elapsed().as_secs_f64()
     );
     println!("{} passed, {} failed", rows.len() - failed, failed);
-    if let Some(path) = &args.json {
-        if let Err(e) = std::fs::write(path, report::to_json(&rows)) {
-            eprintln!("check-gradients: cannot write {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
+    if let Some(path) = &args.json
+        && let Err(e) = std::fs::write(path, report::to_json(&rows))
+    {
+        eprintln!("check-gradients: cannot write {}: {e}", path.display());
+        return ExitCode::from(2);
     }
     if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

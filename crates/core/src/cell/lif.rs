@@ -1,7 +1,7 @@
 //! Leaky integrate-and-fire neurons of Bellec et al. (2020), Eqs. (L1)–(L8) of `docs/cells.md`.
 //!
-//! $$ v_j^t = \\alpha v_j^{t-1} + \\zeta\\Big(\\sum_{i \\ne j} W^{rec}_{ji} z_i^{t-1}
-//!    + \\sum_i W^{in}_{ji} x_i^t + b_j\\Big) - v_{th} z_j^{t-1}, \\qquad
+//! $$ v_j^t = \\alpha v_j^{t-1} + \\zeta\\Big(\\sum_{i \\ne j} W^{rec}_{ji} z_i^{t-1} +
+//!    \\sum_i W^{in}_{ji} x_i^t + b_j\\Big) - v_{th} z_j^{t-1}, \\qquad
 //!    z_j^t = H\\big((v_j^t - v_{th})/v_{th}\\big). $$
 //!
 //! No autapses (`W_rec` has a zero diagonal, which the step never reads). The bias `b_j` is a

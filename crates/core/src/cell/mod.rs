@@ -43,10 +43,7 @@ pub struct CellState<T: Scalar> {
 impl<T: Scalar> CellState<T> {
     /// `h^0 = 0`, nobody refractory.
     pub fn zeros(n: usize, d: usize, spiking: bool) -> Self {
-        CellState {
-            h: DVector::zeros(n * d),
-            refractory: if spiking { vec![0; n] } else { Vec::new() },
-        }
+        CellState { h: DVector::zeros(n * d), refractory: if spiking { vec![0; n] } else { Vec::new() } }
     }
 }
 

@@ -27,9 +27,7 @@ impl Surrogate {
     /// `∂z/∂s` at the scaled distance `s`, generic (differentiable) form, Eq. (L3).
     pub fn slope<T: Scalar>(&self, s: T) -> T {
         match *self {
-            Surrogate::PiecewiseLinear { gamma } => {
-                (T::one() - s.abs()).max(T::zero()) * T::c(gamma)
-            }
+            Surrogate::PiecewiseLinear { gamma } => (T::one() - s.abs()).max(T::zero()) * T::c(gamma),
         }
     }
 
@@ -143,20 +141,12 @@ impl Spiking {
 
     /// Refractory counter at `t` from the counter and the spike at `t−1` (Eq. L4).
     pub fn next_refractory(&self, r_prev: u32, z_prev: f64) -> u32 {
-        if z_prev > 0.5 {
-            self.n_ref
-        } else {
-            r_prev.saturating_sub(1)
-        }
+        if z_prev > 0.5 { self.n_ref } else { r_prev.saturating_sub(1) }
     }
 
     /// The reset input `z_j^{t-1}` as seen by the graph: detached by convention or on request.
     pub(crate) fn reset_input<T: Scalar>(&self, z: T, detach_requested: bool) -> T {
-        if detach_requested || self.reset == Reset::Detached {
-            z.detach()
-        } else {
-            z
-        }
+        if detach_requested || self.reset == Reset::Detached { z.detach() } else { z }
     }
 
     /// `∂M_j/∂z_j^{t-1}` contribution of the reset (Eq. L6).

@@ -1,0 +1,68 @@
+//! Architecture invariants of ARCHITECTURE.md, checked as tests: algorithm crates and the
+//! oracle depend on the core only; the oracle calls no Jacobian; every source file starts with
+//! a module doc.
+
+use std::path::{Path, PathBuf};
+
+fn crates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("crates/").to_path_buf()
+}
+
+/// The `credit-*` packages named in the `[dependencies]` section of a crate's manifest.
+fn credit_deps(krate: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(crates_dir().join(krate).join("Cargo.toml")).expect("manifest");
+    let mut in_deps = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_deps = l == "[dependencies]";
+            continue;
+        }
+        if in_deps && l.starts_with("credit-") {
+            out.push(l.split(['.', ' ', '=']).next().unwrap_or_default().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn algorithm_crates_and_the_oracle_depend_on_the_core_only() {
+    for krate in ["bptt", "rtrl", "oracle"] {
+        assert_eq!(credit_deps(krate), vec!["credit-core".to_string()], "crates/{krate}");
+    }
+    assert!(credit_deps("core").is_empty());
+}
+
+#[test]
+fn the_oracle_never_uses_hand_derived_jacobians_or_rules() {
+    let src = std::fs::read_to_string(crates_dir().join("oracle/src/lib.rs")).unwrap();
+    // only the doc-comment and the dense comparison helper may mention them
+    let code: String =
+        src.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+    for forbidden in [".jacobians(", ".output_jacobian(", "credit_bptt", "credit_rtrl"] {
+        assert!(!code.contains(forbidden), "oracle code mentions `{forbidden}`");
+    }
+}
+
+#[test]
+fn every_source_file_starts_with_a_module_doc() {
+    let root = crates_dir().parent().unwrap().to_path_buf();
+    let mut stack = vec![root.join("crates"), root.join("xtask")];
+    let mut checked = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if !path.ends_with("snapshots") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(text.starts_with("//!"), "{} must start with a `//!` module doc", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20, "walked only {checked} files");
+}

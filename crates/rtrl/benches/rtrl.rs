@@ -1,0 +1,92 @@
+//! Criterion benchmark of RTRL ([`credit_rtrl::gradient`]): the wall-clock time of one
+//! gradient call, i.e. the exact `dE/dθ` of one sequence of `T = 100` steps computed online
+//! by the influence-matrix recursion, in `f64`.
+//!
+//! Configurations: cells `rate` (α = 0.5), `lif` and `alif` (built as in the gradient-check
+//! suite of `credit-check`), `N ∈ {8, 32, 64}` recurrent neurons, `N_in = 4` inputs, `K = 2`
+//! outputs, MSE loss, readout leak κ = 0.9, default initialisation (`Params::random`).
+//! Throughput is reported in time steps (`Throughput::Elements(T)`).
+//!
+//! Theoretical order: time `O(T·N⁴)` (per step the product `∂M/∂z^{t-1} · Z^{t-1}` of an
+//! `(N·d)×N` by an `N×P_cell` matrix, with `P_cell ≈ N²`), memory `O(N³)` for the influence
+//! matrix `S^t` (`(N·d)×P_cell`) — independent of `T`. Doubling `N` should cost ×16.
+//! `N = 64` takes seconds per call: it runs 10 flat samples with a 5 s target.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use credit_core::cell::{Alif, Cell, Lif, Rate, Reset, Spiking};
+use credit_core::{Loss, Network, Params, Readout, Sequence};
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+
+/// Sequence length.
+const T: usize = 100;
+/// Input dimension.
+const N_IN: usize = 4;
+/// Number of outputs.
+const K: usize = 2;
+/// Readout leak.
+const KAPPA: f64 = 0.9;
+/// Network sizes.
+const SIZES: [usize; 3] = [8, 32, 64];
+/// Seed of parameters and data.
+const SEED: u64 = 1;
+
+/// LIF with τ_m = 20 steps, v_th = 1 and the default surrogate (as in `credit-check`).
+fn lif(n_ref: u32, reset: Reset) -> Cell {
+    let mut sp = Spiking::new((-1.0f64 / 20.0).exp(), 1.0);
+    sp.n_ref = n_ref;
+    sp.reset = reset;
+    Cell::Lif(Lif { spiking: sp })
+}
+
+/// ALIF with τ_m = 20, τ_a = 50 steps, β = 0.3 (as in `credit-check`).
+fn alif(n_ref: u32, reset: Reset) -> Cell {
+    let mut sp = Spiking::new((-1.0f64 / 20.0).exp(), 1.0);
+    sp.n_ref = n_ref;
+    sp.reset = reset;
+    Cell::Alif(Alif { spiking: sp, rho: (-1.0f64 / 50.0).exp(), beta: 0.3 })
+}
+
+/// The benchmarked cells.
+fn cells() -> [(&'static str, Cell); 3] {
+    [
+        ("rate", Cell::Rate(Rate { alpha: 0.5 })),
+        ("lif", lif(0, Reset::Differentiated)),
+        ("alif", alif(0, Reset::Differentiated)),
+    ]
+}
+
+/// Network, parameters and sequence of one configuration.
+fn setup(cell: Cell, n: usize) -> (Network, Params<f64>, Sequence) {
+    let net = Network::new(cell, N_IN, n, K, Readout { kappa: KAPPA }, Loss::Mse).expect("valid network");
+    let p = Params::<f64>::random(&net, SEED).expect("valid parameters");
+    let seq = Sequence::random(&net, T, SEED).expect("valid sequence");
+    (net, p, seq)
+}
+
+fn bench_rtrl(c: &mut Criterion) {
+    for (name, cell) in cells() {
+        let mut group = c.benchmark_group(format!("rtrl/{name}"));
+        group.throughput(Throughput::Elements(T as u64));
+        for n in SIZES {
+            let (net, p, seq) = setup(cell.clone(), n);
+            if n >= 64 {
+                // seconds per call: 10 samples of one iteration each, not criterion's 100
+                group
+                    .sample_size(10)
+                    .sampling_mode(SamplingMode::Flat)
+                    .measurement_time(Duration::from_secs(5));
+            }
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| {
+                    credit_rtrl::gradient(black_box(&net), black_box(&p), black_box(&seq)).expect("gradient")
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_rtrl);
+criterion_main!(benches);
