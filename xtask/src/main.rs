@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif] [--failures-only]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
+//! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
 //! ```
 
@@ -80,6 +81,15 @@ fn tidy() -> Result<(), Failed> {
     }
 }
 
+/// `cargo doc` with the KaTeX header so that the `$…$` maths in doc comments renders.
+fn doc() -> Result<(), Failed> {
+    let header = root().join("docs").join("katex-header.html");
+    let mut c = cargo();
+    c.env("RUSTDOCFLAGS", format!("--html-in-header {}", header.display()));
+    c.args(["doc", "--workspace", "--no-deps", "--exclude", "xtask"]);
+    run(c)
+}
+
 fn ci() -> Result<(), Failed> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -96,10 +106,11 @@ fn ci() -> Result<(), Failed> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cargo xtask <check-gradients [ARGS…] | tidy | ci>";
+    let usage = "usage: cargo xtask <check-gradients [ARGS…] | tidy | doc | ci>";
     let result = match args.first().map(String::as_str) {
         Some("check-gradients") => check_gradients(&args[1..]),
         Some("tidy") => tidy(),
+        Some("doc") => doc(),
         Some("ci") => ci(),
         Some("-h" | "--help") => {
             println!("{usage}");

@@ -1,6 +1,6 @@
 //! The built-in configs: each cell at several sizes, seeds, losses and conventions.
 
-use credit_core::cell::{Alif, Cell, Lif, Rate, Reset, Spiking};
+use credit_core::cell::{Alif, Cell, Lif, Lstm, Rate, Reset, Spiking};
 use credit_core::{InitScale, Loss, Network, Params, Readout, Sequence};
 
 /// One configuration: a network, its seed and the length of its sequence.
@@ -44,6 +44,11 @@ pub fn alif(n_ref: u32, reset: Reset) -> Cell {
     Cell::Alif(Alif { spiking: sp, rho: (-1.0f64 / 50.0).exp(), beta: 0.3 })
 }
 
+/// The LSTM cell.
+pub fn lstm() -> Cell {
+    Cell::Lstm(Lstm)
+}
+
 /// A leaky rate cell.
 pub fn rate(alpha: f64) -> Cell {
     Cell::Rate(Rate { alpha })
@@ -64,7 +69,7 @@ fn cfg(
     Config { name: name.to_string(), net, steps, seed, scale: None }
 }
 
-/// The suite run by `cargo xtask check-gradients`: for each of `rate`, `lif`, `alif`, a tiny
+/// The suite run by `cargo xtask check-gradients`: for each of `rate`, `lif`, `alif`, `lstm`, a tiny
 /// config, a cross-entropy config (with refractoriness for spiking cells), a config with the
 /// reset detached (spiking) or the vanilla RNN (`α = 1`, rate), and a larger one.
 pub fn builtin_suite() -> Vec<Config> {
@@ -92,5 +97,8 @@ pub fn builtin_suite() -> Vec<Config> {
         v.push(cfg("n32-t60-mse", mk(0, Reset::Differentiated), 6, 32, 3, 60, s + 5, Loss::Mse, 0.9));
     }
     v.push(cfg("n32-t60-mse", rate(0.5), 6, 32, 3, 60, 5, Loss::Mse, 0.9));
+    v.push(cfg("n3-t8-mse", lstm(), 2, 3, 2, 8, 61, Loss::Mse, 0.8));
+    v.push(cfg("n5-t12-ce", lstm(), 3, 5, 3, 12, 62, Loss::CrossEntropy, 0.9));
+    v.push(cfg("n16-t40-mse", lstm(), 4, 16, 2, 40, 63, Loss::Mse, 0.0));
     v
 }

@@ -24,12 +24,12 @@ fn pt_config(cases: u32) -> PtConfig {
 }
 
 proptest! {
-    #![proptest_config(pt_config(48))]
+    #![proptest_config(pt_config(96))]
 
     /// Hand-derived D, ∂M/∂z, I and ∂z/∂h equal dual-number Jacobians at every step, ≤ 1e-12.
     #[test]
     fn hand_jacobians_equal_dual_jacobians(
-        kind in 0usize..3, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3, k in 1usize..=3,
+        kind in 0usize..4, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3, k in 1usize..=3,
         steps in 1usize..=12, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
     ) {
         let net = net(cell(kind, variant), n_in, n, k, ce, kappa);
@@ -52,7 +52,7 @@ proptest! {
     /// surrogate is never active are rejected, not passed).
     #[test]
     fn bptt_rtrl_oracle_agree(
-        kind in 0usize..3, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3, k in 1usize..=3,
+        kind in 0usize..4, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3, k in 1usize..=3,
         steps in 1usize..=12, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
     ) {
         let net = net(cell(kind, variant), n_in, n, k, ce, kappa);
@@ -75,7 +75,7 @@ proptest! {
     /// BPTT's total learning signal δ^t equals the oracle's tap dE/dz_j^t (Eq. B4 vs O2).
     #[test]
     fn bptt_learning_signal_equals_tap(
-        kind in 0usize..3, variant in 0u32..6, n in 1usize..=5, steps in 1usize..=10, seed in any::<u64>(),
+        kind in 0usize..4, variant in 0u32..6, n in 1usize..=5, steps in 1usize..=10, seed in any::<u64>(),
     ) {
         let net = net(cell(kind, variant), 2, n, 2, false, 0.8);
         let (p, seq) = instance(&net, steps, seed);
@@ -109,7 +109,7 @@ proptest! {
 /// check of the next issue vacuously).
 #[test]
 fn detaching_recurrent_edges_changes_the_gradient() {
-    for kind in 0..3 {
+    for kind in 0..4 {
         let net = net(cell(kind, 0), 3, 5, 2, false, 0.9);
         let (p, seq) = instance(&net, 15, 40 + kind as u64);
         let full = credit_oracle::gradient(&net, &p, &seq, Detach::default()).unwrap();
@@ -120,7 +120,8 @@ fn detaching_recurrent_edges_changes_the_gradient() {
             Detach { recurrent: true, reset: true, adaptation: false },
         )
         .unwrap();
-        let e = credit_check::max_rel_err(full.grad.get("w_rec").unwrap(), cut.grad.get("w_rec").unwrap());
+        let rec = full.grad.tensors.iter().position(|t| t.name.starts_with("w_rec")).unwrap();
+        let e = credit_check::max_rel_err(&full.grad.tensors[rec].value, &cut.grad.tensors[rec].value);
         assert!(e > 1e-3, "cell {kind}: detaching changed w_rec's gradient by only {e:e}");
         // the loss (the forward values) is untouched by a detach
         assert_eq!(full.loss.to_bits(), cut.loss.to_bits());

@@ -76,7 +76,7 @@ macro_rules! scalar_tests {
             use super::*;
 
             fn each_config(mut f: impl FnMut(&credit_core::Network, &Params<f64>, &credit_core::Sequence, &Params<f64>)) {
-                for kind in 0..3 {
+                for kind in 0..4 {
                     for variant in [0u32, 3] {
                         let net = net(cell(kind, variant), 3, 5, 2, variant == 3, 0.9);
                         let (p, seq) = instance(&net, 14, 100 + kind as u64 + variant as u64);
@@ -124,7 +124,7 @@ macro_rules! oracle_tests {
 
             #[test]
             fn oracle_equals_bptt() {
-                for kind in 0..3 {
+                for kind in 0..4 {
                     let net = net(cell(kind, 0), 3, 4, 2, false, 0.8);
                     let (p, seq) = instance(&net, 12, 200 + kind as u64);
                     let q: Params<$t> = p.cast();

@@ -17,10 +17,14 @@ fn golden(kind: usize) -> String {
     let oracle = credit_oracle::gradient(&net, &p, &seq, Detach::default()).unwrap();
     assert_close("bptt vs oracle", &bptt.grad, &oracle.grad, 1e-12);
     let traj = credit_core::forward(&net, &p, &seq, Default::default()).unwrap();
+    let spikes = if credit_core::CellModel::is_spiking(&net.cell) {
+        format!("spikes: {}\n", traj.spike_count())
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "cell: {}\nconfig: N_in=2 N=3 K=2 T=8 mse kappa=0.8 seed=2024\nspikes: {}\nloss: {}\n",
+        "cell: {}\nconfig: N_in=2 N=3 K=2 T=8 mse kappa=0.8 seed=2024\n{spikes}loss: {}\n",
         credit_core::CellModel::id(&net.cell),
-        traj.spike_count(),
         snap(bptt.loss, 10)
     );
     let g: &Params<f64> = &bptt.grad;
@@ -47,6 +51,11 @@ fn golden_gradient_alif() {
     let s = golden(2);
     assert!(!s.contains("spikes: 0\n"), "the golden ALIF config must spike");
     insta::assert_snapshot!("alif", s);
+}
+
+#[test]
+fn golden_gradient_lstm() {
+    insta::assert_snapshot!("lstm", golden(3));
 }
 
 #[test]

@@ -61,9 +61,9 @@ impl<T: Scalar> Params<T> {
             let sd = match name {
                 "w_out" => scale.w_out / (net.n as f64).sqrt(),
                 "b_out" => scale.b_out,
-                "b" => scale.b,
-                "w_rec" => scale.w_rec / (net.n as f64).sqrt(),
-                _ => scale.w_in / (c as f64).sqrt(),
+                _ if name.starts_with("w_rec") => scale.w_rec / (net.n as f64).sqrt(),
+                _ if name.starts_with("w_in") => scale.w_in / (c as f64).sqrt(),
+                _ => scale.b, // neuron biases: `b`, `b_i`, `b_f`, …
             };
             let mut m = DMatrix::from_fn(r, c, |_, _| 0.0);
             // row-major draw order, so the numbers do not depend on storage order

@@ -4,7 +4,7 @@
 // Exact (bit-for-bit) equalities are intended where they are asserted.
 #![allow(clippy::float_cmp)]
 
-use credit_core::cell::{Alif, Cell, InputScale, Lif, Rate, Reset, Spiking};
+use credit_core::cell::{Alif, Cell, InputScale, Lif, Lstm, Rate, Reset, Spiking};
 use credit_core::{
     CellModel, CellState, Detach, ForwardOptions, Loss, Network, Params, Readout, Sequence, forward,
 };
@@ -180,4 +180,32 @@ fn cross_entropy_by_hand() {
     // large logits do not overflow
     let (e, g) = Loss::CrossEntropy.value_and_grad(&dvector![1000.0f64, 0.0], &dvector![1.0f64, 0.0]);
     assert!(e.is_finite() && g.iter().all(|v| v.is_finite()));
+}
+
+/// LSTM (Eqs. M1–M4): one neuron, two steps by hand.
+#[test]
+fn lstm_by_hand() {
+    let net = Network::new(Cell::Lstm(Lstm), 1, 1, 1, Readout { kappa: 0.0 }, Loss::Mse).unwrap();
+    let m = |v: f64| DMatrix::from_element(1, 1, v);
+    // per gate (i, f, c, o): w_in, w_rec, b
+    let w = [(0.5, 0.2, 0.1), (-0.3, 0.4, 1.0), (0.9, -0.7, 0.0), (0.2, 0.3, -0.1)];
+    let mut tensors = Vec::new();
+    let names = [("w_in_i", "w_rec_i", "b_i"), ("w_in_f", "w_rec_f", "b_f"), ("w_in_c", "w_rec_c", "b_c"), ("w_in_o", "w_rec_o", "b_o")];
+    for ((a, b, c), (na, nb, nc)) in w.iter().zip(names) {
+        tensors.extend([(na, m(*a)), (nb, m(*b)), (nc, m(*c))]);
+    }
+    tensors.extend([("w_out", m(1.0)), ("b_out", m(0.0))]);
+    let p = Params::<f64>::from_tensors(&net, tensors).unwrap();
+    let s = seq(&[1.0, -0.5], &[0.0, 0.0]);
+    let tr = forward(&net, &p, &s, ForwardOptions::default()).unwrap();
+    let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let (mut c, mut z) = (0.0, 0.0);
+    for (t, x) in [1.0, -0.5].into_iter().enumerate() {
+        let u = |k: usize| w[k].0 * x + w[k].1 * z + w[k].2;
+        let (i, f, g, o) = (sig(u(0)), sig(u(1)), u(2).tanh(), sig(u(3)));
+        c = f * c + i * g;
+        z = o * c.tanh();
+        assert!((tr.states[t + 1].h[0] - c).abs() < 1e-15 && (tr.states[t + 1].h[1] - o).abs() < 1e-15);
+        assert!((tr.z[t + 1][0] - z).abs() < 1e-15, "t={t}");
+    }
 }

@@ -13,7 +13,7 @@ struct Args {
     /// Also write the results as JSON (schema 1) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
-    /// Only run configs of these cells (comma-separated ids: rate, lif, alif).
+    /// Only run configs of these cells (comma-separated ids: rate, lif, alif, lstm).
     #[arg(long, value_delimiter = ',')]
     cell: Vec<String>,
     /// Print only failing rows and the summary.
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         }
     };
     let mut suite = builtin_suite();
-    let known = ["rate", "lif", "alif"];
+    let known = ["rate", "lif", "alif", "lstm"];
     for c in &args.cell {
         if !known.contains(&c.as_str()) {
             eprintln!("check-gradients: unknown cell `{c}` (known: {})", known.join(", "));

@@ -1,19 +1,20 @@
 //! Shared helpers of the integration tests (included with `mod common;`).
 #![allow(dead_code)]
 
-use credit_check::suite::{alif, lif, rate};
+use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
 use credit_core::{Cell, Loss, Network, Params, Readout, Scalar, Sequence};
 use nalgebra::DMatrix;
 
-/// Cell for an index 0 = rate, 1 = lif, 2 = alif, with a convention picked by `variant`.
+/// Cell for an index 0 = rate, 1 = lif, 2 = alif, 3 = lstm, with a convention picked by `variant`.
 pub fn cell(kind: usize, variant: u32) -> Cell {
     let reset = if variant.is_multiple_of(2) { Reset::Differentiated } else { Reset::Detached };
     let n_ref = variant / 2 % 3;
     match kind {
         0 => rate([1.0, 0.5, 0.2][variant as usize % 3]),
         1 => lif(n_ref, reset),
-        _ => alif(n_ref, reset),
+        2 => alif(n_ref, reset),
+        _ => lstm(),
     }
 }
 

@@ -18,11 +18,13 @@
 
 mod alif;
 mod lif;
+mod lstm;
 mod rate;
 mod spike;
 
 pub use alif::Alif;
 pub use lif::Lif;
+pub use lstm::{Lstm, sigmoid};
 pub use rate::Rate;
 pub use spike::{InputScale, Reset, Spiking, Surrogate};
 
@@ -116,7 +118,7 @@ pub fn dense_output_jacobian<T: Scalar>(rows: &DMatrix<T>) -> DMatrix<T> {
 
 /// The contract every cell implements. Generic methods keep one code path for every scalar.
 pub trait CellModel {
-    /// Cell id used in every report: `rate`, `lif`, `alif`.
+    /// Cell id used in every report: `rate`, `lif`, `alif`, `lstm`.
     fn id(&self) -> &'static str;
     /// Hidden dimension `d` per neuron.
     fn state_dim(&self) -> usize;
@@ -163,6 +165,8 @@ pub enum Cell {
     Lif(Lif),
     /// Adaptive LIF ([`Alif`]).
     Alif(Alif),
+    /// LSTM without peepholes ([`Lstm`]).
+    Lstm(Lstm),
 }
 
 macro_rules! dispatch {
@@ -171,6 +175,7 @@ macro_rules! dispatch {
             Cell::Rate($c) => $e,
             Cell::Lif($c) => $e,
             Cell::Alif($c) => $e,
+            Cell::Lstm($c) => $e,
         }
     };
 }
