@@ -7,18 +7,25 @@ use serde::Serialize;
 /// `max_i |a_i − b_i| / max_i |b_i|`: the largest difference in a tensor, relative to the
 /// reference tensor's largest entry (Bellec et al.'s "normalised by the max"). It does not blow
 /// up on entries that are near zero by cancellation. A zero reference gives 0 when `a` is also
-/// zero and infinity otherwise.
+/// zero and infinity otherwise; any non-finite entry (in either tensor) gives infinity.
 pub fn max_rel_err(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
     assert_eq!(a.shape(), b.shape(), "compared tensors must have the same shape");
-    let diff = a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
-    let scale = b.amax();
-    if diff.is_nan() || scale.is_nan() {
+    // NaN-propagating: `f64::max` and nalgebra's `amax` silently skip NaN, so check first
+    if a.iter().chain(b.iter()).any(|x| !x.is_finite()) {
         return f64::INFINITY;
     }
+    let diff = a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let scale = b.iter().map(|x| x.abs()).fold(0.0, f64::max);
     if scale == 0.0 {
         return if diff == 0.0 { 0.0 } else { f64::INFINITY };
     }
     diff / scale
+}
+
+/// True when every entry is finite and at least one is non-zero: a reference tensor that can
+/// witness something.
+pub fn alive(m: &DMatrix<f64>) -> bool {
+    m.iter().all(|x| x.is_finite()) && m.iter().any(|&x| x != 0.0)
 }
 
 /// Evidence that a config exercises something: spikes were emitted, the surrogate was non-zero

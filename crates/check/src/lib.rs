@@ -19,7 +19,7 @@ pub mod relations;
 pub mod report;
 pub mod suite;
 
-pub use compare::{Liveness, max_rel_err};
+pub use compare::{Liveness, alive, max_rel_err};
 pub use relations::{Expect, Row, run_config};
 pub use suite::{Config, builtin_suite};
 

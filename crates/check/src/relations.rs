@@ -9,7 +9,7 @@
 //! | `fd=oracle` | central finite differences vs the oracle (rate cell) | equal at the FD tolerance |
 //! | `f32~f64` | BPTT, RTRL and the oracle in `f32` vs the same in `f64` | equal at the f32 tolerance |
 
-use crate::compare::{Liveness, max_rel_err};
+use crate::compare::{Liveness, alive, max_rel_err};
 use crate::suite::Config;
 use credit_core::{CellModel, Detach, ForwardOptions, Params, Scalar, forward};
 use nalgebra::DMatrix;
@@ -142,8 +142,11 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
                 .into_iter()
                 .enumerate()
         {
-            acc[k].0 = acc[k].0.max((a - b).amax());
-            acc[k].1 = acc[k].1.max(b.amax());
+            // NaN-safe: a non-finite entry makes the block fail
+            let finite = a.iter().chain(b.iter()).all(|x| x.is_finite());
+            let diff = if finite { (a - b).amax() } else { f64::INFINITY };
+            acc[k].0 = acc[k].0.max(diff);
+            acc[k].1 = acc[k].1.max(if finite { b.amax() } else { f64::INFINITY });
         }
     }
     for (k, name) in ["D", "dM/dz", "I", "dz/dh"].into_iter().enumerate() {

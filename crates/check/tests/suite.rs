@@ -102,3 +102,16 @@ fn json_schema_1() {
     }
     assert_eq!(r["expect"], "equal");
 }
+
+/// A NaN in a compared gradient fails the row even next to agreeing finite entries.
+#[test]
+fn error_measure_propagates_nan() {
+    let b = nalgebra::DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
+    let mut a = b.clone();
+    a[(0, 1)] = f64::NAN;
+    assert!(credit_check::max_rel_err(&a, &b).is_infinite());
+    assert!(credit_check::max_rel_err(&b, &a).is_infinite());
+    assert!(!credit_check::alive(&a));
+    assert!(credit_check::alive(&b));
+    assert!(!credit_check::alive(&nalgebra::DMatrix::zeros(2, 2)));
+}

@@ -190,7 +190,12 @@ fn lstm_by_hand() {
     // per gate (i, f, c, o): w_in, w_rec, b
     let w = [(0.5, 0.2, 0.1), (-0.3, 0.4, 1.0), (0.9, -0.7, 0.0), (0.2, 0.3, -0.1)];
     let mut tensors = Vec::new();
-    let names = [("w_in_i", "w_rec_i", "b_i"), ("w_in_f", "w_rec_f", "b_f"), ("w_in_c", "w_rec_c", "b_c"), ("w_in_o", "w_rec_o", "b_o")];
+    let names = [
+        ("w_in_i", "w_rec_i", "b_i"),
+        ("w_in_f", "w_rec_f", "b_f"),
+        ("w_in_c", "w_rec_c", "b_c"),
+        ("w_in_o", "w_rec_o", "b_o"),
+    ];
     for ((a, b, c), (na, nb, nc)) in w.iter().zip(names) {
         tensors.extend([(na, m(*a)), (nb, m(*b)), (nc, m(*c))]);
     }

@@ -19,8 +19,8 @@
 //! Cost: `P` forward passes, i.e. `O(P·T·N²)` for `P` parameters — the price of exactness.
 //!
 //! ## Reference
-//! Dual numbers: Rehner & Bauer, *num-dual* (2021). Surrogate derivatives as stop-gradient
-//! tricks: Bellec et al. (2020), Suppl. S1.1; `docs/oracle.md`.
+//! Dual numbers: Rehner & Bauer, *num-dual* (2021). The surrogate spike plays the role of the
+//! custom gradient of the authors' TF `SpikeFunction` (Bellec et al. 2020, code); `docs/oracle.md`.
 //!
 //! ```
 //! use credit_core::{cell::{Cell, Rate}, Detach, Loss, Network, Params, Readout, Sequence};

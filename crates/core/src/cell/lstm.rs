@@ -22,7 +22,8 @@ use num_traits::Float;
 pub struct Lstm;
 
 const NAMES: [&str; 12] = [
-    "w_in_i", "w_rec_i", "b_i", "w_in_f", "w_rec_f", "b_f", "w_in_c", "w_rec_c", "b_c", "w_in_o", "w_rec_o", "b_o",
+    "w_in_i", "w_rec_i", "b_i", "w_in_f", "w_rec_f", "b_f", "w_in_c", "w_rec_c", "b_c", "w_in_o", "w_rec_o",
+    "b_o",
 ];
 
 /// `σ(x)` through [`Scalar::linearize`]: value and slope `σ(1 − σ)` at the real part, no overflow.
