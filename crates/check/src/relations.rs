@@ -107,15 +107,8 @@ impl Ctx<'_> {
         tol: f64,
     ) {
         for (ta, tb) in a.tensors.iter().zip(&b.tensors) {
-            let alive = tb.value.amax() > 0.0;
-            self.push(
-                relation,
-                scalar,
-                format!("{prefix}{}", ta.name),
-                max_rel_err(&ta.value, &tb.value),
-                tol,
-                alive,
-            );
+            let err = max_rel_err(&ta.value, &tb.value);
+            self.push(relation, scalar, format!("{prefix}{}", ta.name), err, tol, alive(&tb.value));
         }
     }
 }
