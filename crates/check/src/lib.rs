@@ -7,14 +7,18 @@
 //! * [`compare`]: the error measure (max abs difference over the tensor, relative to the
 //!   reference tensor's max magnitude) and the liveness guards;
 //! * [`suite`]: the built-in configs of `cargo xtask check-gradients`;
-//! * [`relations`]: the relations themselves (`jacobian=dual`, `bptt=oracle`, `rtrl=oracle`,
-//!   `rtrl=bptt`, `fd=oracle`, `f32~f64`);
+//! * [`relations`]: the relations of the foundation (`jacobian=dual`, `bptt=oracle`,
+//!   `rtrl=oracle`, `rtrl=bptt`, `fd=oracle`, `f32~f64`);
+//! * [`eprop`]: the e-prop relations (`eprop-total=bptt`, `eprop-causal=eprop-noncausal`,
+//!   `eprop=oracle-detached`, `eprop=bptt@R0`, `eprop!=bptt`, `eprop-wout=bptt`,
+//!   `adaptive-decay`, `eprop-literal=eprop-generic`);
 //! * [`report`]: the table and the JSON schema.
 //!
 //! **Architecture invariant:** this is the only crate that depends on both the oracle and the
 //! algorithms; the algorithms never see the oracle and the oracle never sees them.
 
 pub mod compare;
+pub mod eprop;
 pub mod relations;
 pub mod report;
 pub mod suite;

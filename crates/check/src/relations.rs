@@ -64,15 +64,15 @@ pub struct Row {
     pub liveness: Liveness,
 }
 
-struct Ctx<'a> {
-    cfg: &'a Config,
-    live: Liveness,
-    live_ok: bool,
-    rows: Vec<Row>,
+pub(crate) struct Ctx<'a> {
+    pub(crate) cfg: &'a Config,
+    pub(crate) live: Liveness,
+    pub(crate) live_ok: bool,
+    pub(crate) rows: Vec<Row>,
 }
 
 impl Ctx<'_> {
-    fn push(
+    pub(crate) fn push(
         &mut self,
         relation: &'static str,
         scalar: &'static str,
@@ -81,11 +81,29 @@ impl Ctx<'_> {
         tol: f64,
         reference_alive: bool,
     ) {
-        let within = err <= tol;
-        let pass = within && self.live_ok && reference_alive;
+        self.push_expect(relation, Expect::Equal, scalar, tensor, err, tol, reference_alive);
+    }
+
+    /// A row with an explicit expectation: `Equal` passes when `err ≤ tol`, `Differ` when
+    /// `err > tol` (and finite); both need a live config and a live reference.
+    pub(crate) fn push_expect(
+        &mut self,
+        relation: &'static str,
+        expect: Expect,
+        scalar: &'static str,
+        tensor: String,
+        err: f64,
+        tol: f64,
+        reference_alive: bool,
+    ) {
+        let verdict = match expect {
+            Expect::Equal => err <= tol,
+            Expect::Differ => err > tol && err.is_finite(),
+        };
+        let pass = verdict && self.live_ok && reference_alive;
         self.rows.push(Row {
             relation,
-            expect: Expect::Equal,
+            expect,
             cell: self.cfg.net.cell.id().to_string(),
             config: self.cfg.name.clone(),
             scalar,
@@ -97,7 +115,7 @@ impl Ctx<'_> {
         });
     }
 
-    fn tensors(
+    pub(crate) fn tensors(
         &mut self,
         relation: &'static str,
         scalar: &'static str,
@@ -162,6 +180,9 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
     cx.tensors("bptt=oracle", "f64", "", &bptt.grad, &oracle.grad, TOL_F64);
     cx.tensors("rtrl=oracle", "f64", "", &rtrl.grad, &oracle.grad, TOL_F64);
     cx.tensors("rtrl=bptt", "f64", "", &rtrl.grad, &bptt.grad, TOL_F64);
+
+    // the e-prop relations (issue 3)
+    crate::eprop::rows(&mut cx, &p, &seq, &bptt.grad)?;
 
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
     let dir = Params::<f64>::random(net, cfg.seed.wrapping_add(1000))?;

@@ -1,7 +1,16 @@
 //! The built-in configs: each cell at several sizes, seeds, losses and conventions.
 
 use credit_core::cell::{Alif, Cell, Lif, Lstm, Rate, Reset, Spiking};
-use credit_core::{InitScale, Loss, Network, Params, Readout, Sequence};
+use credit_core::{CellModel, InitScale, Loss, Network, Params, Readout, Sequence};
+
+/// What a config is for: generic (`W_rec ≠ 0`) or built without recurrent weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Random `W_rec ≠ 0`.
+    Generic,
+    /// `W_rec = 0` (with the cell's reset convention deciding whether `R ≡ 0`).
+    NoRecurrence,
+}
 
 /// One configuration: a network, its seed and the length of its sequence.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +25,8 @@ pub struct Config {
     pub seed: u64,
     /// Initialisation gains (`None`: the cell's defaults).
     pub scale: Option<InitScale>,
+    /// Generic or without recurrent weights.
+    pub role: Role,
 }
 
 impl Config {
@@ -66,7 +77,19 @@ fn cfg(
     kappa: f64,
 ) -> Config {
     let net = Network::new(cell, n_in, n, k, Readout { kappa }, loss).expect("built-in configs are valid");
-    Config { name: name.to_string(), net, steps, seed, scale: None }
+    Config { name: name.to_string(), net, steps, seed, scale: None, role: Role::Generic }
+}
+
+/// The same config with `W_rec = 0` (and a stronger input drive so spiking cells stay live).
+fn no_rec(mut c: Config) -> Config {
+    let mut s = InitScale::default_for(&c.net);
+    s.w_rec = 0.0;
+    if c.net.cell.is_spiking() {
+        s.w_in *= 1.5; // the recurrent drive is gone: keep the net firing
+    }
+    c.scale = Some(s);
+    c.role = Role::NoRecurrence;
+    c
 }
 
 /// The suite run by `cargo xtask check-gradients`: for each of `rate`, `lif`, `alif`, `lstm`, a tiny
@@ -95,7 +118,33 @@ pub fn builtin_suite() -> Vec<Config> {
         v.push(cfg("n5-t16-reset-detached", mk(0, Reset::Detached), 3, 5, 2, 16, s + 3, Loss::Mse, 0.9));
         v.push(cfg("n16-t40-mse", mk(1, Reset::Differentiated), 4, 16, 2, 40, s + 4, Loss::Mse, 0.95));
         v.push(cfg("n32-t60-mse", mk(0, Reset::Differentiated), 6, 32, 3, 60, s + 5, Loss::Mse, 0.9));
+        // R ≡ 0: W_rec = 0 and the reset detached (e-prop = BPTT); and W_rec = 0 with the reset
+        // differentiated (e-prop ≠ BPTT: the reset is an explicit self-path)
+        v.push(no_rec(cfg(
+            "n6-t20-wrec0-reset-detached",
+            mk(0, Reset::Detached),
+            3,
+            6,
+            2,
+            20,
+            s + 6,
+            Loss::Mse,
+            0.9,
+        )));
+        v.push(no_rec(cfg(
+            "n6-t20-wrec0-reset-live",
+            mk(0, Reset::Differentiated),
+            3,
+            6,
+            2,
+            20,
+            s + 7,
+            Loss::Mse,
+            0.9,
+        )));
     }
+    v.push(no_rec(cfg("n6-t20-wrec0", rate(0.3), 3, 6, 2, 20, 7, Loss::Mse, 0.9)));
+    v.push(no_rec(cfg("n5-t12-wrec0", lstm(), 3, 5, 2, 12, 64, Loss::Mse, 0.9)));
     v.push(cfg("n32-t60-mse", rate(0.5), 6, 32, 3, 60, 5, Loss::Mse, 0.9));
     v.push(cfg("n3-t8-mse", lstm(), 2, 3, 2, 8, 61, Loss::Mse, 0.8));
     v.push(cfg("n5-t12-ce", lstm(), 3, 5, 3, 12, 62, Loss::CrossEntropy, 0.9));

@@ -1,0 +1,158 @@
+//! The e-prop relations (issue 3), properties P2–P6, P15, P17 of the design notes.
+//!
+//! | id | compared | expect |
+//! |---|---|---|
+//! | `eprop-total=bptt` | `Σ_t L e` with the total signal `dE/dz` from the oracle's taps vs BPTT (P2, Bellec Eq. 1) | equal |
+//! | `eprop-causal=eprop-noncausal` | online form (instantaneous error, κ-filtered ē) vs `Σ_t (B ȳ^t) e^t`, symmetric and random `B` (P3) | equal |
+//! | `eprop=oracle-detached` | symmetric e-prop vs the oracle on the graph with recurrent and reset `z^{t-1}` detached (P4) | equal |
+//! | `eprop=bptt@R0` | symmetric e-prop vs BPTT when `R ≡ 0` (`W_rec = 0`, reset detached) (P5) | equal |
+//! | `eprop!=bptt` | symmetric e-prop vs BPTT on generic nets, and with `W_rec = 0` but the reset differentiated (P5's "false" half) | differ |
+//! | `eprop-wout=bptt` | the readout gradient of symmetric and random e-prop vs BPTT (P6) | equal |
+//! | `adaptive-decay` | `‖B − W_outᵀ‖` after each of 5 adaptive updates / before, vs `1 − λ` (P15) | equal |
+//! | `eprop-literal=eprop-generic` | the paper's LIF/ALIF traces vs the generic `ε = Dε + I`, every step (P17) | equal |
+
+use crate::compare::{alive, max_rel_err};
+use crate::relations::{Ctx, Expect, TOL_F64};
+use crate::suite::Role;
+use credit_core::cell::{Cell, Reset};
+use credit_core::{CellModel, Detach, ForwardOptions, Params, Sequence, forward};
+use credit_eprop::{Adaptive, Feedback};
+
+/// Threshold of the `differ` relations: the rule must be further than this from BPTT in
+/// every cell tensor (rounding is ~1e-15; a real approximation is at the percent level).
+pub const TOL_DIFFER: f64 = 1e-6;
+/// Tolerance of `adaptive-decay` (a ratio of norms after a handful of updates).
+pub const TOL_ADAPTIVE: f64 = 1e-12;
+/// `λ` and learning rate of the `adaptive-decay` run.
+pub const ADAPTIVE_LAMBDA: f64 = 0.1;
+/// Step of the `adaptive-decay` run, relative: each update moves `W_out` by this fraction of
+/// the current gap `‖B − W_outᵀ‖` (`lr = STEP·gap/max_k ‖g_k‖`). The property holds for any
+/// learning rate; a step of the size of the gap keeps rounding at the level of the gap
+/// (a huge raw step would bury it under cancellation).
+pub const ADAPTIVE_STEP: f64 = 0.5;
+
+fn cell_only(p: &Params<f64>, n_cell: usize) -> Params<f64> {
+    Params { tensors: p.tensors[..n_cell].to_vec() }
+}
+
+fn readout_only(p: &Params<f64>, n_cell: usize) -> Params<f64> {
+    Params { tensors: p.tensors[n_cell..].to_vec() }
+}
+
+pub(crate) fn rows(
+    cx: &mut Ctx,
+    p: &Params<f64>,
+    seq: &Sequence,
+    bptt: &Params<f64>,
+) -> credit_core::Result<()> {
+    let net = &cx.cfg.net.clone();
+    let nc = net.n_cell_tensors();
+    let role = cx.cfg.role;
+
+    // P2: the exact factorisation with the total learning signal from the oracle's taps
+    let total = credit_oracle::learning_signals(net, p, seq, Detach::default())?;
+    let fact = credit_eprop::gradient_with_signals(net, p, seq, &total)?;
+    cx.tensors("eprop-total=bptt", "f64", "", &fact, bptt, TOL_F64);
+
+    // P3: causal = non-causal, symmetric and random feedback
+    let random = Feedback::Matrix(credit_eprop::random_feedback(net, cx.cfg.seed));
+    let sym = credit_eprop::gradient(net, p, seq, &Feedback::Symmetric)?;
+    let rnd = credit_eprop::gradient(net, p, seq, &random)?;
+    let sym_nc = credit_eprop::gradient_noncausal(net, p, seq, &Feedback::Symmetric)?;
+    let rnd_nc = credit_eprop::gradient_noncausal(net, p, seq, &random)?;
+    cx.tensors("eprop-causal=eprop-noncausal", "f64", "sym/", &sym.grad, &sym_nc, TOL_F64);
+    cx.tensors("eprop-causal=eprop-noncausal", "f64", "rand/", &rnd.grad, &rnd_nc, TOL_F64);
+
+    // P4: symmetric e-prop = exact gradient of the graph with recurrent and reset z detached
+    let detached =
+        credit_oracle::gradient(net, p, seq, Detach { recurrent: true, reset: true, adaptation: false })?;
+    cx.tensors("eprop=oracle-detached", "f64", "", &sym.grad, &detached.grad, TOL_F64);
+
+    // P5: equal to BPTT iff R ≡ 0; otherwise it must differ (cell tensors only: the readout is
+    // exact by P6)
+    let reset_detached = match &net.cell {
+        Cell::Lif(c) => c.spiking.reset == Reset::Detached,
+        Cell::Alif(c) => c.spiking.reset == Reset::Detached,
+        _ => true, // no reset at all
+    };
+    let r_zero = role == Role::NoRecurrence && reset_detached;
+    let (relation, expect, tol) = if r_zero {
+        ("eprop=bptt@R0", Expect::Equal, TOL_F64)
+    } else {
+        ("eprop!=bptt", Expect::Differ, TOL_DIFFER)
+    };
+    let (a, b) = (cell_only(&sym.grad, nc), cell_only(bptt, nc));
+    match expect {
+        // equality is claimed per tensor
+        Expect::Equal => cx.tensors(relation, "f64", "", &a, &b, tol),
+        // "the rule is not BPTT" holds when any cell tensor differs: one row per config with the
+        // largest per-tensor error and the tensor that has it
+        Expect::Differ => {
+            let (mut worst, mut name, mut all_alive) = (0.0f64, "", true);
+            for (ta, tb) in a.tensors.iter().zip(&b.tensors) {
+                let err = max_rel_err(&ta.value, &tb.value);
+                all_alive &= alive(&tb.value);
+                if err > worst || name.is_empty() {
+                    (worst, name) = (err, ta.name);
+                }
+            }
+            let tensor = format!("max over cell tensors ({name})");
+            cx.push_expect(relation, expect, "f64", tensor, worst, tol, all_alive);
+        }
+    }
+
+    // P6: the readout gradient is exact whatever B
+    let (bo, so, ro) = (readout_only(bptt, nc), readout_only(&sym.grad, nc), readout_only(&rnd.grad, nc));
+    cx.tensors("eprop-wout=bptt", "f64", "sym/", &so, &bo, TOL_F64);
+    cx.tensors("eprop-wout=bptt", "f64", "rand/", &ro, &bo, TOL_F64);
+
+    // P15: adaptive feedback decays towards W_outᵀ by exactly (1 − λ) per update
+    adaptive_decay(cx, p, seq)?;
+
+    // P17 / literal transcription: the paper's LIF/ALIF traces = the generic traces, every step
+    let traj = forward(net, p, seq, ForwardOptions::default())?;
+    if let Some(lit) = credit_eprop::literal::traces(&net.cell, &traj) {
+        let w = p.cell_tensors(net);
+        let mut elig = credit_eprop::traces::Eligibility::new(net);
+        let (mut diff, mut scale) = (0.0f64, 0.0f64);
+        for t in 1..=seq.len() {
+            elig.step(&net.cell.jacobians(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]));
+            let generic = elig.traces(net, &traj.states[t]);
+            let finite = lit[t].iter().chain(generic.iter()).all(|v| v.is_finite());
+            diff = diff.max(if finite { (&lit[t] - &generic).amax() } else { f64::INFINITY });
+            scale = scale.max(generic.amax());
+        }
+        let err = if diff.is_infinite() {
+            f64::INFINITY
+        } else if scale > 0.0 {
+            diff / scale
+        } else {
+            diff
+        };
+        cx.push("eprop-literal=eprop-generic", "f64", "e (all t)".into(), err, TOL_F64, scale > 0.0);
+    }
+    Ok(())
+}
+
+/// Five adaptive e-prop updates; each must shrink `‖B − W_outᵀ‖_F` by exactly `1 − λ`.
+fn adaptive_decay(cx: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core::Result<()> {
+    let net = &cx.cfg.net.clone();
+    let mut params = p.clone();
+    let mut ad = Adaptive { b: credit_eprop::random_feedback(net, cx.cfg.seed ^ 7), lambda: ADAPTIVE_LAMBDA };
+    let gap = |pp: &Params<f64>, b: &nalgebra::DMatrix<f64>| (b - pp.w_out().transpose()).norm();
+    let mut worst = 0.0f64;
+    let mut moved = true;
+    for _ in 0..5 {
+        let before = gap(&params, &ad.b);
+        let g = credit_eprop::gradient(net, &params, seq, &Feedback::Matrix(ad.b.clone()))?.grad;
+        moved &= alive(g.w_out());
+        let largest = g.tensors.iter().map(|t| t.value.norm()).fold(0.0, f64::max);
+        let lr = ADAPTIVE_STEP * before / largest.max(f64::MIN_POSITIVE);
+        ad.update(&mut params, &g, lr);
+        let ratio = gap(&params, &ad.b) / before;
+        let err = ((ratio - (1.0 - ad.lambda)) / (1.0 - ad.lambda)).abs();
+        worst = worst.max(if err.is_finite() { err } else { f64::INFINITY });
+    }
+    cx.push("adaptive-decay", "f64", "‖B−W_outᵀ‖ ratio".into(), worst, TOL_ADAPTIVE, moved);
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! The factorised gradient for given learning signals, Eqs. (E3)–(E4) of `docs/eprop.md`:
+//! $$ \\frac{dE}{d\\theta_j} \\approx \\sum_t L_j^t\\, e_j^t . $$
+//! With the **total** signal `L_j^t = dE/dz_j^t` (from BPTT or the oracle's taps) this is exact
+//! for any cell — Bellec et al. (2020) Eq. (1), property P2. With the **partial** signal
+//! `L^t = B ȳ^t` (readout path only, `ȳ^t = Σ_{t'≥t} κ^{t'-t} g^{t'}`) it is non-causal e-prop,
+//! which equals the causal form of [`crate::online`] (property P3).
+//!
+//! The readout tensors get their exact gradient (E6) in both cases.
+
+use crate::traces::Eligibility;
+use credit_core::{CellModel, ForwardOptions, Network, Params, Scalar, Sequence, forward};
+use nalgebra::DVector;
+
+/// `Σ_t L_j^t e_j^t` for the cell tensors (Eq. E3) plus the exact readout gradient (Eq. E6).
+/// `signals[t]` is `L^t` for `t = 1..=T` (entry 0 is ignored).
+pub fn gradient_with_signals<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    signals: &[DVector<T>],
+) -> credit_core::Result<Params<T>> {
+    let traj = forward(net, params, seq, ForwardOptions::default())?;
+    if signals.len() != seq.len() + 1 || signals.iter().skip(1).any(|l| l.len() != net.n) {
+        return Err(credit_core::Error::Shape {
+            field: "learning signals".into(),
+            expected: format!("{} vectors of length {}", seq.len() + 1, net.n),
+            found: format!("{} vectors", signals.len()),
+        });
+    }
+    let w = params.cell_tensors(net);
+    let kappa = T::c(net.readout.kappa);
+    let mut grad = Params::zeros(net);
+    let mut elig = Eligibility::new(net);
+    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(net.n), T::zero());
+    let k = net.n_cell_tensors();
+    for t in 1..=seq.len() {
+        elig.step(&net.cell.jacobians(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t])); // Eq. (E1)
+        let e = elig.traces(net, &traj.states[t]); // Eq. (E2)
+        for j in 0..net.n {
+            let row: Vec<T> = e.row(j).iter().map(|&v| v * signals[t][j]).collect();
+            grad.add_local_row(net, j, &row); // Eq. (E3): L_j^t e_j^t
+        }
+        z_bar = &z_bar * kappa + &traj.z[t]; // Eq. (E6)
+        b_bar = b_bar * kappa + T::one();
+        grad.tensors[k].value += &traj.dl_dy[t] * z_bar.transpose();
+        grad.tensors[k + 1].value.column_mut(0).axpy(b_bar, &traj.dl_dy[t], T::one());
+    }
+    Ok(grad)
+}
+
+/// The partial (readout-only) learning signals `L^t = B ȳ^t`, `ȳ^t = g^t + κ ȳ^{t+1}` (Eq. E4),
+/// `t = 0..=T` (entry 0 is zero). Non-causal: it runs backwards over the stored trajectory.
+pub fn partial_signals<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    feedback: &crate::Feedback<T>,
+) -> credit_core::Result<Vec<DVector<T>>> {
+    let traj = forward(net, params, seq, ForwardOptions::default())?;
+    let b = crate::checked_feedback(net, params, feedback)?;
+    let kappa = T::c(net.readout.kappa);
+    let mut out = vec![DVector::zeros(net.n); seq.len() + 1];
+    let mut y_bar = DVector::<T>::zeros(net.n_out);
+    for t in (1..=seq.len()).rev() {
+        y_bar = &traj.dl_dy[t] + &y_bar * kappa; // ȳ^t
+        out[t] = &b * &y_bar; // Eq. (E4)
+    }
+    Ok(out)
+}
+
+/// Non-causal e-prop: [`gradient_with_signals`] with [`partial_signals`].
+pub fn gradient_noncausal<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    feedback: &crate::Feedback<T>,
+) -> credit_core::Result<Params<T>> {
+    let signals = partial_signals(net, params, seq, feedback)?;
+    gradient_with_signals(net, params, seq, &signals)
+}
