@@ -57,6 +57,22 @@ impl<T: Scalar> Online<T> {
         }
     }
 
+    /// Number of scalars this state holds. It depends on the network only, never on how many
+    /// steps were consumed (the test of "online in the strict sense").
+    pub fn len_scalars(&self) -> usize {
+        self.cell.h.len()
+            + self.z.len()
+            + self.y.len()
+            + self.eligibility.eps.iter().map(|e| e.len()).sum::<usize>()
+            + self.e.len()
+            + self.e_bar.len()
+            + self.z_bar.len()
+            + 1
+            + self.signal.len()
+            + 1
+            + self.grad.len()
+    }
+
     /// One step with input `x^t`, target and mask, feedback matrix `b` (`N × K`).
     pub fn step(
         &mut self,
