@@ -57,7 +57,7 @@ fn cells() -> [(&'static str, Cell); 3] {
 
 /// Network, parameters and sequence of one configuration.
 fn setup(cell: Cell, n: usize) -> (Network, Params<f64>, Sequence) {
-    let net = Network::new(cell, N_IN, n, K, Readout { kappa: KAPPA }, Loss::Mse).expect("valid network");
+    let net = Network::new(cell, N_IN, n, K, Readout::leaky(KAPPA), Loss::Mse).expect("valid network");
     let p = Params::<f64>::random(&net, SEED).expect("valid parameters");
     let seq = Sequence::random(&net, T, SEED).expect("valid sequence");
     (net, p, seq)

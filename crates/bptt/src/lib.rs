@@ -4,14 +4,17 @@
 //! equations.md §2 in the shared notation), for any cell of `credit-core` and any scalar:
 //!
 //! $$ \\bar y^t = m^t\\,\\partial E^t/\\partial y^t + \\kappa\\, \\bar y^{t+1} \\quad\\text{(B1)} $$
-//! $$ \\frac{dE}{dW^{out}} = \\sum_t \\bar y^t (z^t)^\\top, \\quad
-//!    \\frac{dE}{db^{out}} = \\sum_t \\bar y^t \\quad\\text{(B2)} $$
-//! $$ \\frac{\\partial E}{\\partial z^t} = (W^{out})^\\top \\bar y^t \\quad\\text{(B3)} $$
+//! $$ \\frac{dE}{dW^{out}} = c \\sum_t \\bar y^t (z^{t-\\delta})^\\top, \\quad
+//!    \\frac{dE}{db^{out}} = c \\sum_t \\bar y^t \\quad\\text{(B2)} $$
+//! $$ \\frac{\\partial E}{\\partial z^t} = c\\, (W^{out})^\\top \\bar y^{t+\\delta} \\quad\\text{(B3)} $$
 //! $$ \\delta^t := \\frac{dE}{dz^t} = \\frac{\\partial E}{\\partial z^t} +
 //!    \\Big(\\frac{\\partial M^{t+1}}{\\partial z^t}\\Big)^\\top \\lambda^{t+1} \\quad\\text{(B4)} $$
 //! $$ \\lambda_j^t := \\frac{dE}{dh_j^t} = \\delta_j^t \\Big(\\frac{\\partial z_j^t}{\\partial h_j^t}\\Big)^\\top +
 //!    (D_{jj}^{t+1})^\\top \\lambda_j^{t+1}, \\qquad \\lambda^{T+1} = 0 \\quad\\text{(B5)} $$
 //! $$ \\frac{dE}{d\\theta_j} = \\sum_t (I_j^t)^\\top \\lambda_j^t \\quad\\text{(B6)} $$
+//!
+//! `c` and `δ` are the readout's prefactor and delay (Eq. Y1; default 1 and 0). With firing-rate
+//! regularisation (Eq. Y5) its partial derivative `∂E_reg/∂z^t` is added in (B3).
 //!
 //! ## Requirements
 //! Any [`credit_core::Cell`]; any [`Scalar`] (`f32`, `f64`, `Dual64`, …). Memory `O(T·N·d)`
@@ -24,7 +27,7 @@
 //!
 //! ```
 //! use credit_core::{cell::{Cell, Rate}, Loss, Network, Params, Readout, Sequence};
-//! let net = Network::new(Cell::Rate(Rate { alpha: 1.0 }), 2, 3, 1, Readout { kappa: 0.5 }, Loss::Mse)?;
+//! let net = Network::new(Cell::Rate(Rate { alpha: 1.0 }), 2, 3, 1, Readout::leaky(0.5), Loss::Mse)?;
 //! let (p, seq) = (Params::<f64>::random(&net, 3)?, Sequence::random(&net, 6, 3)?);
 //! let out = credit_bptt::gradient(&net, &p, &seq)?;
 //! assert_eq!(out.grad.get("w_rec").unwrap().shape(), (3, 3));
@@ -63,15 +66,20 @@ pub fn gradient<T: Scalar>(
     let n_cell = net.n_cell_tensors();
     let mut learning_signal = vec![DVector::zeros(n); steps + 1];
     let mut lambda = vec![DVector::zeros(n * d); steps + 1];
-    let mut y_bar = DVector::<T>::zeros(net.n_out);
+    let c_out = T::c(net.readout.c());
+    let lag = net.readout.lag();
+    let mut y_bar_next = DVector::<T>::zeros(net.n_out); // ȳ^{T+1} = 0
     let mut lam_next = DVector::<T>::zeros(n * d); // λ^{T+1} = 0
     let mut jac_next: Option<LocalJacobians<T>> = None; // the step T+1 does not exist
     let mut local = vec![T::zero(); net.p_loc()];
     for t in (1..=steps).rev() {
-        y_bar = &traj.dl_dy[t] + &y_bar * kappa; // Eq. (B1)
-        grad.tensors[n_cell].value += &y_bar * traj.z[t].transpose(); // Eq. (B2), W_out
-        grad.tensors[n_cell + 1].value.column_mut(0).axpy(T::one(), &y_bar, T::one()); // Eq. (B2), b_out
-        let mut delta = w_out.tr_mul(&y_bar); // Eq. (B3): ∂E/∂z^t
+        let y_bar = &traj.dl_dy[t] + &y_bar_next * kappa; // Eq. (B1)
+        let z_read = &traj.z[t - lag]; // z^{t-δ}
+        grad.tensors[n_cell].value += &y_bar * z_read.transpose() * c_out; // Eq. (B2), W_out
+        grad.tensors[n_cell + 1].value.column_mut(0).axpy(c_out, &y_bar, T::one()); // Eq. (B2), b_out
+        // Eq. (B3): ∂E/∂z^t = c W_outᵀ ȳ^{t+δ}
+        let mut delta = w_out.tr_mul(if lag == 0 { &y_bar } else { &y_bar_next }) * c_out;
+        delta += &traj.reg_signal; // Eq. (B3): + ∂E_reg/∂z^t (Eq. Y5; zero without regularisation)
         let z_h = net.cell.output_jacobian(&traj.states[t]);
         let mut lam = DVector::zeros(n * d);
         if let Some(jn) = &jac_next {
@@ -96,6 +104,7 @@ pub fn gradient<T: Scalar>(
         lambda[t] = lam.clone();
         lam_next = lam;
         jac_next = Some(jac);
+        y_bar_next = y_bar;
     }
     Ok(Bptt { loss: traj.loss, grad, learning_signal, lambda })
 }

@@ -76,7 +76,8 @@ fn cfg(
     loss: Loss,
     kappa: f64,
 ) -> Config {
-    let net = Network::new(cell, n_in, n, k, Readout { kappa }, loss).expect("built-in configs are valid");
+    let net =
+        Network::new(cell, n_in, n, k, Readout::leaky(kappa), loss).expect("built-in configs are valid");
     Config { name: name.to_string(), net, steps, seed, scale: None, role: Role::Generic }
 }
 

@@ -17,7 +17,8 @@ use nalgebra::{DMatrix, dvector};
 fn two_step_vanilla_rnn_by_hand() {
     let (w, r, b, o, c) = (0.8, -0.6, 0.1, 1.7, -0.2);
     let (x1, x2, t1, t2, kappa) = (0.9, -0.4, 0.3, -0.5, 0.5);
-    let net = Network::new(Cell::Rate(Rate { alpha: 1.0 }), 1, 1, 1, Readout { kappa }, Loss::Mse).unwrap();
+    let net =
+        Network::new(Cell::Rate(Rate { alpha: 1.0 }), 1, 1, 1, Readout::leaky(kappa), Loss::Mse).unwrap();
     let m = |v: f64| DMatrix::from_element(1, 1, v);
     let p = Params::<f64>::from_tensors(
         &net,

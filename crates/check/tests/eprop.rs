@@ -28,10 +28,10 @@ proptest! {
 
     #[test]
     fn total_signal_factorisation_is_exact(
-        kind in 0usize..4, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3,
+        kind in 0usize..4, variant in 0u32..768, n in 1usize..=6, n_in in 1usize..=3,
         steps in 1usize..=12, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
     ) {
-        let net = net(cell(kind, variant), n_in, n, 2, ce, kappa);
+        let net = net_v(cell(kind, variant), n_in, n, 2, ce, kappa, variant);
         let (p, seq) = instance(&net, steps, seed);
         let total = credit_oracle::learning_signals(&net, &p, &seq, Detach::default()).unwrap();
         let fact = credit_eprop::gradient_with_signals(&net, &p, &seq, &total).unwrap();
@@ -43,10 +43,10 @@ proptest! {
 
     #[test]
     fn causal_equals_noncausal_and_detached_oracle(
-        kind in 0usize..4, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3,
+        kind in 0usize..4, variant in 0u32..768, n in 1usize..=6, n_in in 1usize..=3,
         steps in 1usize..=12, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
     ) {
-        let net = net(cell(kind, variant), n_in, n, 2, ce, kappa);
+        let net = net_v(cell(kind, variant), n_in, n, 2, ce, kappa, variant);
         let (p, seq) = instance(&net, steps, seed);
         let random = Feedback::Matrix(credit_eprop::random_feedback(&net, seed));
         for fb in [Feedback::Symmetric, random] {
@@ -92,7 +92,7 @@ proptest! {
     /// P17 and the literal transcription: the paper's LIF/ALIF traces equal the generic ones.
     #[test]
     fn literal_traces_equal_generic_traces(
-        kind in 1usize..3, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3,
+        kind in 1usize..3, variant in 0u32..768, n in 1usize..=6, n_in in 1usize..=3,
         steps in 1usize..=12, seed in any::<u64>(),
     ) {
         let net = net(cell(kind, variant), n_in, n, 2, false, 0.9);

@@ -29,10 +29,10 @@ proptest! {
     /// Hand-derived D, ∂M/∂z, I and ∂z/∂h equal dual-number Jacobians at every step, ≤ 1e-12.
     #[test]
     fn hand_jacobians_equal_dual_jacobians(
-        kind in 0usize..4, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3, k in 1usize..=3,
+        kind in 0usize..4, variant in 0u32..768, n in 1usize..=6, n_in in 1usize..=3, k in 1usize..=3,
         steps in 1usize..=12, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
     ) {
-        let net = net(cell(kind, variant), n_in, n, k, ce, kappa);
+        let net = net_v(cell(kind, variant), n_in, n, k, ce, kappa, variant);
         let (p, seq) = instance(&net, steps, seed);
         let traj = forward(&net, &p, &seq, ForwardOptions::default()).unwrap();
         let w = p.cell_tensors(&net);
@@ -52,10 +52,10 @@ proptest! {
     /// surrogate is never active are rejected, not passed).
     #[test]
     fn bptt_rtrl_oracle_agree(
-        kind in 0usize..4, variant in 0u32..6, n in 1usize..=6, n_in in 1usize..=3, k in 1usize..=3,
+        kind in 0usize..4, variant in 0u32..768, n in 1usize..=6, n_in in 1usize..=3, k in 1usize..=3,
         steps in 1usize..=12, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
     ) {
-        let net = net(cell(kind, variant), n_in, n, k, ce, kappa);
+        let net = net_v(cell(kind, variant), n_in, n, k, ce, kappa, variant);
         let (p, seq) = instance(&net, steps, seed);
         let oracle = credit_oracle::gradient(&net, &p, &seq, Detach::default()).unwrap();
         let live = Liveness::measure(&net, &p, &seq, &oracle.grad).unwrap();
@@ -75,9 +75,9 @@ proptest! {
     /// BPTT's total learning signal δ^t equals the oracle's tap dE/dz_j^t (Eq. B4 vs O2).
     #[test]
     fn bptt_learning_signal_equals_tap(
-        kind in 0usize..4, variant in 0u32..6, n in 1usize..=5, steps in 1usize..=10, seed in any::<u64>(),
+        kind in 0usize..4, variant in 0u32..768, n in 1usize..=5, steps in 1usize..=10, seed in any::<u64>(),
     ) {
-        let net = net(cell(kind, variant), 2, n, 2, false, 0.8);
+        let net = net_v(cell(kind, variant), 2, n, 2, false, 0.8, variant);
         let (p, seq) = instance(&net, steps, seed);
         let taps = credit_oracle::learning_signals(&net, &p, &seq, Detach::default()).unwrap();
         let bptt = credit_bptt::gradient(&net, &p, &seq).unwrap();

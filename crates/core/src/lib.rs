@@ -11,7 +11,7 @@
 //! ```
 //! use credit_core::{cell::{Cell, Lif, Spiking}, forward, ForwardOptions, Loss, Network, Params, Readout, Sequence};
 //! let net = Network::new(Cell::Lif(Lif { spiking: Spiking::new(0.9, 1.0) }), 3, 4, 2,
-//!                        Readout { kappa: 0.8 }, Loss::Mse)?;
+//!                        Readout::leaky(0.8), Loss::Mse)?;
 //! let params = Params::<f64>::random(&net, 7)?;
 //! let seq = Sequence::random(&net, 20, 7)?;
 //! let traj = forward(&net, &params, &seq, ForwardOptions::default())?;
@@ -32,5 +32,5 @@ pub use init::InitScale;
 pub use network::{
     ForwardOptions, Network, Params, Sequence, Tap, Tensor, Trajectory, forward, forward_unchecked,
 };
-pub use readout::{Loss, Readout};
+pub use readout::{Loss, RateReg, Readout, ReadoutDelay, ReadoutScale, RegFactor};
 pub use scalar::{Scalar, lift_vec, values};

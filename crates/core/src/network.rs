@@ -6,7 +6,7 @@
 
 use crate::cell::{Cell, CellModel, CellState, Detach};
 use crate::error::{Error, Result, check_positive_size};
-use crate::readout::{Loss, Readout};
+use crate::readout::{Loss, RateReg, Readout};
 use crate::scalar::Scalar;
 use nalgebra::{DMatrix, DVector};
 
@@ -25,6 +25,8 @@ pub struct Network {
     pub readout: Readout,
     /// The per-step loss.
     pub loss: Loss,
+    /// Optional firing-rate regularisation added to the loss (Eq. Y5).
+    pub reg: Option<RateReg>,
 }
 
 impl Network {
@@ -37,7 +39,7 @@ impl Network {
         readout: Readout,
         loss: Loss,
     ) -> Result<Self> {
-        let net = Network { cell, n_in, n, n_out, readout, loss };
+        let net = Network { cell, n_in, n, n_out, readout, loss, reg: None };
         net.validate()?;
         Ok(net)
     }
@@ -48,7 +50,17 @@ impl Network {
         check_positive_size("network.n", self.n)?;
         check_positive_size("network.n_out", self.n_out)?;
         self.cell.validate()?;
+        if let Some(r) = &self.reg {
+            r.validate()?;
+        }
         self.readout.validate()
+    }
+
+    /// The same network with firing-rate regularisation (validated).
+    pub fn with_reg(mut self, reg: RateReg) -> Result<Self> {
+        self.reg = Some(reg);
+        self.validate()?;
+        Ok(self)
     }
 
     /// Hidden dimension `d`.
@@ -377,8 +389,10 @@ pub struct Trajectory<T: Scalar> {
     pub dl_dy: Vec<DVector<T>>,
     /// Inputs `x^t` in the run's scalar, `t = 0..=T` (entry 0 is zero).
     pub x: Vec<DVector<T>>,
-    /// The loss `E = Σ_t m^t E^t`.
+    /// The loss `E = Σ_t m^t E^t (+ E_reg)`.
     pub loss: T,
+    /// `∂E_reg/∂z_j^t` (the same at every `t`; zero without regularisation), Eq. (Y5).
+    pub reg_signal: DVector<T>,
 }
 
 impl<T: Scalar> Trajectory<T> {
@@ -425,6 +439,8 @@ pub fn forward_unchecked<T: Scalar>(
     let w = params.cell_tensors(net);
     let (w_out, b_out) = (params.w_out(), params.b_out().column(0).into_owned());
     let kappa = T::c(net.readout.kappa);
+    let c_out = T::c(net.readout.c());
+    let lag = net.readout.lag();
     let steps = seq.len();
     let mut states = Vec::with_capacity(steps + 1);
     let mut z = Vec::with_capacity(steps + 1);
@@ -444,7 +460,9 @@ pub fn forward_unchecked<T: Scalar>(
         if let Some(tap) = opts.tap.filter(|tap| tap.t == t) {
             zt[tap.j] += tap.delta;
         }
-        let yt = &y[t - 1] * kappa + w_out * &zt + &b_out; // Eq. (Y1)
+        // Eq. (Y1): y^t = κ y^{t-1} + c (W_out z^{t-δ} + b_out)
+        let z_read = if lag == 0 { &zt } else { &z[t - 1] };
+        let yt = &y[t - 1] * kappa + (w_out * z_read + &b_out) * c_out;
         let target = seq.target[t - 1].map(T::c);
         let (e, g) = net.loss.value_and_grad(&yt, &target); // Eqs. (Y2)–(Y4)
         let m = T::c(seq.mask[t - 1]);
@@ -455,5 +473,12 @@ pub fn forward_unchecked<T: Scalar>(
         y.push(yt);
         xs.push(x);
     }
-    Trajectory { states, z, y, dl_dy, x: xs, loss }
+    let mut reg_signal = DVector::zeros(net.n);
+    if let Some(reg) = &net.reg {
+        let z_sum = z.iter().fold(DVector::zeros(net.n), |acc, zt| acc + zt);
+        let (e, g) = reg.value_and_grad(&z_sum, steps); // Eq. (Y5)
+        loss += e;
+        reg_signal = g;
+    }
+    Trajectory { states, z, y, dl_dy, x: xs, loss, reg_signal }
 }

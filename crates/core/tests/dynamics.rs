@@ -49,7 +49,7 @@ fn lif_single_neuron_by_hand() {
         1,
         1,
         1,
-        Readout { kappa: 0.0 },
+        Readout::leaky(0.0),
         Loss::Mse,
     )
     .unwrap();
@@ -71,8 +71,7 @@ fn refractory_period_blocks_spikes_and_surrogate() {
     let mut sp = Spiking::new(1.0, 1.0);
     sp.n_ref = 2;
     sp.reset = Reset::Detached;
-    let net =
-        Network::new(Cell::Lif(Lif { spiking: sp }), 1, 1, 1, Readout { kappa: 0.0 }, Loss::Mse).unwrap();
+    let net = Network::new(Cell::Lif(Lif { spiking: sp }), 1, 1, 1, Readout::leaky(0.0), Loss::Mse).unwrap();
     let p = params(&net, &[2.0], &[0.0], &[0.0], &[1.0], &[0.0]);
     let s = seq(&[1.0; 6], &[0.0; 6]);
     let tr = forward(&net, &p, &s, ForwardOptions::default()).unwrap();
@@ -114,7 +113,7 @@ fn alif_adaptation_by_hand() {
         1,
         1,
         1,
-        Readout { kappa: 0.0 },
+        Readout::leaky(0.0),
         Loss::Mse,
     )
     .unwrap();
@@ -136,7 +135,7 @@ fn alif_adaptation_by_hand() {
 #[test]
 fn rate_cell_by_hand() {
     let net =
-        Network::new(Cell::Rate(Rate { alpha: 0.25 }), 1, 1, 1, Readout { kappa: 0.5 }, Loss::Mse).unwrap();
+        Network::new(Cell::Rate(Rate { alpha: 0.25 }), 1, 1, 1, Readout::leaky(0.5), Loss::Mse).unwrap();
     let p = params(&net, &[0.7], &[-0.4], &[0.1], &[2.0], &[0.3]);
     let s = seq(&[1.0, -2.0], &[0.5, 0.0]);
     let tr = forward(&net, &p, &s, ForwardOptions::default()).unwrap();
@@ -185,7 +184,7 @@ fn cross_entropy_by_hand() {
 /// LSTM (Eqs. M1–M4): one neuron, two steps by hand.
 #[test]
 fn lstm_by_hand() {
-    let net = Network::new(Cell::Lstm(Lstm), 1, 1, 1, Readout { kappa: 0.0 }, Loss::Mse).unwrap();
+    let net = Network::new(Cell::Lstm(Lstm), 1, 1, 1, Readout::leaky(0.0), Loss::Mse).unwrap();
     let m = |v: f64| DMatrix::from_element(1, 1, v);
     // per gate (i, f, c, o): w_in, w_rec, b
     let w = [(0.5, 0.2, 0.1), (-0.3, 0.4, 1.0), (0.9, -0.7, 0.0), (0.2, 0.3, -0.1)];

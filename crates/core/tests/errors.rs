@@ -23,12 +23,12 @@ fn field(e: Error) -> String {
 }
 
 fn ok_net() -> Network {
-    Network::new(lif(), 2, 3, 2, Readout { kappa: 0.5 }, Loss::Mse).unwrap()
+    Network::new(lif(), 2, 3, 2, Readout::leaky(0.5), Loss::Mse).unwrap()
 }
 
 #[test]
 fn empty_sizes_are_rejected() {
-    let r = |n_in, n, k| Network::new(lif(), n_in, n, k, Readout { kappa: 0.5 }, Loss::Mse).unwrap_err();
+    let r = |n_in, n, k| Network::new(lif(), n_in, n, k, Readout::leaky(0.5), Loss::Mse).unwrap_err();
     assert_eq!(r(0, 3, 2), Error::Empty { field: "network.n_in".into() });
     assert_eq!(field(r(2, 0, 2)), "network.n");
     assert_eq!(field(r(2, 3, 0)), "network.n_out");
@@ -38,7 +38,7 @@ fn empty_sizes_are_rejected() {
 #[test]
 fn decays_and_time_constants_are_checked() {
     for bad in [0.0, -0.1, 1.5, f64::NAN] {
-        let e = Network::new(Cell::Rate(Rate { alpha: bad }), 1, 1, 1, Readout { kappa: 0.5 }, Loss::Mse)
+        let e = Network::new(Cell::Rate(Rate { alpha: bad }), 1, 1, 1, Readout::leaky(0.5), Loss::Mse)
             .unwrap_err();
         assert_eq!(field(e), "rate.alpha");
         let e = Network::new(
@@ -46,7 +46,7 @@ fn decays_and_time_constants_are_checked() {
             1,
             1,
             1,
-            Readout { kappa: 0.5 },
+            Readout::leaky(0.5),
             Loss::Mse,
         )
         .unwrap_err();
@@ -56,14 +56,14 @@ fn decays_and_time_constants_are_checked() {
             1,
             1,
             1,
-            Readout { kappa: 0.5 },
+            Readout::leaky(0.5),
             Loss::Mse,
         )
         .unwrap_err();
         assert_eq!(field(e), "alif.rho");
     }
     for bad in [-0.1, 1.5, f64::INFINITY] {
-        let e = Network::new(lif(), 1, 1, 1, Readout { kappa: bad }, Loss::Mse).unwrap_err();
+        let e = Network::new(lif(), 1, 1, 1, Readout::leaky(bad), Loss::Mse).unwrap_err();
         assert_eq!(field(e), "readout.kappa");
     }
     let e = Network::new(
@@ -71,7 +71,7 @@ fn decays_and_time_constants_are_checked() {
         1,
         1,
         1,
-        Readout { kappa: 0.5 },
+        Readout::leaky(0.5),
         Loss::Mse,
     )
     .unwrap_err();
@@ -81,7 +81,7 @@ fn decays_and_time_constants_are_checked() {
         1,
         1,
         1,
-        Readout { kappa: 0.5 },
+        Readout::leaky(0.5),
         Loss::Mse,
     )
     .unwrap_err();
@@ -111,7 +111,7 @@ fn parameter_shapes_values_and_autapses_are_checked() {
     assert_eq!(field(p.validate(&net).unwrap_err()), "params");
     // the rate cell allows autapses
     let rate =
-        Network::new(Cell::Rate(Rate { alpha: 0.5 }), 2, 3, 2, Readout { kappa: 0.5 }, Loss::Mse).unwrap();
+        Network::new(Cell::Rate(Rate { alpha: 0.5 }), 2, 3, 2, Readout::leaky(0.5), Loss::Mse).unwrap();
     let mut p = Params::<f64>::random(&rate, 1).unwrap();
     p.tensors[1].value[(1, 1)] = 0.5;
     assert!(p.validate(&rate).is_ok());
@@ -136,7 +136,7 @@ fn sequences_are_checked() {
     let mut s = good.clone();
     s.mask[2] = -1.0;
     assert_eq!(field(s.validate(&net).unwrap_err()), "sequence.mask[2]");
-    let ce = Network::new(lif(), 2, 3, 2, Readout { kappa: 0.5 }, Loss::CrossEntropy).unwrap();
+    let ce = Network::new(lif(), 2, 3, 2, Readout::leaky(0.5), Loss::CrossEntropy).unwrap();
     let mut s = Sequence::random(&ce, 4, 1).unwrap();
     s.target[0][1] = -0.5;
     assert_eq!(field(s.validate(&ce).unwrap_err()), "sequence.target[0][1]");

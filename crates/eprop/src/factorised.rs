@@ -29,6 +29,8 @@ pub fn gradient_with_signals<T: Scalar>(
     }
     let w = params.cell_tensors(net);
     let kappa = T::c(net.readout.kappa);
+    let c_out = T::c(net.readout.c());
+    let lag = net.readout.lag();
     let mut grad = Params::zeros(net);
     let mut elig = Eligibility::new(net);
     let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(net.n), T::zero());
@@ -40,15 +42,15 @@ pub fn gradient_with_signals<T: Scalar>(
             let row: Vec<T> = e.row(j).iter().map(|&v| v * signals[t][j]).collect();
             grad.add_local_row(net, j, &row); // Eq. (E3): L_j^t e_j^t
         }
-        z_bar = &z_bar * kappa + &traj.z[t]; // Eq. (E6)
-        b_bar = b_bar * kappa + T::one();
+        z_bar = &z_bar * kappa + &traj.z[t - lag] * c_out; // Eq. (E6)
+        b_bar = b_bar * kappa + c_out;
         grad.tensors[k].value += &traj.dl_dy[t] * z_bar.transpose();
         grad.tensors[k + 1].value.column_mut(0).axpy(b_bar, &traj.dl_dy[t], T::one());
     }
     Ok(grad)
 }
 
-/// The partial (readout-only) learning signals `L^t = B ȳ^t`, `ȳ^t = g^t + κ ȳ^{t+1}` (Eq. E4),
+/// The partial (readout-only) learning signals `L^t = c B ȳ^{t+δ}`, `ȳ^t = g^t + κ ȳ^{t+1}` (Eq. E4),
 /// `t = 0..=T` (entry 0 is zero). Non-causal: it runs backwards over the stored trajectory.
 pub fn partial_signals<T: Scalar>(
     net: &Network,
@@ -59,11 +61,14 @@ pub fn partial_signals<T: Scalar>(
     let traj = forward(net, params, seq, ForwardOptions::default())?;
     let b = crate::checked_feedback(net, params, feedback)?;
     let kappa = T::c(net.readout.kappa);
+    let c_out = T::c(net.readout.c());
+    let lag = net.readout.lag();
     let mut out = vec![DVector::zeros(net.n); seq.len() + 1];
-    let mut y_bar = DVector::<T>::zeros(net.n_out);
+    let mut y_bar = vec![DVector::<T>::zeros(net.n_out); seq.len() + 2]; // ȳ^{T+1} = 0
     for t in (1..=seq.len()).rev() {
-        y_bar = &traj.dl_dy[t] + &y_bar * kappa; // ȳ^t
-        out[t] = &b * &y_bar; // Eq. (E4)
+        y_bar[t] = &traj.dl_dy[t] + &y_bar[t + 1] * kappa; // ȳ^t
+        // Eq. (E4): L^t = c B ȳ^{t+δ} + ∂E_reg/∂z^t (Eq. Y5; zero without regularisation)
+        out[t] = &b * &y_bar[t + lag] * c_out + &traj.reg_signal;
     }
     Ok(out)
 }

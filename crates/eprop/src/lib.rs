@@ -28,7 +28,7 @@
 //! ```
 //! use credit_core::{cell::{Cell, Rate}, Loss, Network, Params, Readout, Sequence};
 //! use credit_eprop::Feedback;
-//! let net = Network::new(Cell::Rate(Rate { alpha: 0.3 }), 2, 4, 1, Readout { kappa: 0.8 }, Loss::Mse)?;
+//! let net = Network::new(Cell::Rate(Rate { alpha: 0.3 }), 2, 4, 1, Readout::leaky(0.8), Loss::Mse)?;
 //! let (p, seq) = (Params::<f64>::random(&net, 1)?, Sequence::random(&net, 10, 1)?);
 //! let online = credit_eprop::gradient(&net, &p, &seq, &Feedback::Symmetric)?;
 //! let noncausal = credit_eprop::gradient_noncausal(&net, &p, &seq, &Feedback::Symmetric)?;

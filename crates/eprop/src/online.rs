@@ -1,8 +1,9 @@
 //! The causal online form of e-prop, Eqs. (E5), (E6), (E12) of `docs/eprop.md`:
-//! $$ L_j^t = \\sum_k B_{jk}\\, g_k^t, \\quad g^t = m^t \\frac{\\partial E^t}{\\partial y^t}, \\qquad
+//! $$ L_j^t = c \\sum_k B_{jk}\\, g_k^t, \\quad g^t = m^t \\frac{\\partial E^t}{\\partial y^t}, \\qquad
 //!    \\bar e_j^t = \\kappa \\bar e_j^{t-1} + e_j^t, \\qquad
-//!    \\Delta_{\\theta_j} \\mathrel{+}= L_j^t \\bar e_j^t , $$
-//! with the exact readout gradient `Σ_t g^t (z̄^t)ᵀ`, `z̄^t = κ z̄^{t-1} + z^t`.
+//!    \\Delta_{\\theta_j} \\mathrel{+}= L_j^t \\bar e_j^{t-\\delta} , $$
+//! with the exact readout gradient `Σ_t g^t (z̄^t)ᵀ`, `z̄^t = κ z̄^{t-1} + c z^{t-δ}`; `c`, `δ`
+//! are the readout's prefactor and delay (Eq. Y1; default 1 and 0).
 //!
 //! **Online in the strict sense:** [`Online::step`] consumes one time step and keeps only the
 //! cell state, `z^{t-1}`, `y^{t-1}`, the eligibility vectors `ε` (`N·d·P_loc`), the filtered
@@ -33,6 +34,12 @@ pub struct Online<T: Scalar> {
     pub b_bar: T,
     /// The learning signal `L^t` of the last step.
     pub signal: DVector<T>,
+    /// `Σ_t z^t` (firing-rate regulariser, Eq. E12).
+    pub z_sum: DVector<T>,
+    /// `Σ_t e^t`, unfiltered (`N × P_loc`; firing-rate regulariser, Eq. E12).
+    pub e_sum: DMatrix<T>,
+    /// Steps consumed.
+    pub steps: usize,
     /// Accumulated loss.
     pub loss: T,
     /// Accumulated gradient estimate.
@@ -52,8 +59,24 @@ impl<T: Scalar> Online<T> {
             z_bar: DVector::zeros(net.n),
             b_bar: T::zero(),
             signal: DVector::zeros(net.n),
+            z_sum: DVector::zeros(net.n),
+            e_sum: DMatrix::zeros(net.n, net.p_loc()),
+            steps: 0,
             loss: T::zero(),
             grad: Params::zeros(net),
+        }
+    }
+
+    /// Ends the sequence: the firing-rate regulariser's signal `∂E_reg/∂z_j` (Eq. Y5, the same
+    /// at every step) multiplies the **unfiltered** traces, `Δθ_j += (∂E_reg/∂z_j) Σ_t e_j^t`
+    /// (Eq. E12); its loss is added.
+    pub fn finish(&mut self, net: &Network) {
+        let Some(reg) = &net.reg else { return };
+        let (e, g) = reg.value_and_grad(&self.z_sum, self.steps);
+        self.loss += e;
+        for j in 0..net.n {
+            let row: Vec<T> = self.e_sum.row(j).iter().map(|&v| v * g[j]).collect();
+            self.grad.add_local_row(net, j, &row); // Eq. (E12)
         }
     }
 
@@ -69,7 +92,9 @@ impl<T: Scalar> Online<T> {
             + self.z_bar.len()
             + 1
             + self.signal.len()
-            + 1
+            + self.z_sum.len()
+            + self.e_sum.len()
+            + 2
             + self.grad.len()
     }
 
@@ -85,26 +110,36 @@ impl<T: Scalar> Online<T> {
         mask: T,
     ) {
         let kappa = T::c(net.readout.kappa);
+        let c_out = T::c(net.readout.c());
+        let lag = net.readout.lag();
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
         let cell = net.cell.step(w, &self.cell, &self.z, x, Default::default());
         self.eligibility.step(&jac); // Eq. (E1)
         let e = self.eligibility.traces(net, &cell); // Eq. (E2)
         let z = net.cell.output(&cell);
-        let y = &self.y * kappa + params.w_out() * &z + params.b_out().column(0); // Eq. (Y1)
+        let z_read = if lag == 0 { &z } else { &self.z }; // z^{t-δ}
+        let y = &self.y * kappa + (params.w_out() * z_read + params.b_out().column(0)) * c_out; // Eq. (Y1)
         let (err, g) = net.loss.value_and_grad(&y, target);
         let g = g * mask; // g^t = m^t ∂E^t/∂y^t
         self.loss += err * mask;
-        self.e_bar = &self.e_bar * kappa + &e; // Eq. (E5): ē^t = κ ē^{t-1} + e^t
-        let signal = b * &g; // Eq. (E5): L^t = B g^t
+        let e_bar_prev = std::mem::replace(&mut self.e_bar, DMatrix::zeros(0, 0));
+        self.e_bar = &e_bar_prev * kappa + &e; // Eq. (E5): ē^t = κ ē^{t-1} + e^t
+        let e_bar_read = if lag == 0 { &self.e_bar } else { &e_bar_prev }; // ē^{t-δ}
+        let signal = b * &g * c_out; // Eq. (E5): L^t = c B g^t
         for j in 0..net.n {
-            let row: Vec<T> = self.e_bar.row(j).iter().map(|&v| v * signal[j]).collect();
-            self.grad.add_local_row(net, j, &row); // Eq. (E5): Δθ_j += L_j^t ē_j^t
+            let row: Vec<T> = e_bar_read.row(j).iter().map(|&v| v * signal[j]).collect();
+            self.grad.add_local_row(net, j, &row); // Eq. (E5): Δθ_j += L_j^t ē_j^{t-δ}
         }
-        self.z_bar = &self.z_bar * kappa + &z; // Eq. (E6)
-        self.b_bar = self.b_bar * kappa + T::one();
+        self.z_bar = &self.z_bar * kappa + z_read * c_out; // Eq. (E6)
+        self.b_bar = self.b_bar * kappa + c_out;
         let k = net.n_cell_tensors();
         self.grad.tensors[k].value += &g * self.z_bar.transpose(); // Eq. (E6), W_out
         self.grad.tensors[k + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one()); // b_out
+        if net.reg.is_some() {
+            self.z_sum += &z;
+            self.e_sum += &e;
+        }
+        self.steps += 1;
         self.cell = cell;
         self.z = z;
         self.y = y;
@@ -122,5 +157,6 @@ pub fn run<T: Scalar>(net: &Network, params: &Params<T>, seq: &Sequence, b: &DMa
         let target = seq.target[t].map(T::c);
         st.step(net, params, &w, b, &x, &target, T::c(seq.mask[t]));
     }
+    st.finish(net);
     st
 }

@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use credit_core::{cell::{Cell, Rate}, Detach, Loss, Network, Params, Readout, Sequence};
-//! let net = Network::new(Cell::Rate(Rate { alpha: 0.5 }), 2, 3, 1, Readout { kappa: 0.0 }, Loss::Mse)?;
+//! let net = Network::new(Cell::Rate(Rate { alpha: 0.5 }), 2, 3, 1, Readout::leaky(0.0), Loss::Mse)?;
 //! let p = Params::<f64>::random(&net, 1)?;
 //! let seq = Sequence::random(&net, 5, 1)?;
 //! let g = credit_oracle::gradient(&net, &p, &seq, Detach::default())?;

@@ -10,12 +10,16 @@
 //! Since `∂M/∂z^{t-1} · Z^{t-1} = R^t S^{t-1}`, (T1) is `S^t = (D^t + R^t) S^{t-1} + I^t`. The
 //! leaky readout is itself a recurrent state; its sensitivities are carried forward too, so
 //! the gradient is accumulated causally, step by step:
-//! $$ Y^t = \\kappa Y^{t-1} + W^{out} Z^t \\quad\\text{(T3)}, \\qquad
+//! $$ Y^t = \\kappa Y^{t-1} + c\\, W^{out} Z^{t-\\delta} \\quad\\text{(T3)}, \\qquad
 //!    \\frac{dE}{d\\theta} \\mathrel{+}= (Y^t)^\\top\\, m^t \\frac{\\partial E^t}{\\partial y^t} \\quad\\text{(T4)} $$
-//! $$ \\bar z^t = \\kappa \\bar z^{t-1} + z^t,\\quad \\bar b^t = \\kappa \\bar b^{t-1} + 1, \\qquad
+//! $$ \\bar z^t = \\kappa \\bar z^{t-1} + c\\, z^{t-\\delta},\\quad \\bar b^t = \\kappa \\bar b^{t-1} + c, \\qquad
 //!    \\frac{dE}{dW^{out}} \\mathrel{+}= m^t \\frac{\\partial E^t}{\\partial y^t} (\\bar z^t)^\\top,\\quad
 //!    \\frac{dE}{db^{out}} \\mathrel{+}= m^t \\frac{\\partial E^t}{\\partial y^t}\\, \\bar b^t \\quad\\text{(T5)} $$
 //!
+//! `c` and `δ` are the readout's prefactor and delay (Eq. Y1; default 1 and 0).
+//! With firing-rate regularisation (Eq. Y5), `Σ_t Z^t` is carried as well and
+//! $$ \\frac{dE_{\\rm reg}}{d\\theta} = \\sum_j \\frac{\\partial E_{\\rm reg}}{\\partial z_j} \\sum_t Z_j^t \\quad\\text{(T6)} $$
+//! is added when the sequence ends ([`RtrlState::finish`]).
 //! Expanding `Y^t` gives `Σ_t (∂E/∂z^t)·Z^t`: the gradient `Σ_t (∂E/∂z^t)(∂z^t/∂h^t) S^t` of
 //! equations.md §2 with the readout-only signal written causally.
 //!
@@ -28,7 +32,7 @@
 //! Williams & Zipser (1989), "A learning algorithm for continually running fully recurrent
 //! neural networks", Neural Computation 1(2); derivation in `docs/rtrl.md`.
 
-use credit_core::{CellModel, CellState, Network, Params, Readout, Scalar, Sequence};
+use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
 /// What RTRL returns.
@@ -59,6 +63,12 @@ pub struct RtrlState<T: Scalar> {
     pub z_bar: DVector<T>,
     /// `b̄^t`, the κ-filtered constant (sensitivity of `y^t` to `b_out`).
     pub b_bar: T,
+    /// `Σ_t z^t` (for the firing-rate regulariser, Eq. Y5).
+    pub z_sum: DVector<T>,
+    /// `Σ_t Z^t`, `N×P_cell` (for the firing-rate regulariser).
+    pub zs_sum: DMatrix<T>,
+    /// Steps consumed.
+    pub steps: usize,
     /// Accumulated loss.
     pub loss: T,
     /// Accumulated gradient.
@@ -79,9 +89,23 @@ impl<T: Scalar> RtrlState<T> {
             ys: DMatrix::zeros(net.n_out, p),
             z_bar: DVector::zeros(net.n),
             b_bar: T::zero(),
+            z_sum: DVector::zeros(net.n),
+            zs_sum: DMatrix::zeros(net.n, p),
+            steps: 0,
             loss: T::zero(),
             grad: Params::zeros(net),
         }
+    }
+
+    /// Ends the sequence: adds the firing-rate regulariser (Eq. Y5) to the loss and its
+    /// gradient `Σ_j ∂E_reg/∂z_j · Σ_t Z_j^t` (Eq. T6) — the regulariser depends on the whole
+    /// sequence's rates, so it can only be settled at the end.
+    pub fn finish(&mut self, net: &Network) {
+        let Some(reg) = &net.reg else { return };
+        let (e, g) = reg.value_and_grad(&self.z_sum, self.steps);
+        self.loss += e;
+        let dcell = self.zs_sum.tr_mul(&g); // Eq. (T6)
+        add_flat(&mut self.grad, net, &dcell);
     }
 
     /// One online step with input `x^t`, target `y^{*t}` and mask `m^t` (all validated by
@@ -96,8 +120,9 @@ impl<T: Scalar> RtrlState<T> {
         mask: T,
     ) {
         let (n, d) = (net.n, net.d());
-        let Readout { kappa } = net.readout;
-        let kappa = T::c(kappa);
+        let kappa = T::c(net.readout.kappa);
+        let c_out = T::c(net.readout.c());
+        let lag = net.readout.lag();
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
         let cell = net.cell.step(w, &self.cell, &self.z, x, Default::default());
         // Eq. (T1): S^t = D^t S^{t-1} + ∂M/∂z^{t-1} Z^{t-1} + I^t
@@ -124,23 +149,21 @@ impl<T: Scalar> RtrlState<T> {
             }
         }
         let z = net.cell.output(&cell);
-        let y = &self.y * kappa + params.w_out() * &z + params.b_out().column(0); // Eq. (Y1)
+        let (z_read, zs_read) = if lag == 0 { (&z, &zs) } else { (&self.z, &self.zs) }; // z^{t-δ}, Z^{t-δ}
+        let y = &self.y * kappa + (params.w_out() * z_read + params.b_out().column(0)) * c_out; // Eq. (Y1)
         let (e, g) = net.loss.value_and_grad(&y, target);
         let g = g * mask;
         self.loss += e * mask;
-        self.ys = &self.ys * kappa + params.w_out() * &zs; // Eq. (T3)
+        self.ys = &self.ys * kappa + params.w_out() * zs_read * c_out; // Eq. (T3)
         let dcell = self.ys.tr_mul(&g); // Eq. (T4)
-        let mut off = 0;
-        for t in self.grad.tensors[..net.n_cell_tensors()].iter_mut() {
-            let len = t.value.len();
-            let c = t.value.ncols();
-            for k in 0..len {
-                t.value[(k / c, k % c)] += dcell[off + k];
-            }
-            off += len;
+        add_flat(&mut self.grad, net, &dcell);
+        if net.reg.is_some() {
+            self.z_sum += &z;
+            self.zs_sum += &zs;
         }
-        self.z_bar = &self.z_bar * kappa + &z; // Eq. (T5)
-        self.b_bar = self.b_bar * kappa + T::one();
+        self.steps += 1;
+        self.z_bar = &self.z_bar * kappa + z_read * c_out; // Eq. (T5)
+        self.b_bar = self.b_bar * kappa + c_out;
         let nc = net.n_cell_tensors();
         self.grad.tensors[nc].value += &g * self.z_bar.transpose();
         self.grad.tensors[nc + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one());
@@ -149,6 +172,19 @@ impl<T: Scalar> RtrlState<T> {
         self.y = y;
         self.s = s;
         self.zs = zs;
+    }
+}
+
+/// Adds a flat cell-parameter vector (tensors in order, each row-major) to the cell tensors.
+fn add_flat<T: Scalar>(grad: &mut Params<T>, net: &Network, flat: &DVector<T>) {
+    let mut off = 0;
+    for t in grad.tensors[..net.n_cell_tensors()].iter_mut() {
+        let len = t.value.len();
+        let c = t.value.ncols();
+        for k in 0..len {
+            t.value[(k / c, k % c)] += flat[off + k];
+        }
+        off += len;
     }
 }
 
@@ -168,5 +204,6 @@ pub fn gradient<T: Scalar>(
         let target = seq.target[t].map(T::c);
         st.step(net, params, &w, &x, &target, T::c(seq.mask[t]));
     }
+    st.finish(net);
     Ok(Rtrl { loss: st.loss, grad: st.grad })
 }

@@ -2,18 +2,44 @@
 #![allow(dead_code)]
 
 use credit_check::suite::{alif, lif, lstm, rate};
-use credit_core::cell::Reset;
+use credit_core::cell::{RefractoryPsi, Reset, Spiking, Surrogate};
 use credit_core::{Cell, Loss, Network, Params, Readout, Scalar, Sequence};
 use nalgebra::DMatrix;
 
-/// Cell for an index 0 = rate, 1 = lif, 2 = alif, 3 = lstm, with a convention picked by `variant`.
+/// Cell for an index 0 = rate, 1 = lif, 2 = alif, 3 = lstm, with the conventions picked by
+/// `variant` (0..48): reset `v % 2`, refractory steps `(v/2) % 3`, surrogate `(v/6) % 4`
+/// (piecewise linear, exponential, fast sigmoid, arctan), ψ kept while refractory `(v/24) % 2`.
 pub fn cell(kind: usize, variant: u32) -> Cell {
     let reset = if variant.is_multiple_of(2) { Reset::Differentiated } else { Reset::Detached };
     let n_ref = variant / 2 % 3;
+    let with = |c: Cell| -> Cell {
+        let tweak = |sp: &mut Spiking| {
+            sp.surrogate = match variant / 6 % 4 {
+                0 => Surrogate::PiecewiseLinear { gamma: 0.3 },
+                1 => Surrogate::Exponential { gamma: 0.3, beta: 2.0 },
+                2 => Surrogate::FastSigmoid { gamma: 0.3, beta: 3.0 },
+                _ => Surrogate::ArcTan { gamma: 0.3, beta: 1.5 },
+            };
+            if variant / 24 % 2 == 1 {
+                sp.refractory_psi = RefractoryPsi::Keep;
+            }
+        };
+        match c {
+            Cell::Lif(mut l) => {
+                tweak(&mut l.spiking);
+                Cell::Lif(l)
+            }
+            Cell::Alif(mut a) => {
+                tweak(&mut a.spiking);
+                Cell::Alif(a)
+            }
+            other => other,
+        }
+    };
     match kind {
         0 => rate([1.0, 0.5, 0.2][variant as usize % 3]),
-        1 => lif(n_ref, reset),
-        2 => alif(n_ref, reset),
+        1 => with(lif(n_ref, reset)),
+        2 => with(alif(n_ref, reset)),
         _ => lstm(),
     }
 }
@@ -21,7 +47,29 @@ pub fn cell(kind: usize, variant: u32) -> Cell {
 /// A network with the given sizes.
 pub fn net(cell: Cell, n_in: usize, n: usize, k: usize, ce: bool, kappa: f64) -> Network {
     let loss = if ce { Loss::CrossEntropy } else { Loss::Mse };
-    Network::new(cell, n_in, n, k, Readout { kappa }, loss).expect("valid test network")
+    Network::new(cell, n_in, n, k, Readout::leaky(kappa), loss).expect("valid test network")
+}
+
+/// A network whose readout conventions are picked by `variant` (bits above the cell's):
+/// prefactor `c = 1 − κ` when `(v/48) % 2 = 1`, one-step delay when `(v/96) % 2 = 1`,
+/// firing-rate regularisation when `(v/192) % 2 = 1` (with `k = ½` when `(v/384) % 2 = 1`).
+pub fn net_v(cell: Cell, n_in: usize, n: usize, k: usize, ce: bool, kappa: f64, variant: u32) -> Network {
+    let mut r = Readout::leaky(kappa.min(0.95));
+    if variant / 48 % 2 == 1 {
+        r.scale = credit_core::ReadoutScale::OneMinusKappa;
+    }
+    if variant / 96 % 2 == 1 {
+        r.delay = credit_core::ReadoutDelay::OneStep;
+    }
+    let loss = if ce { Loss::CrossEntropy } else { Loss::Mse };
+    let net = Network::new(cell, n_in, n, k, r, loss).expect("valid test network");
+    if variant / 192 % 2 == 1 {
+        let factor =
+            if variant / 384 % 2 == 1 { credit_core::RegFactor::Half } else { credit_core::RegFactor::Full };
+        let reg = credit_core::RateReg { c_reg: 0.3, f_target: 0.05, dt: 1.0, factor };
+        return net.with_reg(reg).expect("valid regulariser");
+    }
+    net
 }
 
 /// Random parameters and sequence.

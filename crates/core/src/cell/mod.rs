@@ -26,7 +26,7 @@ pub use alif::Alif;
 pub use lif::Lif;
 pub use lstm::{Lstm, sigmoid};
 pub use rate::Rate;
-pub use spike::{InputScale, Reset, Spiking, Surrogate};
+pub use spike::{InputScale, RefractoryPsi, Reset, Spiking, Surrogate};
 
 use crate::error::Result;
 use crate::scalar::Scalar;

@@ -7,13 +7,37 @@ use crate::error::{Result, check_decay, check_nonnegative, check_positive};
 use crate::scalar::Scalar;
 use num_traits::{Float, NumCast};
 
-/// Pseudo-derivative (surrogate) shape used for `∂z/∂s` with `s = (v − A)/v_th`.
+/// Pseudo-derivative (surrogate) shape: `ψ = ∂z/∂v` as a function of the distance to threshold
+/// `Δ = v − A` (Eq. L3 of `docs/cells.md`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Surrogate {
-    /// Bellec et al. (2020): `γ·max(0, 1 − |s|)`, Eq. (L3); `γ = 0.3` in the paper.
+    /// Bellec et al. (2020): `ψ = (γ/v_th)·max(0, 1 − |Δ|/v_th)`, `γ = 0.3` in the paper and the
+    /// authors' code (`pseudo_derivative`, "dampening_factor"). NEST's `piecewise_linear` with
+    /// width `β = 1/v_th` and height `γ_NEST = γ/v_th` is the same function.
     PiecewiseLinear {
-        /// Dampening factor γ ("dampening_factor" in the authors' code).
+        /// Dampening factor γ.
         gamma: f64,
+    },
+    /// NEST `exponential`: `ψ = γ·exp(−β|Δ|)`.
+    Exponential {
+        /// Height γ.
+        gamma: f64,
+        /// Inverse width β > 0.
+        beta: f64,
+    },
+    /// NEST `fast_sigmoid_derivative`: `ψ = γ·(1 + β|Δ|)^{−2}`.
+    FastSigmoid {
+        /// Height γ.
+        gamma: f64,
+        /// Inverse width β > 0.
+        beta: f64,
+    },
+    /// NEST `arctan` (current parameterisation): `ψ = γ/(1 + (βΔ)²)`.
+    ArcTan {
+        /// Height γ.
+        gamma: f64,
+        /// Inverse width β > 0.
+        beta: f64,
     },
 }
 
@@ -24,18 +48,51 @@ impl Default for Surrogate {
 }
 
 impl Surrogate {
-    /// `∂z/∂s` at the scaled distance `s`, generic (differentiable) form, Eq. (L3).
-    pub fn slope<T: Scalar>(&self, s: T) -> T {
-        match *self {
-            Surrogate::PiecewiseLinear { gamma } => (T::one() - s.abs()).max(T::zero()) * T::c(gamma),
+    /// Short id used in reports: `pl`, `exp`, `fast-sigmoid`, `arctan`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Surrogate::PiecewiseLinear { .. } => "pl",
+            Surrogate::Exponential { .. } => "exp",
+            Surrogate::FastSigmoid { .. } => "fast-sigmoid",
+            Surrogate::ArcTan { .. } => "arctan",
         }
     }
 
-    fn slope_re<P: Float>(&self, s: P) -> P {
+    /// `ψ(Δ)` in the generic (differentiable) form, Eq. (L3).
+    pub fn psi<T: Scalar>(&self, delta: T, v_th: f64) -> T {
+        let one = T::one();
         match *self {
             Surrogate::PiecewiseLinear { gamma } => {
-                let g: P = NumCast::from(gamma).unwrap_or_else(P::nan);
-                (P::one() - s.abs()).max(P::zero()) * g
+                (one - delta.abs() / T::c(v_th)).max(T::zero()) * T::c(gamma / v_th)
+            }
+            Surrogate::Exponential { gamma, beta } => (-(delta.abs() * T::c(beta))).exp() * T::c(gamma),
+            Surrogate::FastSigmoid { gamma, beta } => {
+                let q = one + delta.abs() * T::c(beta);
+                T::c(gamma) / (q * q)
+            }
+            Surrogate::ArcTan { gamma, beta } => {
+                let q = delta * T::c(beta);
+                T::c(gamma) / (one + q * q)
+            }
+        }
+    }
+
+    /// `ψ(Δ)` at a primitive float (the slope carried by the spike's dual part).
+    fn psi_re<P: Float>(&self, delta: P, v_th: f64) -> P {
+        let c = |x: f64| -> P { NumCast::from(x).unwrap_or_else(P::nan) };
+        let one = P::one();
+        match *self {
+            Surrogate::PiecewiseLinear { gamma } => {
+                (one - delta.abs() / c(v_th)).max(P::zero()) * c(gamma / v_th)
+            }
+            Surrogate::Exponential { gamma, beta } => (-(delta.abs() * c(beta))).exp() * c(gamma),
+            Surrogate::FastSigmoid { gamma, beta } => {
+                let q = one + delta.abs() * c(beta);
+                c(gamma) / (q * q)
+            }
+            Surrogate::ArcTan { gamma, beta } => {
+                let q = delta * c(beta);
+                c(gamma) / (one + q * q)
             }
         }
     }
@@ -43,8 +100,24 @@ impl Surrogate {
     fn validate(&self, field: &str) -> Result<()> {
         match *self {
             Surrogate::PiecewiseLinear { gamma } => check_nonnegative(&format!("{field}.gamma"), gamma),
+            Surrogate::Exponential { gamma, beta }
+            | Surrogate::FastSigmoid { gamma, beta }
+            | Surrogate::ArcTan { gamma, beta } => {
+                check_nonnegative(&format!("{field}.gamma"), gamma)?;
+                check_positive(&format!("{field}.beta"), beta)
+            }
         }
     }
+}
+
+/// What the pseudo-derivative does while a neuron is refractory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RefractoryPsi {
+    /// `ψ = 0` while refractory (the authors' code and NEST).
+    #[default]
+    Zero,
+    /// `ψ` keeps its value (the spike is still forced to 0); an option for studies of the mask.
+    Keep,
 }
 
 /// Whether the reset `−v_th z_j^{t-1}` is part of the differentiated graph.
@@ -82,6 +155,8 @@ pub struct Spiking {
     pub n_ref: u32,
     /// Reset convention.
     pub reset: Reset,
+    /// Pseudo-derivative while refractory.
+    pub refractory_psi: RefractoryPsi,
     /// Input prefactor convention.
     pub input_scale: InputScale,
 }
@@ -96,6 +171,7 @@ impl Spiking {
             surrogate: Surrogate::default(),
             n_ref: 0,
             reset: Reset::Differentiated,
+            refractory_psi: RefractoryPsi::Zero,
             input_scale: InputScale::One,
         }
     }
@@ -114,29 +190,31 @@ impl Spiking {
         }
     }
 
-    /// The spike `z = H(s)` with `s = (v − A)/v_th` (Eq. L2): Heaviside in the real part, the
-    /// surrogate slope in the dual part; exactly 0 (no derivative) while refractory.
+    /// The spike `z = H(Δ)`, `Δ = v − A` (Eq. L2): Heaviside in the real part (`Δ > 0`), the
+    /// pseudo-derivative `ψ(Δ)` as the slope of the dual part. While refractory the value is 0
+    /// and the slope is 0 ([`RefractoryPsi::Zero`]) or `ψ` ([`RefractoryPsi::Keep`]).
     pub fn spike<T: Scalar>(&self, v: T, threshold: T, refractory: u32) -> T {
+        let zero = <T::Primitive as num_traits::Zero>::zero();
+        let one = <T::Primitive as num_traits::One>::one();
+        let delta = v - threshold;
+        let dr = delta.re();
         if refractory > 0 {
-            return T::zero();
+            return match self.refractory_psi {
+                RefractoryPsi::Zero => T::zero(),
+                RefractoryPsi::Keep => delta.linearize(zero, self.surrogate.psi_re(dr, self.v_th)),
+            };
         }
-        let s = (v - threshold) / T::c(self.v_th);
-        let sr = s.re();
-        let h = if sr > <T::Primitive as num_traits::Zero>::zero() {
-            <T::Primitive as num_traits::One>::one()
-        } else {
-            <T::Primitive as num_traits::Zero>::zero()
-        };
-        s.linearize(h, self.surrogate.slope_re(sr))
+        let h = if dr > zero { one } else { zero };
+        delta.linearize(h, self.surrogate.psi_re(dr, self.v_th))
     }
 
-    /// The pseudo-derivative `ψ = ∂z/∂v = slope(s)/v_th` (Eq. L3), 0 while refractory.
+    /// The pseudo-derivative `ψ = ∂z/∂v` (Eq. L3), 0 while refractory unless
+    /// [`RefractoryPsi::Keep`].
     pub fn psi<T: Scalar>(&self, v: T, threshold: T, refractory: u32) -> T {
-        if refractory > 0 {
+        if refractory > 0 && self.refractory_psi == RefractoryPsi::Zero {
             return T::zero();
         }
-        let s = (v - threshold) / T::c(self.v_th);
-        self.surrogate.slope(s) / T::c(self.v_th)
+        self.surrogate.psi(v - threshold, self.v_th)
     }
 
     /// Refractory counter at `t` from the counter and the spike at `t−1` (Eq. L4).
