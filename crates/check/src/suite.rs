@@ -1,7 +1,7 @@
 //! The built-in configs: each cell at several sizes, seeds, losses and conventions.
 
 use credit_core::cell::{Alif, Cell, Lif, Lstm, Rate, Reset, Spiking};
-use credit_core::{CellModel, InitScale, Loss, Network, Params, Readout, Sequence};
+use credit_core::{CellModel, InitScale, Loss, Network, Params, Preset, Readout, Sequence};
 
 /// What a config is for: generic (`W_rec ≠ 0`) or built without recurrent weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +145,26 @@ pub fn builtin_suite() -> Vec<Config> {
         )));
     }
     v.push(no_rec(cfg("n6-t20-wrec0", rate(0.3), 3, 6, 2, 20, 7, Loss::Mse, 0.9)));
+    // the named presets of e-prop conventions, with firing-rate regularisation
+    for (i, preset) in Preset::ALL.into_iter().enumerate() {
+        let conv = preset.conventions();
+        let (alpha, kappa) = ((-1.0f64 / 20.0).exp(), (-1.0f64 / 10.0).exp());
+        let cells = [conv.lif(alpha, 1.0), conv.alif(alpha, 1.0, (-1.0f64 / 50.0).exp(), 0.3)];
+        for (j, cell) in cells.into_iter().enumerate() {
+            let net = Network::new(cell, 3, 6, 2, conv.readout(kappa), Loss::Mse)
+                .and_then(|n| n.with_reg(conv.reg(0.5, 0.1, 1.0)))
+                .expect("preset configs are valid");
+            let name = format!("preset-{}-n6-t24-reg", preset.name());
+            v.push(Config {
+                name,
+                net,
+                steps: 24,
+                seed: 80 + 2 * i as u64 + j as u64,
+                scale: None,
+                role: Role::Generic,
+            });
+        }
+    }
     v.push(no_rec(cfg("n5-t12-wrec0", lstm(), 3, 5, 2, 12, 64, Loss::Mse, 0.9)));
     v.push(cfg("n32-t60-mse", rate(0.5), 6, 32, 3, 60, 5, Loss::Mse, 0.9));
     v.push(cfg("n3-t8-mse", lstm(), 2, 3, 2, 8, 61, Loss::Mse, 0.8));

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod cell;
+pub mod conventions;
 mod error;
 mod init;
 pub mod network;
@@ -27,6 +28,7 @@ pub mod readout;
 mod scalar;
 
 pub use cell::{Cell, CellModel, CellState, Detach, LocalJacobians};
+pub use conventions::{Conventions, Preset};
 pub use error::{Error, Result, decay_from_tau};
 pub use init::InitScale;
 pub use network::{

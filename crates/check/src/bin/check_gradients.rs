@@ -16,6 +16,9 @@ struct Args {
     /// Only run configs of these cells (comma-separated ids: rate, lif, alif, lstm).
     #[arg(long, value_delimiter = ',')]
     cell: Vec<String>,
+    /// Only run the configs of this named preset of e-prop conventions (paper, tf, nest).
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
     /// Print only failing rows and the summary.
     #[arg(long)]
     failures_only: bool,
@@ -48,6 +51,18 @@ fn main() -> ExitCode {
     if !args.cell.is_empty() {
         use credit_core::CellModel;
         suite.retain(|c| args.cell.iter().any(|id| id == c.net.cell.id()));
+    }
+    if let Some(name) = &args.preset {
+        match credit_core::Preset::parse(name) {
+            Ok(p) => {
+                let tag = format!("preset-{}-", p.name());
+                suite.retain(|c| c.name.starts_with(&tag));
+            }
+            Err(e) => {
+                eprintln!("check-gradients: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     let started = std::time::Instant::now();
     let bar = ProgressBar::new(suite.len() as u64);
