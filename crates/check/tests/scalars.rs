@@ -1,5 +1,5 @@
-//! The same tests instantiated for every scalar type (nalgebra's `gen_tests!` pattern): BPTT
-//! and RTRL run unchanged on `f32`, `f64` and `Dual64`, the oracle on `f32` and `f64`.
+//! The same tests instantiated for every scalar type (nalgebra's `gen_tests!` pattern): BPTT,
+//! RTRL and e-prop run unchanged on `f32`, `f64` and `Dual64`, the oracle on `f32` and `f64`.
 //!
 //! For `Dual64` the parameters carry a direction `v` in their dual parts, so the dual part of a
 //! gradient is the derivative of the gradient along `v` (a Hessian-vector product of the
@@ -94,6 +94,18 @@ macro_rules! scalar_tests {
                     let r = credit_rtrl::gradient(net, &q, seq).unwrap();
                     assert_close("real parts", &part(&r.grad, 0), &part(&b.grad, 0), $tol);
                     assert_close("dual parts", &part(&r.grad, 1), &part(&b.grad, 1), $tol);
+                });
+            }
+
+            #[test]
+            fn eprop_causal_equals_noncausal() {
+                each_config(|net, p, seq, dir| {
+                    let q: Params<$t> = lift(p, dir);
+                    let fb = credit_eprop::Feedback::Symmetric;
+                    let online = credit_eprop::gradient(net, &q, seq, &fb).unwrap();
+                    let noncausal = credit_eprop::gradient_noncausal(net, &q, seq, &fb).unwrap();
+                    assert_close("real parts", &part(&online.grad, 0), &part(&noncausal, 0), $tol);
+                    assert_close("dual parts", &part(&online.grad, 1), &part(&noncausal, 1), $tol);
                 });
             }
 

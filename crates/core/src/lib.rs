@@ -27,7 +27,7 @@ pub mod network;
 pub mod readout;
 mod scalar;
 
-pub use cell::{Cell, CellModel, CellState, Detach, LocalJacobians};
+pub use cell::{Cell, CellModel, CellState, Detach, Edges, LocalJacobians};
 pub use conventions::{Conventions, Preset};
 pub use error::{Error, Result, decay_from_tau};
 pub use init::InitScale;

@@ -4,7 +4,7 @@
 //! (and store what they need), and the dual-number oracle pushes dual numbers through it,
 //! optionally with edges detached or a tap added to one output `z_j^t`.
 
-use crate::cell::{Cell, CellModel, CellState, Detach};
+use crate::cell::{Cell, CellModel, CellState, Detach, Edges};
 use crate::error::{Error, Result, check_positive_size};
 use crate::readout::{Loss, RateReg, Readout};
 use crate::scalar::Scalar;
@@ -362,17 +362,24 @@ pub struct Tap<T> {
 }
 
 /// Options of the forward pass.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ForwardOptions<T> {
-    /// Edges detached in this pass.
-    pub detach: Detach,
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardOptions<'a, T> {
+    /// Edges detached or mapped in this pass.
+    pub edges: Edges<'a, T>,
     /// An optional tap on one output.
     pub tap: Option<Tap<T>>,
 }
 
-impl<T> Default for ForwardOptions<T> {
+impl<T> Default for ForwardOptions<'_, T> {
     fn default() -> Self {
-        ForwardOptions { detach: Detach::default(), tap: None }
+        ForwardOptions { edges: Edges { detach: Detach::default(), explicit: None }, tap: None }
+    }
+}
+
+impl<T> ForwardOptions<'_, T> {
+    /// Options with the given edges detached and nothing else.
+    pub fn detached(detach: Detach) -> Self {
+        ForwardOptions { edges: Edges { detach, explicit: None }, tap: None }
     }
 }
 
@@ -412,7 +419,7 @@ pub fn forward<T: Scalar>(
     net: &Network,
     params: &Params<T>,
     seq: &Sequence,
-    opts: ForwardOptions<T>,
+    opts: ForwardOptions<'_, T>,
 ) -> Result<Trajectory<T>> {
     net.validate()?;
     params.validate(net)?;
@@ -434,7 +441,7 @@ pub fn forward_unchecked<T: Scalar>(
     net: &Network,
     params: &Params<T>,
     seq: &Sequence,
-    opts: ForwardOptions<T>,
+    opts: ForwardOptions<'_, T>,
 ) -> Trajectory<T> {
     let w = params.cell_tensors(net);
     let (w_out, b_out) = (params.w_out(), params.b_out().column(0).into_owned());
@@ -455,7 +462,7 @@ pub fn forward_unchecked<T: Scalar>(
     let mut loss = T::zero();
     for t in 1..=steps {
         let x = seq.x[t - 1].map(T::c);
-        let s = net.cell.step(&w, &states[t - 1], &z[t - 1], &x, opts.detach); // Eq. (C1)
+        let s = net.cell.step(&w, &states[t - 1], &z[t - 1], &x, &opts.edges); // Eq. (C1)
         let mut zt = net.cell.output(&s);
         if let Some(tap) = opts.tap.filter(|tap| tap.t == t) {
             zt[tap.j] += tap.delta;

@@ -6,7 +6,7 @@
 
 use credit_core::cell::{Alif, Cell, InputScale, Lif, Lstm, Rate, Reset, Spiking};
 use credit_core::{
-    CellModel, CellState, Detach, ForwardOptions, Loss, Network, Params, Readout, Sequence, forward,
+    CellModel, CellState, Detach, Edges, ForwardOptions, Loss, Network, Params, Readout, Sequence, forward,
 };
 use nalgebra::{DMatrix, DVector, dvector};
 use num_dual::Dual64;
@@ -158,9 +158,10 @@ fn input_scale_and_detached_reset() {
     let prev: CellState<f64> = CellState { h: dvector![0.5], refractory: vec![0] };
     let z_prev: DVector<f64> = dvector![1.0];
     let x = DVector::from_element(1, 1.0);
-    let next = lif.step(&w, &prev, &z_prev, &x, Detach::default());
+    let next = lif.step(&w, &prev, &z_prev, &x, &Edges::default());
     assert!((next.h[0] - (0.8 * 0.5 + 0.2 * 3.5 - 1.0)).abs() < 1e-15);
-    let detached = lif.step(&w, &prev, &z_prev, &x, Detach { reset: true, ..Default::default() });
+    let detached =
+        lif.step(&w, &prev, &z_prev, &x, &Edges::detached(Detach { reset: true, ..Default::default() }));
     assert_eq!(detached.h[0], next.h[0]);
 }
 

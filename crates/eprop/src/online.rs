@@ -113,7 +113,7 @@ impl<T: Scalar> Online<T> {
         let c_out = T::c(net.readout.c());
         let lag = net.readout.lag();
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
-        let cell = net.cell.step(w, &self.cell, &self.z, x, Default::default());
+        let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
         self.eligibility.step(&jac); // Eq. (E1)
         let e = self.eligibility.traces(net, &cell); // Eq. (E2)
         let z = net.cell.output(&cell);

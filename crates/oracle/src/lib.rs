@@ -36,8 +36,8 @@
 //! ```
 
 use credit_core::{
-    CellModel, CellState, Detach, ForwardOptions, LocalJacobians, Network, Params, Scalar, Sequence, Tap,
-    forward, forward_unchecked,
+    CellModel, CellState, Detach, Edges, ForwardOptions, LocalJacobians, Network, Params, Scalar, Sequence,
+    Tap, forward, forward_unchecked,
 };
 use nalgebra::{DMatrix, DVector};
 use num_dual::{Dual, DualNumFloat};
@@ -107,7 +107,7 @@ where
     Dual<F>: Scalar,
 {
     let base = lift(params);
-    let opts = ForwardOptions { detach, tap: None };
+    let opts = ForwardOptions::detached(detach);
     let loss = forward(net, &base, seq, opts)?.loss.re;
     let count = params.len();
     let derivs = par_map(count, |k| {
@@ -137,12 +137,19 @@ where
     Dual<F>: Scalar,
 {
     let base = lift(params);
-    forward(net, &base, seq, ForwardOptions { detach, tap: None })?;
+    forward(net, &base, seq, ForwardOptions::detached(detach))?;
     let (steps, n) = (seq.len(), net.n);
     let vals = par_map(steps * n, |k| {
         let (t, j) = (k / n + 1, k % n);
         let tap = Tap { t, j, delta: Dual::new(F::zero(), F::one()) };
-        forward_unchecked(net, &base, seq, ForwardOptions { detach, tap: Some(tap) }).loss.eps
+        forward_unchecked(
+            net,
+            &base,
+            seq,
+            ForwardOptions { tap: Some(tap), ..ForwardOptions::detached(detach) },
+        )
+        .loss
+        .eps
     });
     let mut out = vec![DVector::zeros(n)];
     for t in 1..=steps {
@@ -183,7 +190,7 @@ where
     let prev_d = CellState { h: lift_v(&prev.h), refractory: prev.refractory.clone() };
     let (zd, xd) = (lift_v(z_prev), lift_v(x));
     let run = |w: &[DMatrix<Dual<F>>], s: &CellState<Dual<F>>, z: &DVector<Dual<F>>| {
-        net.cell.step(w, s, z, &xd, Detach::default())
+        net.cell.step(w, s, z, &xd, &Edges::default())
     };
     let mut d = DMatrix::zeros(nd, nd);
     for k in 0..nd {

@@ -124,7 +124,7 @@ impl<T: Scalar> RtrlState<T> {
         let c_out = T::c(net.readout.c());
         let lag = net.readout.lag();
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
-        let cell = net.cell.step(w, &self.cell, &self.z, x, Default::default());
+        let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
         // Eq. (T1): S^t = D^t S^{t-1} + ∂M/∂z^{t-1} Z^{t-1} + I^t
         let mut s = &jac.m_z * &self.zs;
         for j in 0..n {

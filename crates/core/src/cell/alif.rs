@@ -9,7 +9,7 @@
 //! Bellec's partition, copied from `EligALIF` (`z_local` vs the stop-gradient `z`).
 
 use super::lif::{membrane, membrane_jacobians};
-use super::{CellModel, CellState, Detach, LocalJacobians, Spiking};
+use super::{CellModel, CellState, Edges, LocalJacobians, Spiking};
 use crate::error::{Result, check_decay, check_nonnegative};
 use crate::scalar::Scalar;
 use nalgebra::{DMatrix, DVector};
@@ -62,7 +62,7 @@ impl CellModel for Alif {
         prev: &CellState<T>,
         z_prev: &DVector<T>,
         x: &DVector<T>,
-        detach: Detach,
+        edges: &Edges<'_, T>,
     ) -> CellState<T> {
         let n = z_prev.len();
         let mut h = DVector::zeros(2 * n);
@@ -70,8 +70,8 @@ impl CellModel for Alif {
             let (v, a) = (prev.h[2 * j], prev.h[2 * j + 1]);
             // the neuron's own spike at t−1, recomputed locally from h_j^{t-1} (part of D)
             let z_local = self.spiking.spike(v, self.threshold(a), prev.refractory[j]);
-            let z_local = if detach.adaptation { z_local.detach() } else { z_local };
-            h[2 * j] = membrane(&self.spiking, w, v, z_prev, x, j, detach); // Eq. (L1)
+            let z_local = edges.adaptation(z_local);
+            h[2 * j] = membrane(&self.spiking, w, v, z_prev, x, j, edges); // Eq. (L1)
             h[2 * j + 1] = T::c(self.rho) * a + z_local; // Eq. (A1)
         }
         let refractory = (0..n)

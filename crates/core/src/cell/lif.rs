@@ -7,7 +7,7 @@
 //! No autapses (`W_rec` has a zero diagonal, which the step never reads). The bias `b_j` is a
 //! constant input current (zero in the paper; NEST's `I_e`).
 
-use super::{CellModel, CellState, Detach, LocalJacobians, Spiking, row_dot};
+use super::{CellModel, CellState, Edges, LocalJacobians, Spiking, row_dot};
 use crate::error::Result;
 use crate::scalar::Scalar;
 use nalgebra::{DMatrix, DVector};
@@ -27,9 +27,9 @@ pub(crate) fn membrane<T: Scalar>(
     z_prev: &DVector<T>,
     x: &DVector<T>,
     j: usize,
-    detach: Detach,
+    edges: &Edges<'_, T>,
 ) -> T {
-    let zr = |i: usize| if detach.recurrent { z_prev[i].detach() } else { z_prev[i] };
+    let zr = |i: usize| edges.recurrent(z_prev[i]);
     let mut rec = T::zero();
     for i in 0..z_prev.len() {
         if i != j {
@@ -37,8 +37,7 @@ pub(crate) fn membrane<T: Scalar>(
         }
     }
     let input = rec + row_dot(&w[0], j, x, false) + w[2][(j, 0)];
-    T::c(sp.alpha) * v_prev + T::c(sp.zeta()) * input
-        - T::c(sp.v_th) * sp.reset_input(z_prev[j], detach.reset)
+    T::c(sp.alpha) * v_prev + T::c(sp.zeta()) * input - T::c(sp.v_th) * sp.reset_input(edges.reset(z_prev[j]))
 }
 
 /// The membrane rows of `∂M/∂z^{t-1}` (Eq. L6) and `I^t` (Eq. L7), shared with ALIF.
@@ -105,11 +104,11 @@ impl CellModel for Lif {
         prev: &CellState<T>,
         z_prev: &DVector<T>,
         x: &DVector<T>,
-        detach: Detach,
+        edges: &Edges<'_, T>,
     ) -> CellState<T> {
         let n = prev.h.len();
         let h = DVector::from_fn(n, |j, _| {
-            membrane(&self.spiking, w, prev.h[j], z_prev, x, j, detach) // Eq. (L1)
+            membrane(&self.spiking, w, prev.h[j], z_prev, x, j, edges) // Eq. (L1)
         });
         let refractory = (0..n)
             .map(|j| self.spiking.next_refractory(prev.refractory[j], z_prev[j].value())) // Eq. (L4)

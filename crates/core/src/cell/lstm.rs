@@ -10,7 +10,7 @@
 //! `z^t = f(h^t)` the hidden state is `h_j = (c_j, o_j)` (`d = 2`). Its `o`-row of `D` is zero,
 //! so output-gate weights get a trace without recursion, `e = ∂z/∂W_o` (Bellec et al., Methods).
 
-use super::{CellModel, CellState, Detach, LocalJacobians, row_dot};
+use super::{CellModel, CellState, Edges, LocalJacobians, row_dot};
 use crate::error::Result;
 use crate::scalar::Scalar;
 use nalgebra::{DMatrix, DVector};
@@ -88,10 +88,10 @@ impl CellModel for Lstm {
         prev: &CellState<T>,
         z_prev: &DVector<T>,
         x: &DVector<T>,
-        detach: Detach,
+        edges: &Edges<'_, T>,
     ) -> CellState<T> {
         let n = z_prev.len();
-        let zr = if detach.recurrent { z_prev.map(|z| z.detach()) } else { z_prev.clone() };
+        let zr = z_prev.map(|z| edges.recurrent(z));
         let mut h = DVector::zeros(2 * n);
         for j in 0..n {
             let g = self.gates(w, &zr, x, j);

@@ -64,6 +64,67 @@ pub struct Detach {
     pub adaptation: bool,
 }
 
+/// How a forward pass treats the **explicit** edges (`z^{t-1}` into the recurrent input and into
+/// the reset) and the adaptation edge: live, detached ([`Detach`]), or passed through a map.
+///
+/// The map serves the hop-graded forward pass of the m-order family (`docs/family.md`): a
+/// tangent that is a polynomial in a formal `λ` is multiplied by `λ` on every explicit edge.
+/// With no map and nothing detached (the default) every edge is live.
+#[derive(Clone, Copy)]
+pub struct Edges<'a, T> {
+    /// Edges cut by a stop-gradient.
+    pub detach: Detach,
+    /// A map applied to `z^{t-1}` on every explicit edge that is not detached.
+    pub explicit: Option<&'a (dyn Fn(T) -> T + Sync)>,
+}
+
+impl<T> Default for Edges<'_, T> {
+    fn default() -> Self {
+        Edges { detach: Detach::default(), explicit: None }
+    }
+}
+
+impl<T> std::fmt::Debug for Edges<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edges")
+            .field("detach", &self.detach)
+            .field("explicit", &self.explicit.is_some())
+            .finish()
+    }
+}
+
+impl<T: Scalar> Edges<'_, T> {
+    /// Only the given edges detached, no map.
+    pub fn detached(detach: Detach) -> Self {
+        Edges { detach, explicit: None }
+    }
+
+    fn explicit_edge(&self, z: T, cut: bool) -> T {
+        if cut {
+            z.detach()
+        } else if let Some(f) = self.explicit {
+            f(z)
+        } else {
+            z
+        }
+    }
+
+    /// `z_i^{t-1}` as seen by the recurrent input.
+    pub fn recurrent(&self, z: T) -> T {
+        self.explicit_edge(z, self.detach.recurrent)
+    }
+
+    /// `z_j^{t-1}` as seen by neuron `j`'s reset.
+    pub fn reset(&self, z: T) -> T {
+        self.explicit_edge(z, self.detach.reset)
+    }
+
+    /// The neuron's own spike as seen by its adaptation (a neuron-local edge: never mapped).
+    pub fn adaptation(&self, z: T) -> T {
+        if self.detach.adaptation { z.detach() } else { z }
+    }
+}
+
 /// Hand-derived local derivatives of one step `t` (Eqs. C2, C3, C6 of `docs/cells.md`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LocalJacobians<T: Scalar> {
@@ -133,14 +194,14 @@ pub trait CellModel {
     /// Checks the hyper-parameters.
     fn validate(&self) -> Result<()>;
     /// One step of Eq. (C1): `(h^t, refractory^t)` from `(h^{t-1}, refractory^{t-1})`,
-    /// `z^{t-1}` and `x^t`, with the given edges detached.
+    /// `z^{t-1}` and `x^t`, with the edges treated as `edges` says.
     fn step<T: Scalar>(
         &self,
         w: &[DMatrix<T>],
         prev: &CellState<T>,
         z_prev: &DVector<T>,
         x: &DVector<T>,
-        detach: Detach,
+        edges: &Edges<'_, T>,
     ) -> CellState<T>;
     /// The output `z^t = f(h^t)` (Eq. C1, right).
     fn output<T: Scalar>(&self, state: &CellState<T>) -> DVector<T>;
@@ -208,9 +269,9 @@ impl CellModel for Cell {
         prev: &CellState<T>,
         z_prev: &DVector<T>,
         x: &DVector<T>,
-        detach: Detach,
+        edges: &Edges<'_, T>,
     ) -> CellState<T> {
-        dispatch!(self, c => c.step(w, prev, z_prev, x, detach))
+        dispatch!(self, c => c.step(w, prev, z_prev, x, edges))
     }
     fn output<T: Scalar>(&self, state: &CellState<T>) -> DVector<T> {
         dispatch!(self, c => c.output(state))

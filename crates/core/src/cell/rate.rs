@@ -6,7 +6,7 @@
 //! `α = 1` is the vanilla RNN `h^t = tanh(W_rec h^{t-1} + W_in x^t + b)`. In e-prop terms
 //! `h = z`, so `D = 1 − α` and every path through `W_rec` (including the diagonal) is explicit.
 
-use super::{CellModel, CellState, Detach, LocalJacobians, row_dot};
+use super::{CellModel, CellState, Edges, LocalJacobians, row_dot};
 use crate::error::{Result, check_decay};
 use crate::scalar::Scalar;
 use nalgebra::{DMatrix, DVector};
@@ -54,10 +54,10 @@ impl CellModel for Rate {
         prev: &CellState<T>,
         z_prev: &DVector<T>,
         x: &DVector<T>,
-        detach: Detach,
+        edges: &Edges<'_, T>,
     ) -> CellState<T> {
         let n = prev.h.len();
-        let zr = if detach.recurrent { z_prev.map(|z| z.detach()) } else { z_prev.clone() };
+        let zr = z_prev.map(|z| edges.recurrent(z));
         let a = T::c(self.alpha);
         let h = DVector::from_fn(n, |j, _| {
             // Eq. (R2)

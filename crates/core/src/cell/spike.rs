@@ -222,9 +222,9 @@ impl Spiking {
         if z_prev > 0.5 { self.n_ref } else { r_prev.saturating_sub(1) }
     }
 
-    /// The reset input `z_j^{t-1}` as seen by the graph: detached by convention or on request.
-    pub(crate) fn reset_input<T: Scalar>(&self, z: T, detach_requested: bool) -> T {
-        if detach_requested || self.reset == Reset::Detached { z.detach() } else { z }
+    /// The reset input `z_j^{t-1}` as seen by the graph: detached when the convention says so.
+    pub(crate) fn reset_input<T: Scalar>(&self, z: T) -> T {
+        if self.reset == Reset::Detached { z.detach() } else { z }
     }
 
     /// `∂M_j/∂z_j^{t-1}` contribution of the reset (Eq. L6).
