@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif] [--failures-only]
+//! cargo xtask family-table [--n N] [--steps T] [--reading hop-count|last-step-hop]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
@@ -34,11 +35,15 @@ fn run(mut c: Command) -> Result<(), Failed> {
     }
 }
 
-fn check_gradients(args: &[String]) -> Result<(), Failed> {
+fn check_bin(bin: &str, args: &[String]) -> Result<(), Failed> {
     let mut c = cargo();
-    c.args(["run", "--quiet", "--release", "--package", "credit-check", "--bin", "check-gradients", "--"]);
+    c.args(["run", "--quiet", "--release", "--package", "credit-check", "--bin", bin, "--"]);
     c.args(args);
     run(c)
+}
+
+fn check_gradients(args: &[String]) -> Result<(), Failed> {
+    check_bin("check-gradients", args)
 }
 
 /// nalgebra, simba and num-dual must each appear once: num-dual's `RealField` impls exist only
@@ -106,9 +111,10 @@ fn ci() -> Result<(), Failed> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cargo xtask <check-gradients [ARGS…] | tidy | doc | ci>";
+    let usage = "usage: cargo xtask <check-gradients [ARGS…] | family-table [ARGS…] | tidy | doc | ci>";
     let result = match args.first().map(String::as_str) {
         Some("check-gradients") => check_gradients(&args[1..]),
+        Some("family-table") => check_bin("family-table", &args[1..]),
         Some("tidy") => tidy(),
         Some("doc") => doc(),
         Some("ci") => ci(),

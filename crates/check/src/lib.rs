@@ -12,6 +12,8 @@
 //! * [`eprop`]: the e-prop relations (`eprop-total=bptt`, `eprop-causal=eprop-noncausal`,
 //!   `eprop=oracle-detached`, `eprop=bptt@R0`, `eprop!=bptt`, `eprop-wout=bptt`,
 //!   `adaptive-decay`, `eprop-literal=eprop-generic`);
+//! * [`family`]: the m-order family relations (`family0=eprop`, `familyT=rtrl`,
+//!   `family-recursion=family-graded`, `familym!=rtrl`);
 //! * [`report`]: the table and the JSON schema.
 //!
 //! **Architecture invariant:** this is the only crate that depends on both the oracle and the
@@ -19,6 +21,7 @@
 
 pub mod compare;
 pub mod eprop;
+pub mod family;
 pub mod relations;
 pub mod report;
 pub mod suite;

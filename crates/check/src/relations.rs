@@ -183,6 +183,8 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
 
     // the e-prop relations (issue 3)
     crate::eprop::rows(&mut cx, &p, &seq, &bptt.grad)?;
+    // the m-order family relations (issue 4)
+    crate::family::rows(&mut cx, &p, &seq, &rtrl.grad)?;
 
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
     let dir = Params::<f64>::random(net, cfg.seed.wrapping_add(1000))?;

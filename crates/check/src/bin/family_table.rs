@@ -1,0 +1,139 @@
+//! `family-table`: the m-order family on one fixed config per cell, `m = 0 … T−1`: cosine
+//! similarity and relative error to the exact gradient, floats held and multiply-adds per step
+//! (counted by the recursion), next to the theoretical orders of `docs/family.md` §5.
+//! Usually invoked as `cargo xtask family-table`.
+
+use clap::Parser;
+use credit_check::suite::{alif, lif, lstm, rate};
+use credit_core::cell::Reset;
+use credit_core::{CellModel, Loss, Network, Params, Readout, Sequence};
+use credit_family::{Reading, recursion};
+use std::process::ExitCode;
+
+/// Prints the family table.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Neurons N.
+    #[arg(long, default_value_t = 8)]
+    n: usize,
+    /// Sequence length T.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Seed of parameters and data.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Reading of "order": hop-count (default) or last-step-hop (MDGL-like).
+    #[arg(long, default_value = "hop-count")]
+    reading: String,
+}
+
+fn cosine(a: &Params<f64>, b: &Params<f64>, tensors: usize) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.tensors[..tensors].iter().zip(&b.tensors[..tensors]) {
+        ab += x.value.dot(&y.value);
+        aa += x.value.norm_squared();
+        bb += y.value.norm_squared();
+    }
+    ab / (aa.sqrt() * bb.sqrt()).max(f64::MIN_POSITIVE)
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) if e.use_stderr() => {
+            let msg = e.to_string();
+            eprintln!(
+                "family-table: {}",
+                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let reading = match args.reading.as_str() {
+        "hop-count" => Reading::HopCount,
+        "last-step-hop" => Reading::LastStepHop,
+        other => {
+            eprintln!("family-table: unknown reading `{other}` (known: hop-count, last-step-hop)");
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "m-order e-prop family (a reconstruction, docs/family.md), reading {}, N = {}, T = {}, seed {}",
+        args.reading, args.n, args.steps, args.seed
+    );
+    println!(
+        "theory (dense net, P ≈ N² per neuron row set): m = 0: memory O(d·P), compute O(d²·P); m = 1: O(N³), O(N³); m ≥ 2: O(m·N³), O(m·N⁴)\n"
+    );
+    for cell in [rate(0.5), lif(0, Reset::Differentiated), alif(0, Reset::Differentiated), lstm()] {
+        let net = match Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("family-table: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let (p, seq) = match Params::<f64>::random(&net, args.seed)
+            .and_then(|p| Ok((p, Sequence::random(&net, args.steps, args.seed)?)))
+        {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("family-table: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let exact = match credit_bptt::gradient(&net, &p, &seq) {
+            Ok(b) => b.grad,
+            Err(e) => {
+                eprintln!("family-table: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let nc = net.n_cell_tensors();
+        let (d, pl, pc) = (net.d(), net.p_loc(), net.p_cell());
+        println!("cell {} (d = {d}, P_loc = {pl}, P_cell = {pc})", net.cell.id());
+        println!(
+            "  {:>3}  {:>10}  {:>10}  {:>10}  {:>12}  {:>18}",
+            "m", "cosine", "rel. err", "floats", "madds/step", "theory madds/step"
+        );
+        for m in 0..args.steps {
+            let g = match recursion::gradient(&net, &p, &seq, m, reading) {
+                Ok(g) => g,
+                Err(e) => {
+                    eprintln!("family-table: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let err = g.grad.tensors[..nc]
+                .iter()
+                .zip(&exact.tensors[..nc])
+                .map(|(a, b)| credit_check::max_rel_err(&a.value, &b.value))
+                .fold(0.0, f64::max);
+            let n = net.n as u64;
+            let (d, pl, pc) = (d as u64, pl as u64, pc as u64);
+            // the leading terms of Eqs. (F1)–(F2): level 0, the first hop (block-sparse Z^{(0)}),
+            // then one dense hop per further order
+            let theory = n * d * d * pl
+                + if m >= 1 { n * d * n * pl + n * d * d * pc } else { 0 }
+                + (m.saturating_sub(1) as u64) * (n * d * n * pc + n * d * d * pc);
+            println!(
+                "  {:>3}  {:>10.6}  {:>10.2e}  {:>10}  {:>12}  {:>18}",
+                m,
+                cosine(&g.grad, &exact, nc),
+                err,
+                g.cost.floats,
+                g.cost.madds / args.steps as u64,
+                theory
+            );
+        }
+        println!();
+    }
+    println!(
+        "rel. err = max over cell tensors of max|a − b| / max|b| against BPTT; the error need not fall monotonically in m."
+    );
+    ExitCode::SUCCESS
+}
