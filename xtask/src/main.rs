@@ -1,7 +1,7 @@
 //! Project automation, std only (it is compiled by every CI run, so it has no dependencies).
 //!
 //! ```text
-//! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif] [--failures-only]
+//! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif,lstm] [--preset paper|tf|nest] [--failures-only]
 //! cargo xtask family-table [--n N] [--steps T] [--reading hop-count|last-step-hop]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/

@@ -3,7 +3,7 @@
 //! | id | compared | expect |
 //! |---|---|---|
 //! | `eprop-total=bptt` | `Σ_t L e` with the total signal `dE/dz` from the oracle's taps vs BPTT (P2, Bellec Eq. 1) | equal |
-//! | `eprop-causal=eprop-noncausal` | online form (instantaneous error, κ-filtered ē) vs `Σ_t (B ȳ^t) e^t`, symmetric and random `B` (P3) | equal |
+//! | `eprop-causal=eprop-noncausal` | online form (instantaneous error, κ-filtered ē) vs `Σ_t (c B ȳ^{t+δ} + ∂E_reg/∂z^t) e^t`, symmetric and random `B` (P3) | equal |
 //! | `eprop=oracle-detached` | symmetric e-prop vs the oracle on the graph with recurrent and reset `z^{t-1}` detached (P4) | equal |
 //! | `eprop=bptt@R0` | symmetric e-prop vs BPTT when `R ≡ 0` (`W_rec = 0`, reset detached) (P5) | equal |
 //! | `eprop!=bptt` | symmetric e-prop vs BPTT on generic nets, and with `W_rec = 0` but the reset differentiated (P5's "false" half) | differ |
@@ -23,10 +23,10 @@ use credit_eprop::{Adaptive, Feedback};
 pub const TOL_DIFFER: f64 = 1e-6;
 /// Tolerance of `adaptive-decay` (a ratio of norms after a handful of updates).
 pub const TOL_ADAPTIVE: f64 = 1e-12;
-/// `λ` and learning rate of the `adaptive-decay` run.
+/// `λ` of the `adaptive-decay` run.
 pub const ADAPTIVE_LAMBDA: f64 = 0.1;
-/// Step of the `adaptive-decay` run, relative: each update moves `W_out` by this fraction of
-/// the current gap `‖B − W_outᵀ‖` (`lr = STEP·gap/max_k ‖g_k‖`). The property holds for any
+/// Step of the `adaptive-decay` run, relative: the learning rate is `STEP·gap/max_k ‖g_k‖`, so
+/// no tensor moves by more than this fraction of the current gap `‖B − W_outᵀ‖`. The property holds for any
 /// learning rate; a step of the size of the gap keeps rounding at the level of the gap
 /// (a huge raw step would bury it under cancellation).
 pub const ADAPTIVE_STEP: f64 = 0.5;

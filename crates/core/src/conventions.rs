@@ -127,7 +127,7 @@ impl Conventions {
     /// let mut c = Conventions::default();
     /// c.set("reset", "detached").unwrap();
     /// c.set("surrogate", "arctan").unwrap();
-    /// c.set("beta", "2.5").unwrap();
+    /// c.set("beta", "2.5").unwrap(); // β exists for exp, fast-sigmoid, arctan (not for pl)
     /// assert!(c.set("resett", "detached").unwrap_err().to_string().starts_with("option resett"));
     /// assert!(c.set("reset", "maybe").is_err());
     /// ```
@@ -159,7 +159,16 @@ impl Conventions {
                 }
             }
             "gamma" => self.set_surrogate_params(num(value)?, beta),
-            "beta" => self.set_surrogate_params(gamma, num(value)?),
+            "beta" => {
+                if matches!(self.surrogate, Surrogate::PiecewiseLinear { .. }) {
+                    return Err(bad(
+                        key,
+                        value,
+                        "the piecewise-linear surrogate has no width β: set `surrogate` first",
+                    ));
+                }
+                self.set_surrogate_params(gamma, num(value)?)
+            }
             "refractory_psi" => {
                 self.refractory_psi = match value {
                     "zero" => RefractoryPsi::Zero,

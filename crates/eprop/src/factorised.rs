@@ -2,7 +2,8 @@
 //! $$ \\frac{dE}{d\\theta_j} \\approx \\sum_t L_j^t\\, e_j^t . $$
 //! With the **total** signal `L_j^t = dE/dz_j^t` (from BPTT or the oracle's taps) this is exact
 //! for any cell — Bellec et al. (2020) Eq. (1), property P2. With the **partial** signal
-//! `L^t = B ȳ^t` (readout path only, `ȳ^t = Σ_{t'≥t} κ^{t'-t} g^{t'}`) it is non-causal e-prop,
+//! `L^t = c B ȳ^{t+δ} + ∂E_reg/∂z^t` (readout path only, `ȳ^t = Σ_{t'≥t} κ^{t'-t} g^{t'}`) it is
+//! non-causal e-prop,
 //! which equals the causal form of [`crate::online`] (property P3).
 //!
 //! The readout tensors get their exact gradient (E6) in both cases.

@@ -9,7 +9,7 @@
 //!   generic code;
 //! * [`factorised`]: the gradient `Σ_t L_j^t e_j^t` for *given* learning signals (E3) — with the
 //!   total signal `L = dE/dz` this is Bellec's exact factorisation (Eq. 1 of the paper), with
-//!   the partial signal `L^t = B ȳ^t` the non-causal form of e-prop (E4);
+//!   the partial signal `L^t = c B ȳ^{t+δ} (+ ∂E_reg/∂z^t)` the non-causal form of e-prop (E4);
 //! * [`online`]: the causal online form with the instantaneous error and κ-filtered traces
 //!   (E5)–(E6): what a chip or a simulator runs;
 //! * [`feedback`]: symmetric (`B = W_outᵀ`), random (fixed `B` from a seed) and adaptive

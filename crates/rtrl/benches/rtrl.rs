@@ -10,7 +10,7 @@
 //! Theoretical order: time `O(T·N⁴)` (per step the product `∂M/∂z^{t-1} · Z^{t-1}` of an
 //! `(N·d)×N` by an `N×P_cell` matrix, with `P_cell ≈ N²`), memory `O(N³)` for the influence
 //! matrix `S^t` (`(N·d)×P_cell`) — independent of `T`. Doubling `N` should cost ×16.
-//! `N = 64` takes seconds per call: it runs 10 flat samples with a 5 s target.
+//! `N = 64` takes about half a second per call: it runs 10 flat samples with a 5 s target.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -72,7 +72,7 @@ fn bench_rtrl(c: &mut Criterion) {
         for n in SIZES {
             let (net, p, seq) = setup(cell.clone(), n);
             if n >= 64 {
-                // seconds per call: 10 samples of one iteration each, not criterion's 100
+                // ~0.4-0.8 s per call: 10 flat samples of one or two calls, not criterion's 100
                 group
                     .sample_size(10)
                     .sampling_mode(SamplingMode::Flat)
