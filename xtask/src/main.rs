@@ -3,6 +3,8 @@
 //! ```text
 //! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif,lstm] [--preset paper|tf|nest] [--failures-only]
 //! cargo xtask family-table [--n N] [--steps T] [--reading hop-count|last-step-hop]
+//! cargo xtask export-fixtures DIR [--fixture IN]
+//! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
@@ -111,10 +113,12 @@ fn ci() -> Result<(), Failed> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cargo xtask <check-gradients [ARGS…] | family-table [ARGS…] | tidy | doc | ci>";
+    let usage = "usage: cargo xtask <check-gradients | family-table | export-fixtures | compare-fixture [ARGS…] | tidy | doc | ci>";
     let result = match args.first().map(String::as_str) {
         Some("check-gradients") => check_gradients(&args[1..]),
         Some("family-table") => check_bin("family-table", &args[1..]),
+        Some("export-fixtures") => check_bin("export-fixtures", &args[1..]),
+        Some("compare-fixture") => check_bin("compare-fixture", &args[1..]),
         Some("tidy") => tidy(),
         Some("doc") => doc(),
         Some("ci") => ci(),

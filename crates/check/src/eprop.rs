@@ -141,11 +141,11 @@ fn adaptive_decay(cx: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core:
     let mut ad = Adaptive { b: credit_eprop::random_feedback(net, cx.cfg.seed ^ 7), lambda: ADAPTIVE_LAMBDA };
     let gap = |pp: &Params<f64>, b: &nalgebra::DMatrix<f64>| (b - pp.w_out().transpose()).norm();
     let mut worst = 0.0f64;
-    let mut moved = true;
+    let mut moved = false; // the feedback must have received a non-zero gradient at least once
     for _ in 0..5 {
         let before = gap(&params, &ad.b);
         let g = credit_eprop::gradient(net, &params, seq, &Feedback::Matrix(ad.b.clone()))?.grad;
-        moved &= alive(g.w_out());
+        moved |= alive(g.w_out());
         let largest = g.tensors.iter().map(|t| t.value.norm()).fold(0.0, f64::max);
         let lr = ADAPTIVE_STEP * before / largest.max(f64::MIN_POSITIVE);
         ad.update(&mut params, &g, lr);

@@ -5,7 +5,7 @@
 //! | `family0=eprop` | order 0 of the recursion vs symmetric e-prop (online form) | equal (1e-12) |
 //! | `familyT=rtrl` | order `T − 1` vs RTRL | equal |
 //! | `family-recursion=family-graded` | the recursion (F1) vs the hop-graded forward pass (F6), every order `0..T`; one row per tensor with the worst order | equal |
-//! | `familym!=rtrl` | order `m`, `0 < m < T − 1`, vs RTRL (smooth cells: every such `m`; spiking cells: `m = 1`, since high-order paths die where ψ = 0) | differ |
+//! | `familym!=rtrl` | order `m`, `0 < m < T − 1`, vs RTRL: smooth cells `m ≤ 3` ([`DIFFER_MAX_ORDER`]), spiking cells `m = 1` (high-order paths die where ψ = 0) | differ |
 
 use crate::compare::{alive, max_rel_err};
 use crate::relations::{Ctx, Expect, TOL_F64};
@@ -22,6 +22,12 @@ pub const TOL_FAMILY0: f64 = 1e-12;
 /// Far above rounding (~1e-15 where the relations are equalities); high orders of smooth cells
 /// differ from RTRL by small but structural amounts (paths with more than `m` hops).
 pub const TOL_FAMILY_DIFFER: f64 = 1e-12;
+/// Highest order asserted to differ from RTRL on smooth cells. The paths an order `m` drops have
+/// more than `m` hops, and their weight falls geometrically with the hop count (products of
+/// `m + 1` or more one-step Jacobians): beyond a few hops it sinks below any threshold that
+/// still admits rounding (measured: order 18 of a `T = 20` rate net is within 6e-14 of RTRL).
+/// Higher orders are reported by `cargo xtask family-table`, not asserted.
+pub const DIFFER_MAX_ORDER: usize = 3;
 
 pub(crate) fn rows(
     cx: &mut Ctx,
@@ -74,8 +80,7 @@ pub(crate) fn rows(
     }
     // familym != RTRL on generic nets
     if cx.cfg.role == Role::Generic {
-        let last =
-            if net.cell.is_spiking() { 1.min(steps.saturating_sub(2)) } else { steps.saturating_sub(2) };
+        let last = if net.cell.is_spiking() { 1 } else { DIFFER_MAX_ORDER }.min(steps.saturating_sub(2));
         for (m, rec) in by_m.iter().enumerate().take(last + 1).skip(1) {
             let (mut e_max, mut name) = (0.0f64, "");
             for (a, b) in rec.tensors[..nc].iter().zip(&rtrl.tensors[..nc]) {

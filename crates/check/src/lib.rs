@@ -14,7 +14,8 @@
 //!   `adaptive-decay`, `eprop-literal=eprop-generic`);
 //! * [`family`]: the m-order family relations (`family0=eprop`, `familyT=rtrl`,
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
-//! * [`report`]: the table and the JSON schema.
+//! * [`report`]: the table and the JSON schema;
+//! * [`fixtures`]: conformance fixtures (export, import, compare).
 //!
 //! **Architecture invariant:** this is the only crate that depends on both the oracle and the
 //! algorithms; the algorithms never see the oracle and the oracle never sees them.
@@ -22,6 +23,7 @@
 pub mod compare;
 pub mod eprop;
 pub mod family;
+pub mod fixtures;
 pub mod relations;
 pub mod report;
 pub mod suite;

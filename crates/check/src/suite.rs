@@ -27,15 +27,33 @@ pub struct Config {
     pub scale: Option<InitScale>,
     /// Generic or without recurrent weights.
     pub role: Role,
+    /// Explicit parameters and sequence (a fixture's), instead of drawing them from the seed.
+    pub data: Option<(Params<f64>, Sequence)>,
 }
 
 impl Config {
     /// Parameters and sequence of this config.
     pub fn instantiate(&self) -> credit_core::Result<(Params<f64>, Sequence)> {
+        if let Some(d) = &self.data {
+            return Ok(d.clone());
+        }
         let scale = self.scale.unwrap_or_else(|| InitScale::default_for(&self.net));
         let p = Params::random_scaled(&self.net, self.seed, scale)?;
         let s = Sequence::random(&self.net, self.steps, self.seed)?;
         Ok((p, s))
+    }
+}
+
+/// The config of a fixture read from disk (`--fixture DIR`): its network, weights and data.
+pub fn from_fixture(fx: &crate::fixtures::Fixture) -> Config {
+    Config {
+        name: format!("fixture:{}", fx.config.name),
+        net: fx.net.clone(),
+        steps: fx.seq.len(),
+        seed: fx.config.seed,
+        scale: None,
+        role: Role::Generic,
+        data: Some((fx.params.clone(), fx.seq.clone())),
     }
 }
 
@@ -78,7 +96,7 @@ fn cfg(
 ) -> Config {
     let net =
         Network::new(cell, n_in, n, k, Readout::leaky(kappa), loss).expect("built-in configs are valid");
-    Config { name: name.to_string(), net, steps, seed, scale: None, role: Role::Generic }
+    Config { name: name.to_string(), net, steps, seed, scale: None, role: Role::Generic, data: None }
 }
 
 /// The same config with `W_rec = 0` (and a stronger input drive so spiking cells stay live).
@@ -162,6 +180,7 @@ pub fn builtin_suite() -> Vec<Config> {
                 seed: 80 + 2 * i as u64 + j as u64,
                 scale: None,
                 role: Role::Generic,
+                data: None,
             });
         }
     }

@@ -6,6 +6,16 @@ use credit_check::{builtin_suite, report, run_config};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 
+/// `println!` that ends the program quietly when stdout is closed (e.g. piped into `head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            return ExitCode::SUCCESS;
+        }
+    }};
+}
+
 /// Proves the relations between BPTT, RTRL, the dual-number oracle and finite differences.
 #[derive(Parser)]
 #[command(version, about)]
@@ -19,6 +29,9 @@ struct Args {
     /// Only run the configs of this named preset of e-prop conventions (paper, tf, nest).
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
+    /// Run every relation on this fixture's config, weights and inputs instead of the suite.
+    #[arg(long, value_name = "DIR")]
+    fixture: Option<std::path::PathBuf>,
     /// Print only failing rows and the summary.
     #[arg(long)]
     failures_only: bool,
@@ -40,7 +53,16 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    let mut suite = builtin_suite();
+    let mut suite = match &args.fixture {
+        None => builtin_suite(),
+        Some(dir) => match credit_check::fixtures::read(dir) {
+            Ok(fx) => vec![credit_check::suite::from_fixture(&fx)],
+            Err(e) => {
+                eprintln!("check-gradients: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let known = ["rate", "lif", "alif", "lstm"];
     for c in &args.cell {
         if !known.contains(&c.as_str()) {
@@ -86,13 +108,13 @@ fn main() -> ExitCode {
     }
     bar.finish_and_clear();
     let shown: Vec<_> = rows.iter().filter(|r| !args.failures_only || !r.pass).cloned().collect();
-    print!("{}", report::table(&shown));
+    out!("{}", report::table(&shown).trim_end());
     let failed = rows.iter().filter(|r| !r.pass).count();
     let mut relations: Vec<&str> = rows.iter().map(|r| r.relation).collect();
     relations.dedup();
     relations.sort();
     relations.dedup();
-    println!(
+    out!(
         "\n{} rows, {} relations ({}), {} configs, {:.1} s",
         rows.len(),
         relations.len(),
@@ -100,7 +122,7 @@ fn main() -> ExitCode {
         suite.len(),
         started.elapsed().as_secs_f64()
     );
-    println!("{} passed, {} failed", rows.len() - failed, failed);
+    out!("{} passed, {} failed", rows.len() - failed, failed);
     if let Some(path) = &args.json
         && let Err(e) = std::fs::write(path, report::to_json(&rows))
     {

@@ -10,6 +10,16 @@ use credit_core::{CellModel, Loss, Network, Params, Readout, Sequence};
 use credit_family::{Reading, recursion};
 use std::process::ExitCode;
 
+/// `println!` that ends the program quietly when stdout is closed (e.g. piped into `head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            return ExitCode::SUCCESS;
+        }
+    }};
+}
+
 /// Prints the family table.
 #[derive(Parser)]
 #[command(version, about)]
@@ -26,6 +36,9 @@ struct Args {
     /// Reading of "order": hop-count (default) or last-step-hop (MDGL-like).
     #[arg(long, default_value = "hop-count")]
     reading: String,
+    /// Use this fixture's config, weights and inputs instead of the four built-in cells.
+    #[arg(long, value_name = "DIR")]
+    fixture: Option<std::path::PathBuf>,
 }
 
 fn cosine(a: &Params<f64>, b: &Params<f64>, tensors: usize) -> f64 {
@@ -62,30 +75,42 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!(
-        "m-order e-prop family (a reconstruction, docs/family.md), reading {}, N = {}, T = {}, seed {}",
-        args.reading, args.n, args.steps, args.seed
-    );
-    println!(
+    let mut cases = Vec::new();
+    match &args.fixture {
+        Some(dir) => match credit_check::fixtures::read(dir) {
+            Ok(fx) => cases.push((fx.net, fx.params, fx.seq)),
+            Err(e) => {
+                eprintln!("family-table: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => {
+            for cell in [rate(0.5), lif(0, Reset::Differentiated), alif(0, Reset::Differentiated), lstm()] {
+                let built =
+                    Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse).and_then(|net| {
+                        let p = Params::<f64>::random(&net, args.seed)?;
+                        let seq = Sequence::random(&net, args.steps, args.seed)?;
+                        Ok((net, p, seq))
+                    });
+                match built {
+                    Ok(c) => cases.push(c),
+                    Err(e) => {
+                        eprintln!("family-table: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+        }
+    }
+    let what = match &args.fixture {
+        Some(d) => format!("fixture {}", d.display()),
+        None => format!("N = {}, T = {}, seed {}", args.n, args.steps, args.seed),
+    };
+    out!("m-order e-prop family (a reconstruction, docs/family.md), reading {}, {what}", args.reading);
+    out!(
         "theory (dense net, P ≈ N² per neuron row set): m = 0: memory O(d·P), compute O(d²·P); m = 1: O(N³), O(N³); m ≥ 2: O(m·N³), O(m·N⁴)\n"
     );
-    for cell in [rate(0.5), lif(0, Reset::Differentiated), alif(0, Reset::Differentiated), lstm()] {
-        let net = match Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse) {
-            Ok(n) => n,
-            Err(e) => {
-                eprintln!("family-table: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let (p, seq) = match Params::<f64>::random(&net, args.seed)
-            .and_then(|p| Ok((p, Sequence::random(&net, args.steps, args.seed)?)))
-        {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("family-table: {e}");
-                return ExitCode::from(2);
-            }
-        };
+    for (net, p, seq) in cases {
         let exact = match credit_bptt::gradient(&net, &p, &seq) {
             Ok(b) => b.grad,
             Err(e) => {
@@ -95,12 +120,17 @@ fn main() -> ExitCode {
         };
         let nc = net.n_cell_tensors();
         let (d, pl, pc) = (net.d(), net.p_loc(), net.p_cell());
-        println!("cell {} (d = {d}, P_loc = {pl}, P_cell = {pc})", net.cell.id());
-        println!(
+        out!("cell {} (d = {d}, P_loc = {pl}, P_cell = {pc})", net.cell.id());
+        out!(
             "  {:>3}  {:>10}  {:>10}  {:>10}  {:>12}  {:>18}",
-            "m", "cosine", "rel. err", "floats", "madds/step", "theory madds/step"
+            "m",
+            "cosine",
+            "rel. err",
+            "floats",
+            "madds/step",
+            "theory madds/step"
         );
-        for m in 0..args.steps {
+        for m in 0..seq.len() {
             let g = match recursion::gradient(&net, &p, &seq, m, reading) {
                 Ok(g) => g,
                 Err(e) => {
@@ -120,19 +150,19 @@ fn main() -> ExitCode {
             let theory = n * d * d * pl
                 + if m >= 1 { n * d * n * pl + n * d * d * pc } else { 0 }
                 + (m.saturating_sub(1) as u64) * (n * d * n * pc + n * d * d * pc);
-            println!(
+            out!(
                 "  {:>3}  {:>10.6}  {:>10.2e}  {:>10}  {:>12}  {:>18}",
                 m,
                 cosine(&g.grad, &exact, nc),
                 err,
                 g.cost.floats,
-                g.cost.madds / args.steps as u64,
+                g.cost.madds / seq.len() as u64,
                 theory
             );
         }
-        println!();
+        out!();
     }
-    println!(
+    out!(
         "rel. err = max over cell tensors of max|a − b| / max|b| against BPTT; the error need not fall monotonically in m."
     );
     ExitCode::SUCCESS

@@ -1,0 +1,61 @@
+//! `export-fixtures DIR [--fixture IN]`: writes the canonical conformance fixtures into
+//! `DIR/<name>/`, or — with `--fixture IN` — recomputes every output for the config, weights and
+//! inputs of the fixture `IN` (drawn by another framework, say) and writes them to `DIR`.
+//! Usually invoked as `cargo xtask export-fixtures DIR`.
+
+use clap::Parser;
+use credit_check::fixtures;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Writes conformance fixtures (`docs/fixtures.md`).
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Output directory.
+    dir: PathBuf,
+    /// Recompute the outputs of this fixture (its config.json and inputs.npz) instead of the
+    /// canonical set.
+    #[arg(long, value_name = "IN")]
+    fixture: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) if e.use_stderr() => {
+            let msg = e.to_string();
+            eprintln!(
+                "export-fixtures: {}",
+                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+    };
+    let result = match &args.fixture {
+        Some(input) => fixtures::read(input).and_then(|fx| {
+            fixtures::write(&args.dir, &fx)?;
+            let _ =
+                writeln!(std::io::stdout(), "{}: recomputed from {}", args.dir.display(), input.display());
+            Ok(())
+        }),
+        None => fixtures::canonical().iter().try_for_each(|fx| {
+            let dir = args.dir.join(&fx.config.name);
+            fixtures::write(&dir, fx)?;
+            let _ = writeln!(std::io::stdout(), "{}", dir.display()); // a closed pipe is not an error
+            Ok(())
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("export-fixtures: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Conformance fixtures: export → import round-trips, the comparison finds a planted error at
+//! the right step, unusable files are errors, and the NumPy example of `docs/fixtures.md` agrees
+//! with the fixture (run only where `python3` with numpy is installed).
+
+use credit_check::fixtures::{self, compare::compare};
+use ndarray::ArrayD;
+use ndarray_npy::{NpzReader, NpzWriter};
+use std::path::{Path, PathBuf};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("credit-fixture-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn read_all(path: &Path) -> Vec<(String, ArrayD<f64>)> {
+    let mut r = NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let names = r.names().unwrap();
+    names.into_iter().map(|n| (n.clone(), r.by_name(&n).unwrap())).collect()
+}
+
+fn write_all(path: &Path, arrays: &[(String, ArrayD<f64>)]) {
+    let mut w = NpzWriter::new(std::fs::File::create(path).unwrap());
+    for (n, a) in arrays {
+        w.add_array(n.as_str(), a).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn canonical_set_covers_every_cell_and_preset() {
+    let names: Vec<String> = fixtures::canonical().into_iter().map(|f| f.config.name).collect();
+    for want in
+        ["rate-paper", "lstm-paper", "lif-paper", "lif-tf", "lif-nest", "alif-paper", "alif-tf", "alif-nest"]
+    {
+        assert!(names.iter().any(|n| n.starts_with(want)), "{want} missing from {names:?}");
+    }
+}
+
+#[test]
+fn export_import_round_trip_and_self_comparison() {
+    for fx in fixtures::canonical()
+        .into_iter()
+        .filter(|f| f.config.name.starts_with("alif-nest") || f.config.name.starts_with("lstm"))
+    {
+        let dir = tmp(&fx.config.name);
+        fixtures::write(&dir, &fx).unwrap();
+        let back = fixtures::read(&dir).unwrap();
+        assert_eq!(back.config, fx.config);
+        assert_eq!(back.net, fx.net);
+        assert_eq!(back.params, fx.params);
+        assert_eq!(back.seq, fx.seq);
+        assert_eq!(back.feedback, fx.feedback);
+        // recomputing from the imported fixture reproduces every array bit for bit
+        let again = tmp(&format!("{}-again", fx.config.name));
+        fixtures::write(&again, &back).unwrap();
+        let report = compare(&dir, &again, 0.0).unwrap();
+        assert!(report.arrays.len() > 60, "{}", report.arrays.len());
+        assert!(report.arrays.iter().all(|a| a.pass && a.abs == 0.0), "{:?}", report.first_failure());
+        // the recorded gradients satisfy the identities the suite checks
+        let g = read_all(&dir.join("gradients.npz"));
+        let get = |k: &str| g.iter().find(|(n, _)| n == k).map(|(_, a)| a.clone()).unwrap();
+        for t in ["w_in", "b", "w_out"] {
+            let t = if fx.config.cell.kind == "lstm" {
+                format!("{t}{}", if t == "w_out" { "" } else { "_o" })
+            } else {
+                t.to_string()
+            };
+            let (b, r, o) =
+                (get(&format!("bptt/{t}")), get(&format!("rtrl/{t}")), get(&format!("oracle/{t}")));
+            let scale = o.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (x, y) in b.iter().chain(r.iter()).zip(o.iter().chain(o.iter())) {
+                assert!((x - y).abs() <= 1e-10 * scale, "{t}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&again);
+    }
+}
+
+#[test]
+fn comparison_reports_where_a_port_parts() {
+    let fx = fixtures::canonical().into_iter().find(|f| f.config.name.starts_with("lif-tf")).unwrap();
+    let dir = tmp("lif-tf-ref");
+    fixtures::write(&dir, &fx).unwrap();
+    let cand = tmp("lif-tf-cand");
+    std::fs::create_dir_all(&cand).unwrap();
+    // a port whose membrane drifts from step 7 on, and whose BPTT gradient is off by 1e-5
+    let mut im = read_all(&dir.join("intermediates.npz"));
+    for (n, a) in im.iter_mut() {
+        if n == "h" {
+            for t in 7..a.shape()[0] {
+                a[[t, 2, 0]] += 1e-3;
+            }
+        }
+    }
+    im.retain(|(n, _)| n == "h" || n == "z");
+    write_all(&cand.join("intermediates.npz"), &im);
+    let mut g = read_all(&dir.join("gradients.npz"));
+    g.retain(|(n, _)| n.starts_with("bptt/"));
+    let (_, w) = g.iter_mut().find(|(n, _)| n == "bptt/w_rec").unwrap();
+    w[[0, 1]] *= 1.0 + 1e-5;
+    write_all(&cand.join("gradients.npz"), &g);
+
+    let report = compare(&dir, &cand, 1e-6).unwrap();
+    let first = report.first_failure().unwrap();
+    assert_eq!(
+        (first.file.as_str(), first.name.as_str(), first.first_step),
+        ("intermediates.npz", "h", Some(7))
+    );
+    let z = report.arrays.iter().find(|a| a.name == "z").unwrap();
+    assert!(z.pass, "the spikes did not change: {z:?}");
+    let w = report.arrays.iter().find(|a| a.name == "bptt/w_rec").unwrap();
+    assert!(!w.pass && w.rel > 1e-7 && w.rel < 1e-4, "{w:?}");
+    assert!(
+        report
+            .arrays
+            .iter()
+            .filter(|a| a.name.starts_with("bptt/") && a.name != "bptt/w_rec")
+            .all(|a| a.pass)
+    );
+    // a looser tolerance accepts it
+    assert!(compare(&dir, &cand, 1e-2).unwrap().first_failure().is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&cand);
+}
+
+#[test]
+fn unusable_files_are_errors() {
+    let fx = fixtures::canonical().into_iter().next().unwrap();
+    let dir = tmp("unusable-ref");
+    fixtures::write(&dir, &fx).unwrap();
+    let cand = tmp("unusable-cand");
+    std::fs::create_dir_all(&cand).unwrap();
+    // nothing to compare
+    assert!(compare(&dir, &cand, 1e-6).unwrap_err().to_string().contains("no fixture arrays"));
+    // not an npz
+    std::fs::write(cand.join("gradients.npz"), b"not a zip").unwrap();
+    assert!(compare(&dir, &cand, 1e-6).unwrap_err().to_string().contains("gradients.npz"));
+    // an array the layout does not have
+    write_all(
+        &cand.join("gradients.npz"),
+        &[("bptt/w_hidden".to_string(), ArrayD::zeros(ndarray::IxDyn(&[2])))],
+    );
+    assert!(compare(&dir, &cand, 1e-6).unwrap_err().to_string().contains("bptt/w_hidden"));
+    // a config with a bad field names it
+    let bad = tmp("unusable-config");
+    std::fs::create_dir_all(&bad).unwrap();
+    for f in ["config.json", "inputs.npz"] {
+        std::fs::copy(dir.join(f), bad.join(f)).unwrap();
+    }
+    let text =
+        std::fs::read_to_string(bad.join("config.json")).unwrap().replace("\"kappa\": ", "\"kappa\": 7");
+    std::fs::write(bad.join("config.json"), text).unwrap();
+    let e = fixtures::read(&bad).unwrap_err().to_string();
+    assert!(e.contains("readout.kappa"), "{e}");
+    // inputs with a wrong shape name the array
+    write_all(
+        &bad.join("inputs.npz"),
+        &[("params/w_in".to_string(), ArrayD::zeros(ndarray::IxDyn(&[1, 1])))],
+    );
+    std::fs::copy(dir.join("config.json"), bad.join("config.json")).unwrap();
+    let e = fixtures::read(&bad).unwrap_err().to_string();
+    assert!(e.contains("params/w_in") && e.contains("expected shape"), "{e}");
+    for d in [dir, cand, bad] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// The worked example of `docs/fixtures.md`: a NumPy BPTT written independently of this crate
+/// agrees with the rate fixture. Runs only where `python3` with numpy is available.
+#[test]
+fn numpy_example_agrees_where_numpy_is_installed() {
+    let has_numpy = std::process::Command::new("python3")
+        .args(["-c", "import numpy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !has_numpy {
+        eprintln!("skipped: python3 with numpy is not installed");
+        return;
+    }
+    let fx = fixtures::canonical().into_iter().find(|f| f.config.name.starts_with("rate")).unwrap();
+    let dir = tmp("numpy-ref");
+    let cand = tmp("numpy-cand");
+    fixtures::write(&dir, &fx).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/numpy_bptt_rate.py");
+    let out = std::process::Command::new("python3").arg(script).arg(&dir).arg(&cand).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = compare(&dir, &cand, 1e-10).unwrap();
+    assert_eq!(report.arrays.len(), 8);
+    assert!(report.first_failure().is_none(), "{:?}", report.first_failure());
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&cand);
+}
