@@ -142,17 +142,21 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
     // jacobian=dual, every step
     let traj = forward(net, &p, &seq, ForwardOptions::default())?;
     let w = p.cell_tensors(net);
-    let mut acc = [(0.0f64, 0.0f64); 4]; // (max diff, max reference) per block
+    let mut acc = [(0.0f64, 0.0f64); 5]; // (max diff, max reference) per block
     for t in 1..=seq.len() {
         let hand = net.cell.jacobians(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
         let rows = net.cell.output_jacobian(&traj.states[t]);
-        let hand = credit_oracle::dense_hand_jacobians(net, &hand, &rows);
+        let input = net.cell.input_jacobian(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
+        let hand = credit_oracle::dense_hand_jacobians(net, &hand, &rows, &input);
         let dual = credit_oracle::step_jacobians(net, &p, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
-        for (k, (a, b)) in
-            [(&hand.d, &dual.d), (&hand.m_z, &dual.m_z), (&hand.i, &dual.i), (&hand.z_h, &dual.z_h)]
-                .into_iter()
-                .enumerate()
-        {
+        let blocks = [
+            (&hand.d, &dual.d),
+            (&hand.m_z, &dual.m_z),
+            (&hand.i, &dual.i),
+            (&hand.z_h, &dual.z_h),
+            (&hand.m_x, &dual.m_x),
+        ];
+        for (k, (a, b)) in blocks.into_iter().enumerate() {
             // NaN-safe: a non-finite entry makes the block fail
             let finite = a.iter().chain(b.iter()).all(|x| x.is_finite());
             let diff = if finite { (a - b).amax() } else { f64::INFINITY };
@@ -160,7 +164,7 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
             acc[k].1 = acc[k].1.max(if finite { b.amax() } else { f64::INFINITY });
         }
     }
-    for (k, name) in ["D", "dM/dz", "I", "dz/dh"].into_iter().enumerate() {
+    for (k, name) in ["D", "dM/dz", "I", "dz/dh", "dM/dx"].into_iter().enumerate() {
         let (diff, scale) = acc[k];
         let err = if scale > 0.0 {
             diff / scale

@@ -39,9 +39,10 @@ proptest! {
         for t in 1..=steps {
             let hand = net.cell.jacobians(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
             let rows = net.cell.output_jacobian(&traj.states[t]);
-            let hand = credit_oracle::dense_hand_jacobians(&net, &hand, &rows);
+            let input = net.cell.input_jacobian(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
+            let hand = credit_oracle::dense_hand_jacobians(&net, &hand, &rows, &input);
             let dual = credit_oracle::step_jacobians(&net, &p, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
-            for (name, a, b) in [("D", &hand.d, &dual.d), ("dM/dz", &hand.m_z, &dual.m_z), ("I", &hand.i, &dual.i), ("dz/dh", &hand.z_h, &dual.z_h)] {
+            for (name, a, b) in [("D", &hand.d, &dual.d), ("dM/dz", &hand.m_z, &dual.m_z), ("I", &hand.i, &dual.i), ("dz/dh", &hand.z_h, &dual.z_h), ("dM/dx", &hand.m_x, &dual.m_x)] {
                 let e = credit_check::max_rel_err(a, b);
                 prop_assert!(e <= 1e-12, "{} at t={}: {:e}", name, t, e);
             }

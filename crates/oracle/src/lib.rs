@@ -169,6 +169,8 @@ pub struct DualJacobians<F: Scalar> {
     pub i: DMatrix<F>,
     /// `∂z^t/∂h^t`, `N×(N·d)` — must be block-diagonal.
     pub z_h: DMatrix<F>,
+    /// `∂M/∂x^t`, `(N·d)×N_in`.
+    pub m_x: DMatrix<F>,
 }
 
 /// Dual-number Jacobians of the step that leaves `prev` with inputs `z_prev`, `x` (no edge
@@ -212,6 +214,12 @@ where
         wk[ti][(r, c)].eps = F::one();
         i.set_column(k, &run(&wk, &prev_d, &zd).h.map(|v| v.eps));
     }
+    let mut m_x = DMatrix::zeros(nd, x.len());
+    for k in 0..x.len() {
+        let mut xk = xd.clone();
+        xk[k].eps = F::one();
+        m_x.set_column(k, &net.cell.step(&w, &prev_d, &zd, &xk, &Edges::default()).h.map(|v| v.eps));
+    }
     let next = run(&w, &prev_d, &zd);
     let mut z_h = DMatrix::zeros(net.n, nd);
     for k in 0..nd {
@@ -219,7 +227,7 @@ where
         s.h[k].eps = F::one();
         z_h.set_column(k, &net.cell.output(&s).map(|v| v.eps));
     }
-    DualJacobians { d, m_z, i, z_h }
+    DualJacobians { d, m_z, i, z_h, m_x }
 }
 
 /// Expands hand-derived local Jacobians to the dense layout of [`DualJacobians`] (a convenience
@@ -228,12 +236,14 @@ pub fn dense_hand_jacobians<F: Scalar>(
     net: &Network,
     local: &LocalJacobians<F>,
     output_rows: &DMatrix<F>,
+    input: &DMatrix<F>,
 ) -> DualJacobians<F> {
     DualJacobians {
         d: local.dense_d(),
         m_z: local.m_z.clone(),
         i: local.dense_i(net),
         z_h: credit_core::cell::dense_output_jacobian(output_rows),
+        m_x: input.clone(),
     }
 }
 

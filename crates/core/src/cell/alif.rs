@@ -123,4 +123,18 @@ impl CellModel for Alif {
         }
         m
     }
+
+    fn input_jacobian<T: Scalar>(
+        &self,
+        w: &[DMatrix<T>],
+        _prev: &CellState<T>,
+        z_prev: &DVector<T>,
+        x: &DVector<T>,
+    ) -> DMatrix<T> {
+        let zeta = T::c(self.spiking.zeta());
+        // Eq. (C7): the v-rows are ζ W_in; the a-rows are 0 (the adaptation reads no input)
+        DMatrix::from_fn(2 * z_prev.len(), x.len(), |r, i| {
+            if r % 2 == 0 { zeta * w[0][(r / 2, i)] } else { T::zero() }
+        })
+    }
 }

@@ -145,4 +145,15 @@ impl CellModel for Lif {
             self.spiking.psi(state.h[j], th, state.refractory[j]) // Eq. (L8): ∂z/∂v = ψ
         })
     }
+
+    fn input_jacobian<T: Scalar>(
+        &self,
+        w: &[DMatrix<T>],
+        _prev: &CellState<T>,
+        z_prev: &DVector<T>,
+        x: &DVector<T>,
+    ) -> DMatrix<T> {
+        let zeta = T::c(self.spiking.zeta());
+        DMatrix::from_fn(z_prev.len(), x.len(), |j, i| zeta * w[0][(j, i)]) // Eq. (C7): ζ W_in
+    }
 }

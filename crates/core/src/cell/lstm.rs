@@ -163,4 +163,28 @@ impl CellModel for Lstm {
         }
         m
     }
+
+    fn input_jacobian<T: Scalar>(
+        &self,
+        w: &[DMatrix<T>],
+        prev: &CellState<T>,
+        z_prev: &DVector<T>,
+        x: &DVector<T>,
+    ) -> DMatrix<T> {
+        let n = z_prev.len();
+        let one = T::one();
+        let mut m = DMatrix::zeros(2 * n, x.len());
+        for j in 0..n {
+            let g = self.gates(w, z_prev, x, j);
+            let c_prev = prev.h[2 * j];
+            let dc = [g.c * g.i * (one - g.i), c_prev * g.f * (one - g.f), g.i * (one - g.c * g.c)];
+            let do_ = g.o * (one - g.o);
+            for i in 0..x.len() {
+                // Eq. (C7): Σ_g ∂c/∂u_g W_in_g[j, i]; ∂o/∂u_o W_in_o[j, i]
+                m[(2 * j, i)] = dc[0] * w[0][(j, i)] + dc[1] * w[3][(j, i)] + dc[2] * w[6][(j, i)];
+                m[(2 * j + 1, i)] = do_ * w[9][(j, i)];
+            }
+        }
+        m
+    }
 }

@@ -215,6 +215,15 @@ pub trait CellModel {
     ) -> LocalJacobians<T>;
     /// Hand-derived `∂z^t/∂h^t` (Eq. C5): row `j` holds the `d` entries of neuron `j`.
     fn output_jacobian<T: Scalar>(&self, state: &CellState<T>) -> DMatrix<T>;
+    /// Hand-derived `∂M^t/∂x^t`, `(N·d)×N_in` (Eq. C7): how the step responds to its input —
+    /// in a stack, to the layer below (the depth Jacobian `Φ` of `docs/deep.md`).
+    fn input_jacobian<T: Scalar>(
+        &self,
+        w: &[DMatrix<T>],
+        prev: &CellState<T>,
+        z_prev: &DVector<T>,
+        x: &DVector<T>,
+    ) -> DMatrix<T>;
 }
 
 /// The cells of the workspace. Enum dispatch keeps every method generic over the scalar.
@@ -287,6 +296,15 @@ impl CellModel for Cell {
     }
     fn output_jacobian<T: Scalar>(&self, state: &CellState<T>) -> DMatrix<T> {
         dispatch!(self, c => c.output_jacobian(state))
+    }
+    fn input_jacobian<T: Scalar>(
+        &self,
+        w: &[DMatrix<T>],
+        prev: &CellState<T>,
+        z_prev: &DVector<T>,
+        x: &DVector<T>,
+    ) -> DMatrix<T> {
+        dispatch!(self, c => c.input_jacobian(w, prev, z_prev, x))
     }
 }
 

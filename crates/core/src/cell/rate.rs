@@ -107,4 +107,18 @@ impl CellModel for Rate {
     fn output_jacobian<T: Scalar>(&self, state: &CellState<T>) -> DMatrix<T> {
         DMatrix::from_element(state.h.len(), 1, T::one()) // ∂z/∂h = 1, Eq. (R3)
     }
+
+    fn input_jacobian<T: Scalar>(
+        &self,
+        w: &[DMatrix<T>],
+        _prev: &CellState<T>,
+        z_prev: &DVector<T>,
+        x: &DVector<T>,
+    ) -> DMatrix<T> {
+        let a = T::c(self.alpha);
+        DMatrix::from_fn(z_prev.len(), x.len(), |j, i| {
+            let t = self.pre(w, z_prev, x, j).stable_tanh();
+            a * (T::one() - t * t) * w[0][(j, i)] // Eq. (C7): α tanh'(u_j) W_in[j, i]
+        })
+    }
 }
