@@ -35,6 +35,8 @@
 //! # Ok::<(), credit_core::Error>(())
 //! ```
 
+pub mod stack;
+
 use credit_core::{CellModel, ForwardOptions, LocalJacobians, Network, Params, Scalar, Sequence, forward};
 use nalgebra::DVector;
 

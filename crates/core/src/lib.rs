@@ -23,16 +23,20 @@ pub mod cell;
 pub mod conventions;
 mod error;
 mod init;
+pub mod model;
 pub mod network;
 pub mod readout;
 mod scalar;
+pub mod stack;
 
 pub use cell::{Cell, CellModel, CellState, Detach, Edges, LocalJacobians};
 pub use conventions::{Conventions, Preset};
 pub use error::{Error, Result, decay_from_tau};
 pub use init::InitScale;
+pub use model::Model;
 pub use network::{
     ForwardOptions, Network, Params, Sequence, Tap, Tensor, Trajectory, forward, forward_unchecked,
 };
 pub use readout::{Loss, RateReg, Readout, ReadoutDelay, ReadoutScale, RegFactor};
 pub use scalar::{Scalar, lift_vec, values};
+pub use stack::{InterLayer, Layer, ReadoutFrom, Stack, StackTrajectory};

@@ -36,8 +36,8 @@
 //! ```
 
 use credit_core::{
-    CellModel, CellState, Detach, Edges, ForwardOptions, LocalJacobians, Network, Params, Scalar, Sequence,
-    Tap, forward, forward_unchecked,
+    CellModel, CellState, Detach, Edges, ForwardOptions, LocalJacobians, Model, Network, Params, Scalar,
+    Sequence, Tap, forward, forward_unchecked,
 };
 use nalgebra::{DMatrix, DVector};
 use num_dual::{Dual, DualNumFloat};
@@ -106,17 +106,31 @@ pub fn gradient<F: Primitive>(
 where
     Dual<F>: Scalar,
 {
+    gradient_of(net, params, seq, detach)
+}
+
+/// [`gradient`] for any [`Model`]: a single layer or a stack (Eq. O1).
+pub fn gradient_of<F: Primitive, M: Model>(
+    model: &M,
+    params: &Params<F>,
+    seq: &Sequence,
+    detach: Detach,
+) -> credit_core::Result<OracleGradient<F>>
+where
+    Dual<F>: Scalar,
+{
+    model.validate_all(params, seq)?;
     let base = lift(params);
-    let opts = ForwardOptions::detached(detach);
-    let loss = forward(net, &base, seq, opts)?.loss.re;
+    let edges = Edges::detached(detach);
+    let loss = model.loss(&base, seq, &edges).re;
     let count = params.len();
     let derivs = par_map(count, |k| {
         let mut p = base.clone();
         let (ti, r, c) = p.locate(k).expect("k < P");
         p.tensors[ti].value[(r, c)].eps = F::one(); // seed θ_k
-        forward_unchecked(net, &p, seq, opts).loss.eps // dE/dθ_k
+        model.loss(&p, seq, &edges).eps // dE/dθ_k
     });
-    let mut grad = Params::zeros(net);
+    let mut grad: Params<F> = model.zeros();
     for (k, g) in derivs.into_iter().enumerate() {
         let (ti, r, c) = grad.locate(k).expect("k < P");
         grad.tensors[ti].value[(r, c)] = g;
