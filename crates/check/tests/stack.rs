@@ -88,5 +88,50 @@ proptest! {
         for (name, e) in per_tensor(&bptt.grad, &oracle.grad) {
             prop_assert!(e <= 1e-10, "{} bptt {}: {:e}", stack.id(), name, e);
         }
+        let rtrl = credit_rtrl::stack::gradient(&stack, &p, &seq).unwrap();
+        prop_assert!((rtrl.loss - oracle.loss).abs() <= 1e-12 * oracle.loss.abs().max(1.0));
+        for (name, e) in per_tensor(&rtrl.grad, &oracle.grad) {
+            prop_assert!(e <= 1e-10, "{} rtrl {}: {:e}", stack.id(), name, e);
+        }
     }
+}
+
+/// A one-layer stack is the single-layer network: same loss and gradients, bit for bit in the
+/// forward pass and to rounding in the gradients.
+#[test]
+fn one_layer_stack_is_the_network() {
+    for kind in 0..4 {
+        let net = net(cell(kind, 0), 3, 4, 2, false, 0.8);
+        let (p, seq) = instance(&net, 10, 31 + kind as u64);
+        let stack =
+            Stack::new(vec![Layer { cell: net.cell.clone(), n: 4 }], 3, 2, net.readout, net.loss).unwrap();
+        let mut q: Params<f64> = stack.zeros();
+        for (a, b) in q.tensors.iter_mut().zip(&p.tensors) {
+            a.value = b.value.clone();
+        }
+        let single = credit_bptt::gradient(&net, &p, &seq).unwrap();
+        let stacked = credit_bptt::stack::gradient(&stack, &q, &seq).unwrap();
+        assert_eq!(single.loss.to_bits(), stacked.loss.to_bits());
+        for (a, b) in stacked.grad.tensors.iter().zip(&single.grad.tensors) {
+            assert!(credit_check::max_rel_err(&a.value, &b.value) <= 1e-14, "{} {}", kind, a.name);
+        }
+        let r = credit_rtrl::stack::gradient(&stack, &q, &seq).unwrap();
+        for (a, b) in r.grad.tensors.iter().zip(&single.grad.tensors) {
+            assert!(credit_check::max_rel_err(&a.value, &b.value) <= 1e-12, "{} {}", kind, a.name);
+        }
+    }
+}
+
+/// The depth term matters: in a 2-layer stack the lower layer's gradient flows only through the
+/// layer above, and it is not zero.
+#[test]
+fn lower_layers_receive_gradient_through_the_stack() {
+    let layers = vec![Layer { cell: cell(0, 1), n: 3 }, Layer { cell: cell(2, 0), n: 4 }];
+    let stack = Stack::new(layers, 2, 2, Readout::leaky(0.8), Loss::Mse).unwrap();
+    let p = random_params(&stack, 5);
+    let seq = sequence(&stack, 12, 5);
+    let g = credit_bptt::stack::gradient(&stack, &p, &seq).unwrap().grad;
+    assert_eq!(stack.id(), "stack(rate,alif)");
+    let lower = g.get("l1.w_in").unwrap();
+    assert!(lower.amax() > 1e-6, "{lower}");
 }

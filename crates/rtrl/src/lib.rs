@@ -32,6 +32,8 @@
 //! Williams & Zipser (1989), "A learning algorithm for continually running fully recurrent
 //! neural networks", Neural Computation 1(2); derivation in `docs/rtrl.md`.
 
+pub mod stack;
+
 use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 

@@ -1,0 +1,136 @@
+//! RTRL through a stack of layers, Eq. (T1) with the depth term (T7) of `docs/deep.md`. With
+//! `S^{l,t} := dh^{l,t}/dθ` over **all** cell parameters of the stack (`(N_l·d_l) × P_tot`), the
+//! layers are swept bottom-up within each step:
+//! $$ S^{l,t} = D^{l,t} S^{l,t-1} + \\frac{\\partial M^{l,t}}{\\partial z^{l,t-1}} Z^{l,t-1}
+//!    + \\Phi^{l,t} Z^{l-1,t'} + I^{l,t}, \\qquad t' = t \\text{ (same-step) or } t-1 \\quad\\text{(T7)} $$
+//! and the readout sensitivity reads the top layer (or every layer) as in (T3)–(T5).
+//! Memory `O(Σ_l N_l d_l · P_tot)`, compute `O(Σ_l N_l d_l (N_l + N_{l−1}) P_tot)` per step.
+
+use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
+use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
+use nalgebra::{DMatrix, DVector};
+
+/// What stack RTRL returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StackRtrl<T: Scalar> {
+    /// The loss.
+    pub loss: T,
+    /// `dE/dθ` for every tensor of the stack.
+    pub grad: Params<T>,
+}
+
+/// RTRL gradient of a stack, computed online (weights frozen over the sequence).
+pub fn gradient<T: Scalar>(
+    stack: &Stack,
+    params: &Params<T>,
+    seq: &Sequence,
+) -> credit_core::Result<StackRtrl<T>> {
+    stack.validate()?;
+    stack.validate_params(params)?;
+    stack.validate_sequence(seq)?;
+    let nl = stack.layers.len();
+    let p_tot = stack.p_cells();
+    let w: Vec<Vec<DMatrix<T>>> =
+        (0..nl).map(|l| stack.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect()).collect();
+    let nt = params.tensors.len();
+    let (w_out, b_out) = (&params.tensors[nt - 2].value, params.tensors[nt - 1].value.column(0).into_owned());
+    let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
+    let mut cells: Vec<CellState<T>> =
+        stack.layers.iter().map(|l| CellState::zeros(l.n, l.cell.state_dim(), l.cell.is_spiking())).collect();
+    let mut z: Vec<DVector<T>> = stack.layers.iter().map(|l| DVector::zeros(l.n)).collect();
+    let mut s: Vec<DMatrix<T>> =
+        stack.layers.iter().map(|l| DMatrix::zeros(l.n * l.cell.state_dim(), p_tot)).collect();
+    let mut zs: Vec<DMatrix<T>> = stack.layers.iter().map(|l| DMatrix::zeros(l.n, p_tot)).collect();
+    let mut y = DVector::<T>::zeros(stack.n_out);
+    let mut ys = DMatrix::<T>::zeros(stack.n_out, p_tot);
+    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(stack.n_read()), T::zero());
+    let (mut read_prev, mut read_s_prev) =
+        (DVector::<T>::zeros(stack.n_read()), DMatrix::<T>::zeros(stack.n_read(), p_tot));
+    let mut loss = T::zero();
+    let mut grad_flat = DVector::<T>::zeros(p_tot);
+    let mut grad: Params<T> = stack.zeros();
+    for t in 0..seq.len() {
+        let x = seq.x[t].map(T::c);
+        let (z_old, zs_old) = (z.clone(), zs.clone());
+        for l in 0..nl {
+            let layer = &stack.layers[l];
+            let (n, d) = (layer.n, layer.cell.state_dim());
+            let (input, zs_in) = match (l, stack.inter) {
+                (0, _) => (x.clone(), None),
+                (_, InterLayer::SameStep) => (z[l - 1].clone(), Some(&zs[l - 1])),
+                (_, InterLayer::OneStep) => (z_old[l - 1].clone(), Some(&zs_old[l - 1])),
+            };
+            let jac = layer.cell.jacobians(&w[l], &cells[l], &z_old[l], &input);
+            let mut sl = &jac.m_z * &zs_old[l]; // Eq. (T1): ∂M/∂z^{t-1} Z^{l,t-1}
+            if let Some(zi) = zs_in {
+                let phi = layer.cell.input_jacobian(&w[l], &cells[l], &z_old[l], &input);
+                sl += &phi * zi; // Eq. (T7): Φ^{l,t} Z^{l-1,t'}
+            }
+            for j in 0..n {
+                let ds = &jac.d[j] * s[l].rows(j * d, d); // Eq. (T1): D S^{l,t-1}
+                let mut rows = sl.rows_mut(j * d, d);
+                rows += ds;
+                for q in 0..jac.i[j].ncols() {
+                    let (_, _, col) = stack.locate_local(l, j, q);
+                    for c in 0..d {
+                        sl[(j * d + c, col)] += jac.i[j][(c, q)]; // Eq. (T1): + I^{l,t}
+                    }
+                }
+            }
+            let next = layer.cell.step(&w[l], &cells[l], &z_old[l], &input, &Edges::default());
+            let z_h = layer.cell.output_jacobian(&next);
+            let mut zl = DMatrix::zeros(n, p_tot);
+            for j in 0..n {
+                for c in 0..d {
+                    let contrib = sl.row(j * d + c) * z_h[(j, c)]; // Eq. (T2)
+                    let mut zr = zl.row_mut(j);
+                    zr += contrib;
+                }
+            }
+            z[l] = layer.cell.output(&next);
+            cells[l] = next;
+            s[l] = sl;
+            zs[l] = zl;
+        }
+        let (read, read_s) = match stack.readout_from {
+            ReadoutFrom::Top => (z[nl - 1].clone(), zs[nl - 1].clone()),
+            ReadoutFrom::All => {
+                let mut r = DVector::zeros(stack.n_read());
+                let mut rs = DMatrix::zeros(stack.n_read(), p_tot);
+                let mut off = 0;
+                for l in 0..nl {
+                    r.rows_mut(off, stack.layers[l].n).copy_from(&z[l]);
+                    rs.rows_mut(off, stack.layers[l].n).copy_from(&zs[l]);
+                    off += stack.layers[l].n;
+                }
+                (r, rs)
+            }
+        };
+        let (r_now, rs_now) = if lag == 0 { (&read, &read_s) } else { (&read_prev, &read_s_prev) };
+        y = &y * kappa + (w_out * r_now + &b_out) * c_out; // Eq. (S2)
+        let (e, g) = stack.loss.value_and_grad(&y, &seq.target[t].map(T::c));
+        let m = T::c(seq.mask[t]);
+        let g = g * m;
+        loss += e * m;
+        ys = &ys * kappa + w_out * rs_now * c_out; // Eq. (T3)
+        grad_flat += ys.tr_mul(&g); // Eq. (T4)
+        z_bar = &z_bar * kappa + r_now * c_out; // Eq. (T5)
+        b_bar = b_bar * kappa + c_out;
+        grad.tensors[nt - 2].value += &g * z_bar.transpose();
+        grad.tensors[nt - 1].value.column_mut(0).axpy(b_bar, &g, T::one());
+        read_prev = read;
+        read_s_prev = read_s;
+    }
+    // the flat cell-parameter gradient into the layer tensors
+    for l in 0..nl {
+        for j in 0..stack.layers[l].n {
+            let p_loc: usize =
+                stack.layers[l].cell.tensor_cols(stack.layer_input(l), stack.layers[l].n).iter().sum();
+            for q in 0..p_loc {
+                let (ti, col, flat) = stack.locate_local(l, j, q);
+                grad.tensors[ti].value[(j, col)] += grad_flat[flat];
+            }
+        }
+    }
+    Ok(StackRtrl { loss, grad })
+}
