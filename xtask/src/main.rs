@@ -1,8 +1,8 @@
 //! Project automation, std only (it is compiled by every CI run, so it has no dependencies).
 //!
 //! ```text
-//! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif,lstm] [--preset paper|tf|nest] [--failures-only]
-//! cargo xtask family-table [--n N] [--steps T] [--reading hop-count|last-step-hop]
+//! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif,lstm] [--preset paper|tf|nest] [--fixture DIR] [--failures-only]
+//! cargo xtask family-table [--n N] [--steps T] [--seed S] [--reading hop-count|last-step-hop] [--fixture DIR]
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph

@@ -1,9 +1,10 @@
 //! BPTT through a stack of layers, Eqs. (B1)–(B6) with the depth term (B7) of `docs/deep.md`:
 //! within a step the layers are swept top-down, and the total learning signal of layer `l`
 //! collects the path through the layer above,
-//! $$ \\delta^{l,t} = \\frac{\\partial E}{\\partial z^{l,t}}
-//!    + \\Big(\\frac{\\partial M^{l,t+1}}{\\partial z^{l,t}}\\Big)^\\top \\lambda^{l,t+1}
-//!    + (\\Phi^{l+1,t'})^\\top \\lambda^{l+1,t'}, \\qquad t' = t \\text{ (same-step) or } t+1 \\quad\\text{(B7)} $$
+//! $$ \\delta^{l,t} = \\frac{\\partial E}{\\partial z^{l,t}} +
+//!    \\Big(\\frac{\\partial M^{l,t+1}}{\\partial z^{l,t}}\\Big)^\\top \\lambda^{l,t+1} +
+//!    (\\Phi^{l+1,t'})^\\top \\lambda^{l+1,t'}, \\qquad t' = t \\text{ (same-step) or } t+1 \\quad\\text{(B7)} $$
+//!
 //! with `Φ^{l,t} = ∂M^{l,t}/∂z^{l−1,·}` the cell's input Jacobian (Eq. C7).
 
 use credit_core::stack::{InterLayer, Stack};

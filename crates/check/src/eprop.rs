@@ -19,7 +19,8 @@ use credit_core::{CellModel, Detach, ForwardOptions, Params, Sequence, forward};
 use credit_eprop::{Adaptive, Feedback};
 
 /// Threshold of the `differ` relations: the rule must be further than this from BPTT in
-/// every cell tensor (rounding is ~1e-15; a real approximation is at the percent level).
+/// at least one cell tensor (the row reports the maximum over cell tensors); rounding is
+/// ~1e-15, a real approximation is at the percent level.
 pub const TOL_DIFFER: f64 = 1e-6;
 /// Tolerance of `adaptive-decay` (a ratio of norms after a handful of updates).
 pub const TOL_ADAPTIVE: f64 = 1e-12;

@@ -6,7 +6,7 @@
 //! | `bptt=oracle` | BPTT gradient vs the oracle | equal |
 //! | `rtrl=oracle` | RTRL gradient vs the oracle | equal |
 //! | `rtrl=bptt` | RTRL vs BPTT; in `Dual64` also the derivative of the gradient along a random direction | equal |
-//! | `fd=oracle` | central finite differences vs the oracle (rate cell) | equal at the FD tolerance |
+//! | `fd=oracle` | central finite differences vs the oracle (smooth cells: rate, LSTM) | equal at the FD tolerance |
 //! | `f32~f64` | BPTT, RTRL and the oracle in `f32` vs the same in `f64` | equal at the f32 tolerance |
 
 use crate::compare::{Liveness, alive, max_rel_err};

@@ -1,8 +1,8 @@
 //! RTRL through a stack of layers, Eq. (T1) with the depth term (T7) of `docs/deep.md`. With
 //! `S^{l,t} := dh^{l,t}/dθ` over **all** cell parameters of the stack (`(N_l·d_l) × P_tot`), the
 //! layers are swept bottom-up within each step:
-//! $$ S^{l,t} = D^{l,t} S^{l,t-1} + \\frac{\\partial M^{l,t}}{\\partial z^{l,t-1}} Z^{l,t-1}
-//!    + \\Phi^{l,t} Z^{l-1,t'} + I^{l,t}, \\qquad t' = t \\text{ (same-step) or } t-1 \\quad\\text{(T7)} $$
+//! $$ S^{l,t} = D^{l,t} S^{l,t-1} + \\frac{\\partial M^{l,t}}{\\partial z^{l,t-1}} Z^{l,t-1} +
+//!    \\Phi^{l,t} Z^{l-1,t'} + I^{l,t}, \\qquad t' = t \\text{ (same-step) or } t-1 \\quad\\text{(T7)} $$
 //! and the readout sensitivity reads the top layer (or every layer) as in (T3)–(T5).
 //! Memory `O(Σ_l N_l d_l · P_tot)`, compute `O(Σ_l N_l d_l (N_l + N_{l−1}) P_tot)` per step.
 

@@ -86,6 +86,10 @@ fn main() -> ExitCode {
             }
         }
     }
+    if suite.is_empty() {
+        eprintln!("check-gradients: the selection (--cell, --preset, --fixture) leaves no config to check");
+        return ExitCode::from(2);
+    }
     let started = std::time::Instant::now();
     let bar = ProgressBar::new(suite.len() as u64);
     bar.set_style(

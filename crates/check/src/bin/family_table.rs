@@ -1,6 +1,6 @@
 //! `family-table`: the m-order family on one fixed config per cell, `m = 0 … T−1`: cosine
 //! similarity and relative error to the exact gradient, floats held and multiply-adds per step
-//! (counted by the recursion), next to the theoretical orders of `docs/family.md` §5.
+//! (counted by the recursion), next to the theoretical orders of `docs/family.md` §3.
 //! Usually invoked as `cargo xtask family-table`.
 
 use clap::Parser;
