@@ -14,6 +14,8 @@
 //!   `adaptive-decay`, `eprop-literal=eprop-generic`);
 //! * [`family`]: the m-order family relations (`family0=eprop`, `familyT=rtrl`,
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
+//! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
+//!   `stack(…)`);
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare).
 //!
@@ -26,6 +28,7 @@ pub mod family;
 pub mod fixtures;
 pub mod relations;
 pub mod report;
+pub mod stacks;
 pub mod suite;
 
 pub use compare::{Liveness, alive, max_rel_err};

@@ -277,6 +277,53 @@ impl Stack {
         seq.validate(&shim)
     }
 
+    /// Gaussian parameters from `seed`: each layer drawn as the single-layer network of the same
+    /// cell and sizes would be ([`Params::random`]), the readout likewise.
+    pub fn random_params(&self, seed: u64) -> Result<Params<f64>> {
+        self.validate()?;
+        let mut p: Params<f64> = self.zeros();
+        for (l, layer) in self.layers.iter().enumerate() {
+            let net = crate::Network::new(
+                layer.cell.clone(),
+                self.layer_input(l),
+                layer.n,
+                1,
+                self.readout,
+                self.loss,
+            )?;
+            let q = Params::<f64>::random(&net, seed.wrapping_add(l as u64))?;
+            for (k, t) in self.layer_tensors(l).zip(0..) {
+                p.tensors[k].value = q.tensors[t].value.clone();
+            }
+        }
+        let top = crate::Network::new(
+            self.layers[0].cell.clone(),
+            1,
+            self.n_read(),
+            self.n_out,
+            self.readout,
+            self.loss,
+        )?;
+        let q = Params::<f64>::random(&top, seed.wrapping_add(99))?;
+        let nt = p.tensors.len();
+        p.tensors[nt - 2].value = q.w_out().clone();
+        p.tensors[nt - 1].value = q.b_out().clone();
+        Ok(p)
+    }
+
+    /// A synthetic sequence from `seed` ([`Sequence::random`] with the bottom layer's input kind).
+    pub fn random_sequence(&self, steps: usize, seed: u64) -> Result<Sequence> {
+        let shim = crate::Network::new(
+            self.layers[0].cell.clone(),
+            self.n_in,
+            1,
+            self.n_out,
+            self.readout,
+            self.loss,
+        )?;
+        Sequence::random(&shim, steps, seed)
+    }
+
     /// The forward pass (Eqs. S1–S2), validated.
     pub fn forward<T: Scalar>(
         &self,

@@ -2,6 +2,7 @@
 //! Usually invoked as `cargo xtask check-gradients` (release build).
 
 use clap::Parser;
+use credit_check::stacks::{builtin_stacks, run_stack};
 use credit_check::{builtin_suite, report, run_config};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
@@ -23,7 +24,8 @@ struct Args {
     /// Also write the results as JSON (schema 1) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
-    /// Only run configs of these cells (comma-separated ids: rate, lif, alif, lstm).
+    /// Only run configs of these cells (comma-separated ids: rate, lif, alif, lstm; `stack` for
+    /// the stacked networks).
     #[arg(long, value_delimiter = ',')]
     cell: Vec<String>,
     /// Only run the configs of this named preset of e-prop conventions (paper, tf, nest).
@@ -63,7 +65,9 @@ fn main() -> ExitCode {
             }
         },
     };
-    let known = ["rate", "lif", "alif", "lstm"];
+    let mut stacks =
+        if args.fixture.is_some() || args.preset.is_some() { Vec::new() } else { builtin_stacks() };
+    let known = ["rate", "lif", "alif", "lstm", "stack"];
     for c in &args.cell {
         if !known.contains(&c.as_str()) {
             eprintln!("check-gradients: unknown cell `{c}` (known: {})", known.join(", "));
@@ -73,6 +77,9 @@ fn main() -> ExitCode {
     if !args.cell.is_empty() {
         use credit_core::CellModel;
         suite.retain(|c| args.cell.iter().any(|id| id == c.net.cell.id()));
+        if !args.cell.iter().any(|id| id == "stack") {
+            stacks.clear();
+        }
     }
     if let Some(name) = &args.preset {
         match credit_core::Preset::parse(name) {
@@ -86,12 +93,12 @@ fn main() -> ExitCode {
             }
         }
     }
-    if suite.is_empty() {
+    if suite.is_empty() && stacks.is_empty() {
         eprintln!("check-gradients: the selection (--cell, --preset, --fixture) leaves no config to check");
         return ExitCode::from(2);
     }
     let started = std::time::Instant::now();
-    let bar = ProgressBar::new(suite.len() as u64);
+    let bar = ProgressBar::new((suite.len() + stacks.len()) as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} configs  {elapsed}  {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -110,6 +117,18 @@ fn main() -> ExitCode {
         }
         bar.inc(1);
     }
+    for cfg in &stacks {
+        bar.set_message(format!("{} {}", cfg.stack.id(), cfg.name));
+        match run_stack(cfg) {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                bar.finish_and_clear();
+                eprintln!("check-gradients: config {} {}: {e}", cfg.stack.id(), cfg.name);
+                return ExitCode::from(2);
+            }
+        }
+        bar.inc(1);
+    }
     bar.finish_and_clear();
     let shown: Vec<_> = rows.iter().filter(|r| !args.failures_only || !r.pass).cloned().collect();
     out!("{}", report::table(&shown).trim_end());
@@ -123,7 +142,7 @@ fn main() -> ExitCode {
         rows.len(),
         relations.len(),
         relations.join(", "),
-        suite.len(),
+        suite.len() + stacks.len(),
         started.elapsed().as_secs_f64()
     );
     out!("{} passed, {} failed", rows.len() - failed, failed);
