@@ -102,6 +102,32 @@ pub(crate) fn rows(
         }
     }
 
+    // deep1 = e-prop: a one-layer stack under deep e-prop is single-layer symmetric e-prop
+    let one = credit_core::Stack::new(
+        vec![credit_core::Layer { cell: net.cell.clone(), n: net.n }],
+        net.n_in,
+        net.n_out,
+        net.readout,
+        net.loss,
+    )?;
+    if net.reg.is_none() {
+        let mut q: Params<f64> = one.zeros();
+        for (a, b) in q.tensors.iter_mut().zip(&p.tensors) {
+            a.value = b.value.clone();
+        }
+        let deep = credit_deep::gradient(&one, &q, seq)?;
+        let renamed = Params {
+            tensors: deep
+                .grad
+                .tensors
+                .iter()
+                .zip(&sym.grad.tensors)
+                .map(|(a, b)| credit_core::Tensor { name: b.name, value: a.value.clone() })
+                .collect(),
+        };
+        cx.tensors("deep1=eprop", "f64", "", &renamed, &sym.grad, TOL_F64);
+    }
+
     // P6: the readout gradient is exact whatever B
     let (bo, so, ro) = (readout_only(bptt, nc), readout_only(&sym.grad, nc), readout_only(&rnd.grad, nc));
     cx.tensors("eprop-wout=bptt", "f64", "sym/", &so, &bo, TOL_F64);

@@ -1,7 +1,10 @@
-//! The stacked-network relations (issue 5, first slice): `bptt=oracle`, `rtrl=oracle` and
-//! `rtrl=bptt` on stacks of 2–3 layers of rate, LIF, ALIF (and LSTM) cells, with same-step and
-//! delayed inter-layer input and readouts from the top or from every layer. Cell ids are
-//! `stack(<cell>,…)`.
+//! The stacked-network relations (issue 5): `bptt=oracle`, `rtrl=oracle` and `rtrl=bptt` on
+//! stacks of 2–3 layers of rate, LIF, ALIF (and LSTM) cells, with same-step and delayed
+//! inter-layer input and readouts from the top or from every layer; and deep e-prop (a
+//! reconstruction, `docs/deep.md` §6): `deep=oracle-detached` (equal to the exact gradient of
+//! the graph with every within-layer `z^{t−1}` detached), `deep!=bptt` (generic stacks, expect
+//! differ), `deep=bptt@R0` (no within-layer recurrence and the reset detached in every layer).
+//! Cell ids are `stack(<cell>,…)`.
 
 use crate::compare::{Liveness, alive, max_rel_err};
 use crate::relations::{Expect, Row, TOL_F64};
@@ -21,6 +24,8 @@ pub struct StackConfig {
     pub steps: usize,
     /// Seed of parameters and data.
     pub seed: u64,
+    /// `W_rec = 0` in every layer.
+    pub no_recurrence: bool,
 }
 
 fn make(
@@ -36,7 +41,12 @@ fn make(
         Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse).expect("built-in stacks are valid");
     stack.inter = inter;
     stack.readout_from = from;
-    StackConfig { name: name.to_string(), stack, steps, seed }
+    StackConfig { name: name.to_string(), stack, steps, seed, no_recurrence: false }
+}
+
+fn no_rec(mut c: StackConfig) -> StackConfig {
+    c.no_recurrence = true;
+    c
 }
 
 /// The built-in stacks.
@@ -76,6 +86,31 @@ pub fn builtin_stacks() -> Vec<StackConfig> {
             204,
         ),
         make("n3x2-t10", vec![(rate(0.5), 3), (lstm(), 3)], InterLayer::SameStep, ReadoutFrom::Top, 10, 205),
+        // R ≡ 0 in every layer: deep e-prop must be BPTT
+        no_rec(make(
+            "n4x2-t12-wrec0",
+            vec![(rate(0.5), 4), (rate(0.3), 4)],
+            InterLayer::SameStep,
+            ReadoutFrom::Top,
+            12,
+            206,
+        )),
+        no_rec(make(
+            "n5x2-t16-wrec0-reset-detached",
+            vec![(lif(0, Reset::Detached), 5), (alif(0, Reset::Detached), 5)],
+            InterLayer::SameStep,
+            ReadoutFrom::Top,
+            16,
+            217,
+        )),
+        no_rec(make(
+            "n4x3-t12-wrec0-delay",
+            vec![(alif(0, Reset::Detached), 4), (rate(0.5), 4), (lif(0, Reset::Detached), 4)],
+            InterLayer::OneStep,
+            ReadoutFrom::All,
+            12,
+            208,
+        )),
     ]
 }
 
@@ -116,13 +151,92 @@ fn liveness(
 /// Evaluates the stack relations on one config.
 pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
     let stack = &cfg.stack;
-    let p = stack.random_params(cfg.seed)?;
+    let mut p = stack.random_params(cfg.seed)?;
+    if cfg.no_recurrence {
+        for l in 0..stack.layers.len() {
+            for k in stack.layer_tensors(l) {
+                if p.tensors[k].name.contains(".w_rec") {
+                    p.tensors[k].value.fill(0.0);
+                }
+            }
+        }
+    }
     let seq = stack.random_sequence(cfg.steps, cfg.seed)?;
     let oracle = credit_oracle::gradient_of(stack, &p, &seq, Detach::default())?;
     let (live, live_ok) = liveness(cfg, &p, &seq, &oracle.grad)?;
     let bptt = credit_bptt::stack::gradient(stack, &p, &seq)?;
     let rtrl = credit_rtrl::stack::gradient(stack, &p, &seq)?;
+    let deep = credit_deep::gradient(stack, &p, &seq)?;
+    let cut = credit_oracle::gradient_of(
+        stack,
+        &p,
+        &seq,
+        Detach { recurrent: true, reset: true, adaptation: false },
+    )?;
     let mut rows = Vec::new();
+    let row =
+        |relation: &'static str, expect: Expect, tensor: String, err: f64, tol: f64, reference: bool| Row {
+            relation,
+            expect,
+            cell: stack.id(),
+            config: cfg.name.clone(),
+            scalar: "f64",
+            tensor,
+            max_rel_err: err,
+            tolerance: tol,
+            pass: live_ok
+                && reference
+                && match expect {
+                    Expect::Equal => err <= tol,
+                    Expect::Differ => err > tol && err.is_finite(),
+                },
+            liveness: live,
+        };
+    for (ta, tb) in deep.grad.tensors.iter().zip(&cut.grad.tensors) {
+        let err = max_rel_err(&ta.value, &tb.value);
+        rows.push(row(
+            "deep=oracle-detached",
+            Expect::Equal,
+            ta.name.to_string(),
+            err,
+            TOL_F64,
+            alive(&tb.value),
+        ));
+    }
+    // deep e-prop vs BPTT: equal when no layer has a within-layer explicit path, else different
+    let r_zero = cfg.no_recurrence
+        && stack.layers.iter().all(|l| match &l.cell {
+            credit_core::Cell::Lif(c) => c.spiking.reset == Reset::Detached,
+            credit_core::Cell::Alif(c) => c.spiking.reset == Reset::Detached,
+            _ => true,
+        });
+    let cells = 0..stack.tensor_shapes().len() - 2;
+    if r_zero {
+        for i in cells {
+            let (ta, tb) = (&deep.grad.tensors[i], &bptt.grad.tensors[i]);
+            let err = max_rel_err(&ta.value, &tb.value);
+            rows.push(row(
+                "deep=bptt@R0",
+                Expect::Equal,
+                ta.name.to_string(),
+                err,
+                TOL_F64,
+                alive(&tb.value),
+            ));
+        }
+    } else {
+        let (mut worst, mut name, mut all_alive) = (0.0f64, "", true);
+        for i in cells {
+            let (ta, tb) = (&deep.grad.tensors[i], &bptt.grad.tensors[i]);
+            let err = max_rel_err(&ta.value, &tb.value);
+            all_alive &= alive(&tb.value);
+            if err > worst || name.is_empty() {
+                (worst, name) = (err, ta.name);
+            }
+        }
+        let tensor = format!("max over cell tensors ({name})");
+        rows.push(row("deep!=bptt", Expect::Differ, tensor, worst, crate::eprop::TOL_DIFFER, all_alive));
+    }
     for (relation, a, b) in [
         ("bptt=oracle", &bptt.grad, &oracle.grad),
         ("rtrl=oracle", &rtrl.grad, &oracle.grad),

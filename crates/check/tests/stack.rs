@@ -88,6 +88,12 @@ proptest! {
         for (name, e) in per_tensor(&bptt.grad, &oracle.grad) {
             prop_assert!(e <= 1e-10, "{} bptt {}: {:e}", stack.id(), name, e);
         }
+        // deep e-prop (a reconstruction) = the exact gradient with within-layer z^{t-1} detached
+        let deep = credit_deep::gradient(&stack, &p, &seq).unwrap();
+        let cut = credit_oracle::gradient_of(&stack, &p, &seq, Detach { recurrent: true, reset: true, adaptation: false }).unwrap();
+        for (name, e) in per_tensor(&deep.grad, &cut.grad) {
+            prop_assert!(e <= 1e-10, "{} deep {}: {:e}", stack.id(), name, e);
+        }
         let rtrl = credit_rtrl::stack::gradient(&stack, &p, &seq).unwrap();
         prop_assert!((rtrl.loss - oracle.loss).abs() <= 1e-12 * oracle.loss.abs().max(1.0));
         for (name, e) in per_tensor(&rtrl.grad, &oracle.grad) {
@@ -134,4 +140,51 @@ fn lower_layers_receive_gradient_through_the_stack() {
     assert_eq!(stack.id(), "stack(rate,alif)");
     let lower = g.get("l1.w_in").unwrap();
     assert!(lower.amax() > 1e-6, "{lower}");
+}
+
+/// Deep e-prop is BPTT when no layer has a within-layer explicit path (W_rec = 0 everywhere, the
+/// reset detached), for any depth and either inter-layer timing.
+#[test]
+fn deep_eprop_is_bptt_without_within_layer_recurrence() {
+    for (i, same_step) in [true, false].into_iter().enumerate() {
+        // variant 1: reset detached
+        let layers = vec![
+            Layer { cell: cell(1, 1), n: 4 },
+            Layer { cell: cell(0, 1), n: 3 },
+            Layer { cell: cell(2, 1), n: 4 },
+        ];
+        let mut stack = Stack::new(layers, 2, 2, Readout::leaky(0.8), Loss::Mse).unwrap();
+        stack.inter = if same_step { InterLayer::SameStep } else { InterLayer::OneStep };
+        let mut p = random_params(&stack, 40 + i as u64);
+        for t in p.tensors.iter_mut().filter(|t| t.name.contains(".w_rec")) {
+            t.value.fill(0.0);
+        }
+        let seq = sequence(&stack, 12, 40);
+        let deep = credit_deep::gradient(&stack, &p, &seq).unwrap();
+        let bptt = credit_bptt::stack::gradient(&stack, &p, &seq).unwrap();
+        for (name, e) in per_tensor(&deep.grad, &bptt.grad) {
+            assert!(e <= 1e-10, "{name}: {e:e}");
+        }
+        assert!(bptt.grad.get("l1.w_in").unwrap().amax() > 1e-8, "the bottom layer must receive gradient");
+    }
+}
+
+/// One layer of deep e-prop is e-prop.
+#[test]
+fn deep_eprop_of_one_layer_is_eprop() {
+    for kind in 0..4 {
+        let net = net(cell(kind, 0), 3, 4, 2, false, 0.8);
+        let (p, seq) = instance(&net, 10, 60 + kind as u64);
+        let stack =
+            Stack::new(vec![Layer { cell: net.cell.clone(), n: 4 }], 3, 2, net.readout, net.loss).unwrap();
+        let mut q: Params<f64> = stack.zeros();
+        for (a, b) in q.tensors.iter_mut().zip(&p.tensors) {
+            a.value = b.value.clone();
+        }
+        let deep = credit_deep::gradient(&stack, &q, &seq).unwrap();
+        let ep = credit_eprop::gradient(&net, &p, &seq, &credit_eprop::Feedback::Symmetric).unwrap();
+        for (a, b) in deep.grad.tensors.iter().zip(&ep.grad.tensors) {
+            assert!(credit_check::max_rel_err(&a.value, &b.value) <= 1e-12, "{kind} {}", a.name);
+        }
+    }
 }

@@ -1,0 +1,171 @@
+//! # credit-deep — deep e-prop (a reconstruction)
+//!
+//! **A reconstruction.** B. Millidge, "Generalising E-prop to Deep Networks" (arXiv:2512.24506,
+//! 2025) could be read only as its abstract: it extends e-prop to deep networks with "a novel
+//! recursion relationship across depth which extends the eligibility traces of E-prop to deeper
+//! layers". The recursion below is the design notes' reconstruction (equations.md §3, [R]),
+//! `docs/deep.md` §6: the eligibility trace of layer `k` for the parameters of any layer is
+//! carried in time by the layer's own implicit Jacobian `D` and in depth by the input Jacobian
+//! `Φ`; within-layer explicit recurrence (recurrent weights, reset) is pruned, as e-prop prunes it:
+//! $$ \\varepsilon^{k,t} = D^{k,t} \\varepsilon^{k,t-1} + \\Phi^{k,t} e^{k-1,t'} + I^{k,t},
+//!    \\qquad e^{k,t} = \\frac{\\partial z^{k,t}}{\\partial h^{k,t}} \\varepsilon^{k,t} \\quad\\text{(D1)} $$
+//! over all cell parameters (`t' = t` for same-step inter-layer input, `t − 1` with the delay;
+//! `I^{k,t}` only at layer `k`'s own parameters), and the gradient from the readout's partial
+//! learning signal through the readout sensitivity, as RTRL's (T3)–(T5):
+//! $$ Y^t = \\kappa Y^{t-1} + c\\, W^{out} e_{\\rm read}^{t-\\delta}, \\qquad
+//!    \\frac{dE}{d\\theta} \\approx \\sum_t (Y^t)^\\top g^t \\quad\\text{(D2)} $$
+//!
+//! What this is, exactly (checked by `check-gradients`): the gradient of the graph in which every
+//! within-layer `z^{t−1}` (recurrent input and reset) is a stop-gradient and everything else —
+//! adaptation, depth, readout — is live (`deep=oracle-detached`); one layer is e-prop
+//! (`deep1=eprop`); with no within-layer explicit path it is BPTT (`deep=bptt@R0`).
+//!
+//! ## Requirements
+//! Any stack of cells (`credit_core::Stack`); any scalar. Memory `O(Σ_k N_k d_k P_tot)`
+//! (`O(L²N³)` for `L` equal layers): RTRL-like, as the design notes warn — the traces of
+//! lower-layer weights at upper layers are dense in the upper neuron index.
+//!
+//! ## Reference
+//! B. Millidge, arXiv:2512.24506 (abstract read); G. Bellec et al., Nature Communications
+//! 11:3625 (2020) for single-layer e-prop.
+
+use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
+use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
+use nalgebra::{DMatrix, DVector};
+
+/// What deep e-prop returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeepGradient<T: Scalar> {
+    /// The loss.
+    pub loss: T,
+    /// The deep e-prop gradient for every tensor of the stack.
+    pub grad: Params<T>,
+}
+
+/// The per-layer online state: cell state, output, eligibility vectors and traces.
+struct LayerState<T: Scalar> {
+    cell: CellState<T>,
+    z: DVector<T>,
+    /// `ε^{k,t}`, `(N_k d_k) × P_tot`.
+    eps: DMatrix<T>,
+    /// `e^{k,t}`, `N_k × P_tot`.
+    e: DMatrix<T>,
+}
+
+/// Deep e-prop gradient of a stack, computed online (Eqs. D1–D2).
+pub fn gradient<T: Scalar>(
+    stack: &Stack,
+    params: &Params<T>,
+    seq: &Sequence,
+) -> credit_core::Result<DeepGradient<T>> {
+    stack.validate()?;
+    stack.validate_params(params)?;
+    stack.validate_sequence(seq)?;
+    let nl = stack.layers.len();
+    let p_tot = stack.p_cells();
+    let w: Vec<Vec<DMatrix<T>>> =
+        (0..nl).map(|l| stack.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect()).collect();
+    let nt = params.tensors.len();
+    let (w_out, b_out) = (&params.tensors[nt - 2].value, params.tensors[nt - 1].value.column(0).into_owned());
+    let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
+    let mut layers: Vec<LayerState<T>> = stack
+        .layers
+        .iter()
+        .map(|l| LayerState {
+            cell: CellState::zeros(l.n, l.cell.state_dim(), l.cell.is_spiking()),
+            z: DVector::zeros(l.n),
+            eps: DMatrix::zeros(l.n * l.cell.state_dim(), p_tot),
+            e: DMatrix::zeros(l.n, p_tot),
+        })
+        .collect();
+    let mut y = DVector::<T>::zeros(stack.n_out);
+    let mut ys = DMatrix::<T>::zeros(stack.n_out, p_tot);
+    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(stack.n_read()), T::zero());
+    let mut read_prev = (DVector::<T>::zeros(stack.n_read()), DMatrix::<T>::zeros(stack.n_read(), p_tot));
+    let (mut loss, mut grad_flat) = (T::zero(), DVector::<T>::zeros(p_tot));
+    let mut grad: Params<T> = stack.zeros();
+    for t in 0..seq.len() {
+        let x = seq.x[t].map(T::c);
+        // the layer below as it was at t − 1 (for the delayed inter-layer input)
+        let below_prev: Vec<(DVector<T>, DMatrix<T>)> =
+            layers.iter().map(|s| (s.z.clone(), s.e.clone())).collect();
+        for k in 0..nl {
+            let layer = &stack.layers[k];
+            let (n, d) = (layer.n, layer.cell.state_dim());
+            let (input, e_in) = match (k, stack.inter) {
+                (0, _) => (x.clone(), None),
+                (_, InterLayer::SameStep) => (layers[k - 1].z.clone(), Some(layers[k - 1].e.clone())),
+                (_, InterLayer::OneStep) => (below_prev[k - 1].0.clone(), Some(below_prev[k - 1].1.clone())),
+            };
+            let st = &mut layers[k];
+            let jac = layer.cell.jacobians(&w[k], &st.cell, &st.z, &input);
+            let mut eps = match &e_in {
+                // Eq. (D1): Φ^{k,t} e^{k−1,t'} — the recursion across depth
+                Some(e) => &layer.cell.input_jacobian(&w[k], &st.cell, &st.z, &input) * e,
+                None => DMatrix::zeros(n * d, p_tot),
+            };
+            for j in 0..n {
+                let de = &jac.d[j] * st.eps.rows(j * d, d); // Eq. (D1): D^{k,t} ε^{k,t−1}
+                let mut rows = eps.rows_mut(j * d, d);
+                rows += de;
+                for q in 0..jac.i[j].ncols() {
+                    let (_, _, col) = stack.locate_local(k, j, q);
+                    for c in 0..d {
+                        eps[(j * d + c, col)] += jac.i[j][(c, q)]; // Eq. (D1): + I^{k,t}
+                    }
+                }
+            }
+            let next = layer.cell.step(&w[k], &st.cell, &st.z, &input, &Edges::default());
+            let z_h = layer.cell.output_jacobian(&next);
+            let mut e = DMatrix::zeros(n, p_tot);
+            for j in 0..n {
+                for c in 0..d {
+                    let contrib = eps.row(j * d + c) * z_h[(j, c)]; // Eq. (D1): e = ∂z/∂h ε
+                    let mut er = e.row_mut(j);
+                    er += contrib;
+                }
+            }
+            st.z = layer.cell.output(&next);
+            st.cell = next;
+            st.eps = eps;
+            st.e = e;
+        }
+        let read = match stack.readout_from {
+            ReadoutFrom::Top => (layers[nl - 1].z.clone(), layers[nl - 1].e.clone()),
+            ReadoutFrom::All => {
+                let (mut r, mut re) = (DVector::zeros(stack.n_read()), DMatrix::zeros(stack.n_read(), p_tot));
+                let mut off = 0;
+                for s in &layers {
+                    r.rows_mut(off, s.z.len()).copy_from(&s.z);
+                    re.rows_mut(off, s.z.len()).copy_from(&s.e);
+                    off += s.z.len();
+                }
+                (r, re)
+            }
+        };
+        let (r_now, e_now) = if lag == 0 { (&read.0, &read.1) } else { (&read_prev.0, &read_prev.1) };
+        y = &y * kappa + (w_out * r_now + &b_out) * c_out; // Eq. (S2)
+        let (err, g) = stack.loss.value_and_grad(&y, &seq.target[t].map(T::c));
+        let m = T::c(seq.mask[t]);
+        let g = g * m;
+        loss += err * m;
+        ys = &ys * kappa + w_out * e_now * c_out; // Eq. (D2)
+        grad_flat += ys.tr_mul(&g); // Eq. (D2)
+        z_bar = &z_bar * kappa + r_now * c_out; // the readout's exact gradient, as (T5)
+        b_bar = b_bar * kappa + c_out;
+        grad.tensors[nt - 2].value += &g * z_bar.transpose();
+        grad.tensors[nt - 1].value.column_mut(0).axpy(b_bar, &g, T::one());
+        read_prev = read;
+    }
+    for k in 0..nl {
+        let layer = &stack.layers[k];
+        let p_loc: usize = layer.cell.tensor_cols(stack.layer_input(k), layer.n).iter().sum();
+        for j in 0..layer.n {
+            for q in 0..p_loc {
+                let (ti, col, flat) = stack.locate_local(k, j, q);
+                grad.tensors[ti].value[(j, col)] += grad_flat[flat];
+            }
+        }
+    }
+    Ok(DeepGradient { loss, grad })
+}
