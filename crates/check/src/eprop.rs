@@ -126,6 +126,18 @@ pub(crate) fn rows(
                 .collect(),
         };
         cx.tensors("deep1=eprop", "f64", "", &renamed, &sym.grad, TOL_F64);
+        // ostl1 = BPTT: on one layer OSTL's temporal trace is the layer's full RTRL
+        let ostl = credit_ostl::gradient(&one, &q, seq)?;
+        let renamed = Params {
+            tensors: ostl
+                .grad
+                .tensors
+                .iter()
+                .zip(&bptt.tensors)
+                .map(|(a, b)| credit_core::Tensor { name: b.name, value: a.value.clone() })
+                .collect(),
+        };
+        cx.tensors("ostl1=bptt", "f64", "", &renamed, bptt, TOL_F64);
     }
 
     // P6: the readout gradient is exact whatever B

@@ -3,7 +3,9 @@
 //! inter-layer input and readouts from the top or from every layer; and deep e-prop (a
 //! reconstruction, `docs/deep.md` §6): `deep=oracle-detached` (equal to the exact gradient of
 //! the graph with every within-layer `z^{t−1}` detached), `deep!=bptt` (generic stacks, expect
-//! differ), `deep=bptt@R0` (no within-layer recurrence and the reset detached in every layer).
+//! differ), `deep=bptt@R0` (no within-layer recurrence and the reset detached in every layer);
+//! OSTL: `ostl-top=bptt` (the top layer and the readout are exact), `ostl-lower!=bptt` (lower
+//! layers differ when the layers above are leaky — every built-in stack's are).
 //! Cell ids are `stack(<cell>,…)`.
 
 use crate::compare::{Liveness, alive, max_rel_err};
@@ -236,6 +238,37 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
         }
         let tensor = format!("max over cell tensors ({name})");
         rows.push(row("deep!=bptt", Expect::Differ, tensor, worst, crate::eprop::TOL_DIFFER, all_alive));
+    }
+    // OSTL: exact for the top layer (and the readout), different for lower layers under leaky
+    // upper layers
+    let ostl = credit_ostl::gradient(stack, &p, &seq)?;
+    let nl = stack.layers.len();
+    let top = stack.layer_tensors(nl - 1);
+    let nt = p.tensors.len();
+    for i in top.clone().chain(nt - 2..nt) {
+        let (ta, tb) = (&ostl.grad.tensors[i], &bptt.grad.tensors[i]);
+        let err = max_rel_err(&ta.value, &tb.value);
+        rows.push(row("ostl-top=bptt", Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value)));
+    }
+    if nl > 1 {
+        let (mut worst, mut name, mut all_alive) = (0.0f64, "", true);
+        for i in 0..top.start {
+            let (ta, tb) = (&ostl.grad.tensors[i], &bptt.grad.tensors[i]);
+            let err = max_rel_err(&ta.value, &tb.value);
+            all_alive &= alive(&tb.value);
+            if err > worst || name.is_empty() {
+                (worst, name) = (err, ta.name);
+            }
+        }
+        let tensor = format!("max over lower-layer tensors ({name})");
+        rows.push(row(
+            "ostl-lower!=bptt",
+            Expect::Differ,
+            tensor,
+            worst,
+            crate::eprop::TOL_DIFFER,
+            all_alive,
+        ));
     }
     for (relation, a, b) in [
         ("bptt=oracle", &bptt.grad, &oracle.grad),

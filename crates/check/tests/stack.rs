@@ -94,6 +94,15 @@ proptest! {
         for (name, e) in per_tensor(&deep.grad, &cut.grad) {
             prop_assert!(e <= 1e-10, "{} deep {}: {:e}", stack.id(), name, e);
         }
+        // OSTL: the top layer (and the readout) get the exact gradient
+        let ostl = credit_ostl::gradient(&stack, &p, &seq).unwrap();
+        let top = stack.layer_tensors(stack.layers.len() - 1);
+        for (i, (a, b)) in ostl.grad.tensors.iter().zip(&oracle.grad.tensors).enumerate() {
+            if top.contains(&i) || i + 2 >= ostl.grad.tensors.len() {
+                let e = credit_check::max_rel_err(&a.value, &b.value);
+                prop_assert!(e <= 1e-10, "{} ostl top {}: {:e}", stack.id(), a.name, e);
+            }
+        }
         let rtrl = credit_rtrl::stack::gradient(&stack, &p, &seq).unwrap();
         prop_assert!((rtrl.loss - oracle.loss).abs() <= 1e-12 * oracle.loss.abs().max(1.0));
         for (name, e) in per_tensor(&rtrl.grad, &oracle.grad) {
@@ -187,4 +196,33 @@ fn deep_eprop_of_one_layer_is_eprop() {
             assert!(credit_check::max_rel_err(&a.value, &b.value) <= 1e-12, "{kind} {}", a.name);
         }
     }
+}
+
+/// OSTL on one layer is BPTT (reset and lateral recurrence included); on a stack with leaky
+/// upper layers the lower layers' gradient differs.
+#[test]
+fn ostl_single_layer_exact_lower_layers_differ() {
+    for kind in 0..4 {
+        let net = net(cell(kind, 0), 3, 4, 2, false, 0.8);
+        let (p, seq) = instance(&net, 10, 70 + kind as u64);
+        let stack =
+            Stack::new(vec![Layer { cell: net.cell.clone(), n: 4 }], 3, 2, net.readout, net.loss).unwrap();
+        let mut q: Params<f64> = stack.zeros();
+        for (a, b) in q.tensors.iter_mut().zip(&p.tensors) {
+            a.value = b.value.clone();
+        }
+        let ostl = credit_ostl::gradient(&stack, &q, &seq).unwrap();
+        let bptt = credit_bptt::gradient(&net, &p, &seq).unwrap();
+        for (a, b) in ostl.grad.tensors.iter().zip(&bptt.grad.tensors) {
+            assert!(credit_check::max_rel_err(&a.value, &b.value) <= 1e-12, "{kind} {}", a.name);
+        }
+    }
+    let layers = vec![Layer { cell: cell(0, 1), n: 4 }, Layer { cell: cell(0, 2), n: 4 }];
+    let stack = Stack::new(layers, 2, 2, Readout::leaky(0.8), Loss::Mse).unwrap();
+    let p = random_params(&stack, 8);
+    let seq = sequence(&stack, 12, 8);
+    let ostl = credit_ostl::gradient(&stack, &p, &seq).unwrap();
+    let bptt = credit_bptt::stack::gradient(&stack, &p, &seq).unwrap();
+    let e = credit_check::max_rel_err(ostl.grad.get("l1.w_in").unwrap(), bptt.grad.get("l1.w_in").unwrap());
+    assert!(e > 1e-3, "lower layer under a leaky upper layer: {e:e}");
 }
