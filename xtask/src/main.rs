@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif,lstm] [--preset paper|tf|nest] [--fixture DIR] [--failures-only]
 //! cargo xtask family-table [--n N] [--steps T] [--seed S] [--reading hop-count|last-step-hop] [--fixture DIR]
+//! cargo xtask deep-table [--cell alif] [--n 6] [--steps 16] [--read top|all]
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
@@ -113,10 +114,11 @@ fn ci() -> Result<(), Failed> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cargo xtask <check-gradients | family-table | export-fixtures | compare-fixture [ARGS…] | tidy | doc | ci>";
+    let usage = "usage: cargo xtask <check-gradients | family-table | deep-table | export-fixtures | compare-fixture [ARGS…] | tidy | doc | ci>";
     let result = match args.first().map(String::as_str) {
         Some("check-gradients") => check_gradients(&args[1..]),
         Some("family-table") => check_bin("family-table", &args[1..]),
+        Some("deep-table") => check_bin("deep-table", &args[1..]),
         Some("export-fixtures") => check_bin("export-fixtures", &args[1..]),
         Some("compare-fixture") => check_bin("compare-fixture", &args[1..]),
         Some("tidy") => tidy(),

@@ -33,6 +33,19 @@ use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
+/// How traces cross layers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Depth {
+    /// Deep e-prop: traces carried across depth by `Φ` (Eq. D1, the default).
+    #[default]
+    Recursive,
+    /// e-prop applied layer-wise: each layer's traces cover its own parameters only (the `Φ`
+    /// term of (D1) dropped), as when the inputs between layers are stop-gradients (the authors'
+    /// multi-layer code with `loss_from_all_layers`). A lower layer then learns only from the
+    /// readout of its own outputs (`ReadoutFrom::All`).
+    LayerLocal,
+}
+
 /// What deep e-prop returns.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeepGradient<T: Scalar> {
@@ -40,6 +53,10 @@ pub struct DeepGradient<T: Scalar> {
     pub loss: T,
     /// The deep e-prop gradient for every tensor of the stack.
     pub grad: Params<T>,
+    /// Multiply-adds of (D1)–(D2), summed over the sequence (counted).
+    pub madds: u64,
+    /// Scalars held by the traces (`ε`, `e`, `Y`).
+    pub floats: u64,
 }
 
 /// The per-layer online state: cell state, output, eligibility vectors and traces.
@@ -57,6 +74,16 @@ pub fn gradient<T: Scalar>(
     stack: &Stack,
     params: &Params<T>,
     seq: &Sequence,
+) -> credit_core::Result<DeepGradient<T>> {
+    gradient_with(stack, params, seq, Depth::Recursive)
+}
+
+/// [`gradient`] with the depth treatment chosen ([`Depth`]).
+pub fn gradient_with<T: Scalar>(
+    stack: &Stack,
+    params: &Params<T>,
+    seq: &Sequence,
+    depth: Depth,
 ) -> credit_core::Result<DeepGradient<T>> {
     stack.validate()?;
     stack.validate_params(params)?;
@@ -84,6 +111,10 @@ pub fn gradient<T: Scalar>(
     let mut read_prev = (DVector::<T>::zeros(stack.n_read()), DMatrix::<T>::zeros(stack.n_read(), p_tot));
     let (mut loss, mut grad_flat) = (T::zero(), DVector::<T>::zeros(p_tot));
     let mut grad: Params<T> = stack.zeros();
+    let pt = p_tot as u64;
+    let mut madds = 0u64;
+    let floats =
+        layers.iter().map(|s| (s.eps.len() + s.e.len()) as u64).sum::<u64>() + (stack.n_out * p_tot) as u64;
     for t in 0..seq.len() {
         let x = seq.x[t].map(T::c);
         // the layer below as it was at t − 1 (for the delayed inter-layer input)
@@ -94,6 +125,8 @@ pub fn gradient<T: Scalar>(
             let (n, d) = (layer.n, layer.cell.state_dim());
             let (input, e_in) = match (k, stack.inter) {
                 (0, _) => (x.clone(), None),
+                (_, InterLayer::SameStep) if depth == Depth::LayerLocal => (layers[k - 1].z.clone(), None),
+                (_, InterLayer::OneStep) if depth == Depth::LayerLocal => (below_prev[k - 1].0.clone(), None),
                 (_, InterLayer::SameStep) => (layers[k - 1].z.clone(), Some(layers[k - 1].e.clone())),
                 (_, InterLayer::OneStep) => (below_prev[k - 1].0.clone(), Some(below_prev[k - 1].1.clone())),
             };
@@ -101,7 +134,10 @@ pub fn gradient<T: Scalar>(
             let jac = layer.cell.jacobians(&w[k], &st.cell, &st.z, &input);
             let mut eps = match &e_in {
                 // Eq. (D1): Φ^{k,t} e^{k−1,t'} — the recursion across depth
-                Some(e) => &layer.cell.input_jacobian(&w[k], &st.cell, &st.z, &input) * e,
+                Some(e) => {
+                    madds += (n * d * e.nrows()) as u64 * pt;
+                    &layer.cell.input_jacobian(&w[k], &st.cell, &st.z, &input) * e
+                }
                 None => DMatrix::zeros(n * d, p_tot),
             };
             for j in 0..n {
@@ -115,6 +151,7 @@ pub fn gradient<T: Scalar>(
                     }
                 }
             }
+            madds += ((n * d * d) + (n * d)) as u64 * pt; // D ε and ∂z/∂h ε
             let next = layer.cell.step(&w[k], &st.cell, &st.z, &input, &Edges::default());
             let z_h = layer.cell.output_jacobian(&next);
             let mut e = DMatrix::zeros(n, p_tot);
@@ -150,6 +187,7 @@ pub fn gradient<T: Scalar>(
         let g = g * m;
         loss += err * m;
         ys = &ys * kappa + w_out * e_now * c_out; // Eq. (D2)
+        madds += (stack.n_out * stack.n_read() + stack.n_out) as u64 * pt;
         grad_flat += ys.tr_mul(&g); // Eq. (D2)
         z_bar = &z_bar * kappa + r_now * c_out; // the readout's exact gradient, as (T5)
         b_bar = b_bar * kappa + c_out;
@@ -167,5 +205,5 @@ pub fn gradient<T: Scalar>(
             }
         }
     }
-    Ok(DeepGradient { loss, grad })
+    Ok(DeepGradient { loss, grad, madds, floats })
 }

@@ -37,6 +37,10 @@ pub struct OstlGradient<T: Scalar> {
     pub loss: T,
     /// The OSTL gradient for every tensor of the stack.
     pub grad: Params<T>,
+    /// Multiply-adds of (O-T), (O-S) and the readout traces, summed over the sequence (counted).
+    pub madds: u64,
+    /// Scalars held by the traces (`S^l`, `Z^l`, `Y^l`; the spatial chain is transient).
+    pub floats: u64,
 }
 
 /// OSTL gradient of a stack, computed online.
@@ -77,6 +81,8 @@ pub fn gradient<T: Scalar>(
     let mut loss = T::zero();
     let mut grad_flat = DVector::<T>::zeros(stack.p_cells());
     let mut grad: Params<T> = stack.zeros();
+    let mut madds = 0u64;
+    let floats: u64 = (0..nl).map(|l| (s[l].len() + zl[l].len() + ys[l].len()) as u64).sum();
     for t in 0..seq.len() {
         let x = seq.x[t].map(T::c);
         let z_old = z.clone();
@@ -107,6 +113,7 @@ pub fn gradient<T: Scalar>(
                     }
                 }
             }
+            madds += ((n * d * n) + (n * d * d) + (n * d)) as u64 * p_of[l] as u64; // R S, D S, Z
             let next = layer.cell.step(&w[l], &cells[l], &z_old[l], &input, &Edges::default());
             let zhl = layer.cell.output_jacobian(&next);
             let mut zs = DMatrix::zeros(n, p_of[l]);
@@ -136,6 +143,7 @@ pub fn gradient<T: Scalar>(
                 };
                 let phi = phis[k].as_ref().expect("layers above the first have an input Jacobian");
                 let dh = phi * below; // ∂h^{k,t}/∂θ^l through the input only
+                madds += (phi.nrows() * phi.ncols() + phi.nrows()) as u64 * p_of[l] as u64;
                 let d = stack.layers[k].cell.state_dim();
                 let mut zk = DMatrix::zeros(stack.layers[k].n, p_of[l]);
                 for j in 0..stack.layers[k].n {
@@ -176,6 +184,7 @@ pub fn gradient<T: Scalar>(
             };
             let rs_now = if lag == 0 { read_s.clone() } else { ys_read_prev[l].clone() };
             ys[l] = &ys[l] * kappa + w_out * rs_now * c_out; // the readout's own exact trace
+            madds += (stack.n_out * stack.n_read() + stack.n_out) as u64 * p_of[l] as u64;
             let gl = ys[l].tr_mul(&g);
             grad_flat.rows_mut(base[l], p_of[l]).axpy(T::one(), &gl, T::one());
             ys_read_prev[l] = read_s;
@@ -197,5 +206,5 @@ pub fn gradient<T: Scalar>(
             }
         }
     }
-    Ok(OstlGradient { loss, grad })
+    Ok(OstlGradient { loss, grad, madds, floats })
 }

@@ -17,6 +17,10 @@ pub struct StackRtrl<T: Scalar> {
     pub loss: T,
     /// `dE/dθ` for every tensor of the stack.
     pub grad: Params<T>,
+    /// Multiply-adds of (T1), (T7), (T2) and the readout sensitivity, summed (counted).
+    pub madds: u64,
+    /// Scalars held by the sensitivities (`S^l`, `Z^l`, `Y`).
+    pub floats: u64,
 }
 
 /// RTRL gradient of a stack, computed online (weights frozen over the sequence).
@@ -49,6 +53,9 @@ pub fn gradient<T: Scalar>(
     let mut loss = T::zero();
     let mut grad_flat = DVector::<T>::zeros(p_tot);
     let mut grad: Params<T> = stack.zeros();
+    let pt = p_tot as u64;
+    let mut madds = 0u64;
+    let floats = s.iter().chain(zs.iter()).map(|m| m.len() as u64).sum::<u64>() + ys.len() as u64;
     for t in 0..seq.len() {
         let x = seq.x[t].map(T::c);
         let (z_old, zs_old) = (z.clone(), zs.clone());
@@ -62,9 +69,11 @@ pub fn gradient<T: Scalar>(
             };
             let jac = layer.cell.jacobians(&w[l], &cells[l], &z_old[l], &input);
             let mut sl = &jac.m_z * &zs_old[l]; // Eq. (T1): ∂M/∂z^{t-1} Z^{l,t-1}
+            madds += ((n * d * n) + (n * d * d) + (n * d)) as u64 * pt; // R S, D S, Z
             if let Some(zi) = zs_in {
                 let phi = layer.cell.input_jacobian(&w[l], &cells[l], &z_old[l], &input);
                 sl += &phi * zi; // Eq. (T7): Φ^{l,t} Z^{l-1,t'}
+                madds += (phi.nrows() * phi.ncols()) as u64 * pt;
             }
             for j in 0..n {
                 let ds = &jac.d[j] * s[l].rows(j * d, d); // Eq. (T1): D S^{l,t-1}
@@ -113,6 +122,7 @@ pub fn gradient<T: Scalar>(
         let g = g * m;
         loss += e * m;
         ys = &ys * kappa + w_out * rs_now * c_out; // Eq. (T3)
+        madds += (stack.n_out * stack.n_read() + stack.n_out) as u64 * pt;
         grad_flat += ys.tr_mul(&g); // Eq. (T4)
         z_bar = &z_bar * kappa + r_now * c_out; // Eq. (T5)
         b_bar = b_bar * kappa + c_out;
@@ -132,5 +142,5 @@ pub fn gradient<T: Scalar>(
             }
         }
     }
-    Ok(StackRtrl { loss, grad })
+    Ok(StackRtrl { loss, grad, madds, floats })
 }
