@@ -28,6 +28,20 @@ pub struct StackConfig {
     pub seed: u64,
     /// `W_rec = 0` in every layer.
     pub no_recurrence: bool,
+    /// Explicit parameters and sequence (a fixture's) instead of drawing them from the seed.
+    pub data: Option<(Params<f64>, credit_core::Sequence)>,
+}
+
+/// The config of a stack fixture read from disk (`--fixture DIR`).
+pub fn from_fixture(fx: &crate::fixtures::stack::StackFixture) -> StackConfig {
+    StackConfig {
+        name: format!("fixture:{}", fx.config.name),
+        stack: fx.stack.clone(),
+        steps: fx.seq.len(),
+        seed: fx.config.seed,
+        no_recurrence: false,
+        data: Some((fx.params.clone(), fx.seq.clone())),
+    }
 }
 
 fn make(
@@ -43,7 +57,7 @@ fn make(
         Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse).expect("built-in stacks are valid");
     stack.inter = inter;
     stack.readout_from = from;
-    StackConfig { name: name.to_string(), stack, steps, seed, no_recurrence: false }
+    StackConfig { name: name.to_string(), stack, steps, seed, no_recurrence: false, data: None }
 }
 
 fn no_rec(mut c: StackConfig) -> StackConfig {
@@ -153,7 +167,10 @@ fn liveness(
 /// Evaluates the stack relations on one config.
 pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
     let stack = &cfg.stack;
-    let mut p = stack.random_params(cfg.seed)?;
+    let (mut p, seq) = match &cfg.data {
+        Some((p, s)) => (p.clone(), s.clone()),
+        None => (stack.random_params(cfg.seed)?, stack.random_sequence(cfg.steps, cfg.seed)?),
+    };
     if cfg.no_recurrence {
         for l in 0..stack.layers.len() {
             for k in stack.layer_tensors(l) {
@@ -163,7 +180,6 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
             }
         }
     }
-    let seq = stack.random_sequence(cfg.steps, cfg.seed)?;
     let oracle = credit_oracle::gradient_of(stack, &p, &seq, Detach::default())?;
     let (live, live_ok) = liveness(cfg, &p, &seq, &oracle.grad)?;
     let bptt = credit_bptt::stack::gradient(stack, &p, &seq)?;

@@ -193,3 +193,28 @@ fn numpy_example_agrees_where_numpy_is_installed() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&cand);
 }
+
+/// The stack fixture: export → import round trip, recomputation bit for bit, every relation on
+/// it passes (`check-gradients --fixture` runs the same code).
+#[test]
+fn stack_fixture_round_trip() {
+    let fx = fixtures::stack::canonical_stack();
+    let dir = tmp("stack-ref");
+    fixtures::stack::write(&dir, &fx).unwrap();
+    let back = match fixtures::read_any(&dir).unwrap() {
+        fixtures::AnyFixture::Stack(s) => s,
+        fixtures::AnyFixture::Single(_) => panic!("a stack fixture read as a single layer"),
+    };
+    assert_eq!(back.config, fx.config);
+    assert_eq!(back.stack, fx.stack);
+    assert_eq!(back.params, fx.params);
+    assert_eq!(back.seq, fx.seq);
+    let again = tmp("stack-again");
+    fixtures::stack::write(&again, &back).unwrap();
+    let report = compare(&dir, &again, 0.0).unwrap();
+    assert!(report.arrays.iter().all(|a| a.pass && a.abs == 0.0), "{:?}", report.first_failure());
+    let rows = credit_check::stacks::run_stack(&credit_check::stacks::from_fixture(&back)).unwrap();
+    assert!(rows.len() > 30 && rows.iter().all(|r| r.pass), "{:?}", rows.iter().find(|r| !r.pass));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&again);
+}

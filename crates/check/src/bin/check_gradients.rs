@@ -55,18 +55,28 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    let mut fixture_stack = None;
     let mut suite = match &args.fixture {
         None => builtin_suite(),
-        Some(dir) => match credit_check::fixtures::read(dir) {
-            Ok(fx) => vec![credit_check::suite::from_fixture(&fx)],
+        Some(dir) => match credit_check::fixtures::read_any(dir) {
+            Ok(credit_check::fixtures::AnyFixture::Single(fx)) => {
+                vec![credit_check::suite::from_fixture(&fx)]
+            }
+            Ok(credit_check::fixtures::AnyFixture::Stack(fx)) => {
+                fixture_stack = Some(credit_check::stacks::from_fixture(&fx));
+                Vec::new()
+            }
             Err(e) => {
                 eprintln!("check-gradients: {e}");
                 return ExitCode::from(2);
             }
         },
     };
-    let mut stacks =
-        if args.fixture.is_some() || args.preset.is_some() { Vec::new() } else { builtin_stacks() };
+    let mut stacks = match fixture_stack {
+        Some(s) => vec![s],
+        None if args.fixture.is_some() || args.preset.is_some() => Vec::new(),
+        None => builtin_stacks(),
+    };
     let known = ["rate", "lif", "alif", "lstm", "stack"];
     for c in &args.cell {
         if !known.contains(&c.as_str()) {

@@ -38,18 +38,30 @@ fn main() -> ExitCode {
         }
     };
     let result = match &args.fixture {
-        Some(input) => fixtures::read(input).and_then(|fx| {
-            fixtures::write(&args.dir, &fx)?;
+        Some(input) => fixtures::read_any(input).and_then(|fx| {
+            match &fx {
+                fixtures::AnyFixture::Single(f) => fixtures::write(&args.dir, f)?,
+                fixtures::AnyFixture::Stack(f) => fixtures::stack::write(&args.dir, f)?,
+            }
             let _ =
                 writeln!(std::io::stdout(), "{}: recomputed from {}", args.dir.display(), input.display());
             Ok(())
         }),
-        None => fixtures::canonical().iter().try_for_each(|fx| {
-            let dir = args.dir.join(&fx.config.name);
-            fixtures::write(&dir, fx)?;
-            let _ = writeln!(std::io::stdout(), "{}", dir.display()); // a closed pipe is not an error
-            Ok(())
-        }),
+        None => fixtures::canonical()
+            .iter()
+            .try_for_each(|fx| {
+                let dir = args.dir.join(&fx.config.name);
+                fixtures::write(&dir, fx)?;
+                let _ = writeln!(std::io::stdout(), "{}", dir.display()); // a closed pipe is not an error
+                Ok(())
+            })
+            .and_then(|()| {
+                let fx = fixtures::stack::canonical_stack();
+                let dir = args.dir.join(&fx.config.name);
+                fixtures::stack::write(&dir, &fx)?;
+                let _ = writeln!(std::io::stdout(), "{}", dir.display());
+                Ok(())
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

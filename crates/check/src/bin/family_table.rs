@@ -77,8 +77,15 @@ fn main() -> ExitCode {
     };
     let mut cases = Vec::new();
     match &args.fixture {
-        Some(dir) => match credit_check::fixtures::read(dir) {
-            Ok(fx) => cases.push((fx.net, fx.params, fx.seq)),
+        Some(dir) => match credit_check::fixtures::read_any(dir) {
+            Ok(credit_check::fixtures::AnyFixture::Single(fx)) => cases.push((fx.net, fx.params, fx.seq)),
+            Ok(credit_check::fixtures::AnyFixture::Stack(_)) => {
+                eprintln!(
+                    "family-table: {} is a stack fixture; the family table is for single layers (see deep-table)",
+                    dir.display()
+                );
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 eprintln!("family-table: {e}");
                 return ExitCode::from(2);
