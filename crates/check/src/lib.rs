@@ -22,6 +22,7 @@
 //! **Architecture invariant:** this is the only crate that depends on both the oracle and the
 //! algorithms; the algorithms never see the oracle and the oracle never sees them.
 
+pub mod cli;
 pub mod compare;
 pub mod eprop;
 pub mod family;

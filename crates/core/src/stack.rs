@@ -222,6 +222,20 @@ impl Stack {
         unreachable!("local index out of range")
     }
 
+    /// Adds a flat vector over all cell parameters (the layout of [`Stack::locate_local`]) into
+    /// the layer tensors of `grad`.
+    pub fn add_flat<T: Scalar>(&self, grad: &mut Params<T>, flat: &DVector<T>) {
+        for (l, layer) in self.layers.iter().enumerate() {
+            let p_loc: usize = layer.cell.tensor_cols(self.layer_input(l), layer.n).iter().sum();
+            for j in 0..layer.n {
+                for q in 0..p_loc {
+                    let (ti, col, k) = self.locate_local(l, j, q);
+                    grad.tensors[ti].value[(j, col)] += flat[k];
+                }
+            }
+        }
+    }
+
     /// Checks names, shapes, finiteness and the autapse rule of every layer.
     pub fn validate_params<T: Scalar>(&self, params: &Params<T>) -> Result<()> {
         let shapes = self.tensor_shapes();

@@ -195,15 +195,6 @@ pub fn gradient_with<T: Scalar>(
         grad.tensors[nt - 1].value.column_mut(0).axpy(b_bar, &g, T::one());
         read_prev = read;
     }
-    for k in 0..nl {
-        let layer = &stack.layers[k];
-        let p_loc: usize = layer.cell.tensor_cols(stack.layer_input(k), layer.n).iter().sum();
-        for j in 0..layer.n {
-            for q in 0..p_loc {
-                let (ti, col, flat) = stack.locate_local(k, j, q);
-                grad.tensors[ti].value[(j, col)] += grad_flat[flat];
-            }
-        }
-    }
+    stack.add_flat(&mut grad, &grad_flat);
     Ok(DeepGradient { loss, grad, madds, floats })
 }

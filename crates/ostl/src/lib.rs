@@ -196,15 +196,6 @@ pub fn gradient<T: Scalar>(
         read_prev = read;
         chain_prev = chain;
     }
-    for l in 0..nl {
-        let layer = &stack.layers[l];
-        let p_loc: usize = layer.cell.tensor_cols(stack.layer_input(l), layer.n).iter().sum();
-        for j in 0..layer.n {
-            for q in 0..p_loc {
-                let (ti, col, flat) = stack.locate_local(l, j, q);
-                grad.tensors[ti].value[(j, col)] += grad_flat[flat];
-            }
-        }
-    }
+    stack.add_flat(&mut grad, &grad_flat);
     Ok(OstlGradient { loss, grad, madds, floats })
 }

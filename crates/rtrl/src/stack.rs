@@ -131,16 +131,6 @@ pub fn gradient<T: Scalar>(
         read_prev = read;
         read_s_prev = read_s;
     }
-    // the flat cell-parameter gradient into the layer tensors
-    for l in 0..nl {
-        for j in 0..stack.layers[l].n {
-            let p_loc: usize =
-                stack.layers[l].cell.tensor_cols(stack.layer_input(l), stack.layers[l].n).iter().sum();
-            for q in 0..p_loc {
-                let (ti, col, flat) = stack.locate_local(l, j, q);
-                grad.tensors[ti].value[(j, col)] += grad_flat[flat];
-            }
-        }
-    }
+    stack.add_flat(&mut grad, &grad_flat); // the flat cell-parameter gradient into the layer tensors
     Ok(StackRtrl { loss, grad, madds, floats })
 }

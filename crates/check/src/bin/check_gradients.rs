@@ -2,20 +2,11 @@
 //! Usually invoked as `cargo xtask check-gradients` (release build).
 
 use clap::Parser;
+use credit_check::out;
 use credit_check::stacks::{builtin_stacks, run_stack};
 use credit_check::{builtin_suite, report, run_config};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
-
-/// `println!` that ends the program quietly when stdout is closed (e.g. piped into `head`).
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if writeln!(std::io::stdout(), $($arg)*).is_err() {
-            return ExitCode::SUCCESS;
-        }
-    }};
-}
 
 /// Proves the relations between BPTT, RTRL, the dual-number oracle and finite differences.
 #[derive(Parser)]
@@ -40,20 +31,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match credit_check::cli::parse("check-gradients") {
         Ok(a) => a,
-        Err(e) if e.use_stderr() => {
-            let msg = e.to_string();
-            eprintln!(
-                "check-gradients: {}",
-                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
-            );
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            print!("{e}");
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code,
     };
     let mut fixture_stack = None;
     let mut suite = match &args.fixture {

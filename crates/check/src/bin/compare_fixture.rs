@@ -5,18 +5,9 @@
 
 use clap::Parser;
 use credit_check::fixtures::compare::compare;
+use credit_check::out;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// `println!` that ends the program quietly when stdout is closed (e.g. piped into `head`).
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if writeln!(std::io::stdout(), $($arg)*).is_err() {
-            return ExitCode::SUCCESS;
-        }
-    }};
-}
 
 /// Compares a candidate fixture with a reference fixture.
 #[derive(Parser)]
@@ -32,20 +23,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match credit_check::cli::parse("compare-fixture") {
         Ok(a) => a,
-        Err(e) if e.use_stderr() => {
-            let msg = e.to_string();
-            eprintln!(
-                "compare-fixture: {}",
-                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
-            );
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            print!("{e}");
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code,
     };
     let report = match compare(&args.expected, &args.candidate, args.tol) {
         Ok(r) => r,

@@ -4,22 +4,13 @@
 //! against the `O(L²N³)` estimate of `docs/deep.md` §6. Usually `cargo xtask deep-table`.
 
 use clap::Parser;
+use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
 use credit_core::stack::{Layer, ReadoutFrom, Stack};
 use credit_core::{CellModel, Loss, Params, Readout};
 use credit_deep::Depth;
 use std::process::ExitCode;
-
-/// `println!` that ends the program quietly when stdout is closed (e.g. piped into `head`).
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if writeln!(std::io::stdout(), $($arg)*).is_err() {
-            return ExitCode::SUCCESS;
-        }
-    }};
-}
 
 /// Prints the deep table.
 #[derive(Parser)]
@@ -55,20 +46,9 @@ fn layer_stats(a: &Params<f64>, b: &Params<f64>, range: std::ops::Range<usize>) 
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match credit_check::cli::parse("deep-table") {
         Ok(a) => a,
-        Err(e) if e.use_stderr() => {
-            let msg = e.to_string();
-            eprintln!(
-                "deep-table: {}",
-                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
-            );
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            print!("{e}");
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code,
     };
     let make = |kind: &str| match kind {
         "rate" => Some(rate(0.5)),

@@ -22,20 +22,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match credit_check::cli::parse("export-fixtures") {
         Ok(a) => a,
-        Err(e) if e.use_stderr() => {
-            let msg = e.to_string();
-            eprintln!(
-                "export-fixtures: {}",
-                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
-            );
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            print!("{e}");
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code,
     };
     let result = match &args.fixture {
         Some(input) => fixtures::read_any(input).and_then(|fx| {

@@ -4,21 +4,12 @@
 //! Usually invoked as `cargo xtask family-table`.
 
 use clap::Parser;
+use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
 use credit_core::{CellModel, Loss, Network, Params, Readout, Sequence};
 use credit_family::{Reading, recursion};
 use std::process::ExitCode;
-
-/// `println!` that ends the program quietly when stdout is closed (e.g. piped into `head`).
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if writeln!(std::io::stdout(), $($arg)*).is_err() {
-            return ExitCode::SUCCESS;
-        }
-    }};
-}
 
 /// Prints the family table.
 #[derive(Parser)]
@@ -52,20 +43,9 @@ fn cosine(a: &Params<f64>, b: &Params<f64>, tensors: usize) -> f64 {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match credit_check::cli::parse("family-table") {
         Ok(a) => a,
-        Err(e) if e.use_stderr() => {
-            let msg = e.to_string();
-            eprintln!(
-                "family-table: {}",
-                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
-            );
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            print!("{e}");
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code,
     };
     let reading = match args.reading.as_str() {
         "hop-count" => Reading::HopCount,
