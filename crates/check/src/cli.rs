@@ -9,11 +9,15 @@ pub fn parse<A: clap::Parser>(name: &str) -> Result<A, ExitCode> {
     match A::try_parse() {
         Ok(a) => Ok(a),
         Err(e) if e.use_stderr() => {
+            // clap's message, up to its usage block, folded into one line
             let msg = e.to_string();
-            eprintln!(
-                "{name}: {}",
-                msg.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ")
-            );
+            let parts: Vec<&str> = msg
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("{name}: {}", parts.join(" ").trim_start_matches("error: "));
             Err(ExitCode::from(2))
         }
         Err(e) => {
