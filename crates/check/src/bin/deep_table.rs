@@ -31,6 +31,9 @@ struct Args {
     /// What the readout reads: top or all.
     #[arg(long, default_value = "top")]
     read: String,
+    /// Use this stack fixture's layers, weights and inputs instead of the built-in stacks.
+    #[arg(long, value_name = "DIR")]
+    fixture: Option<std::path::PathBuf>,
 }
 
 fn layer_stats(a: &Params<f64>, b: &Params<f64>, range: std::ops::Range<usize>) -> (f64, f64) {
@@ -69,32 +72,54 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    out!(
-        "deep rules on stacks of {} (N = {} per layer, T = {}, readout from {}, seed {}); deep e-prop is a reconstruction (docs/deep.md)",
-        args.cell,
-        args.n,
-        args.steps,
-        args.read,
-        args.seed
-    );
-    out!(
-        "rel. err = max over the layer's tensors of max|a − b| / max|b| against BPTT; cosine over the layer's tensors\n"
-    );
-    for depth in 1..=4usize {
-        let layers = vec![Layer { cell: cell.clone(), n: args.n }; depth];
-        let built = Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse).and_then(|mut s| {
-            s.readout_from = from;
-            let p = s.random_params(args.seed)?;
-            let seq = s.random_sequence(args.steps, args.seed)?;
-            Ok((s, p, seq))
-        });
-        let (stack, p, seq) = match built {
-            Ok(x) => x,
+    let mut cases = Vec::new();
+    match &args.fixture {
+        Some(dir) => match credit_check::fixtures::read_any(dir) {
+            Ok(credit_check::fixtures::AnyFixture::Stack(fx)) => cases.push((fx.stack, fx.params, fx.seq)),
+            Ok(credit_check::fixtures::AnyFixture::Single(_)) => {
+                eprintln!(
+                    "deep-table: {} is a single-layer fixture; the deep table needs a stack fixture",
+                    dir.display()
+                );
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 eprintln!("deep-table: {e}");
                 return ExitCode::from(2);
             }
-        };
+        },
+        None => {
+            for depth in 1..=4usize {
+                let layers = vec![Layer { cell: cell.clone(), n: args.n }; depth];
+                let built = Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse).and_then(|mut s| {
+                    s.readout_from = from;
+                    let p = s.random_params(args.seed)?;
+                    let seq = s.random_sequence(args.steps, args.seed)?;
+                    Ok((s, p, seq))
+                });
+                match built {
+                    Ok(x) => cases.push(x),
+                    Err(e) => {
+                        eprintln!("deep-table: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+        }
+    }
+    let what = match &args.fixture {
+        Some(d) => format!("the stack fixture {}", d.display()),
+        None => format!(
+            "stacks of {} (N = {} per layer, T = {}, readout from {}, seed {})",
+            args.cell, args.n, args.steps, args.read, args.seed
+        ),
+    };
+    out!("deep rules on {what}; deep e-prop is a reconstruction (docs/deep.md)");
+    out!(
+        "rel. err = max over the layer's tensors of max|a − b| / max|b| against BPTT; cosine over the layer's tensors\n"
+    );
+    for (stack, p, seq) in cases {
+        let depth = stack.layers.len();
         let run = || -> credit_core::Result<_> {
             let bptt = credit_bptt::stack::gradient(&stack, &p, &seq)?;
             let deep = credit_deep::gradient(&stack, &p, &seq)?;
@@ -110,7 +135,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let (n, d) = (args.n as u64, stack.layers[0].cell.state_dim() as u64);
+        let (n, d) = (stack.layers[0].n as u64, stack.layers[0].cell.state_dim() as u64);
         let p_tot = stack.p_cells() as u64;
         out!(
             "L = {depth}  ({}, P_cells = {p_tot}; estimate Σ_k N_k·d·P_tot = {} floats ≈ O(L²N³))",
@@ -126,7 +151,7 @@ fn main() -> ExitCode {
             "floats",
             "madds/step"
         );
-        let steps = args.steps as u64;
+        let steps = seq.len() as u64;
         let rules: [(&str, &Params<f64>, u64, u64); 4] = [
             ("deep e-prop", &deep.grad, deep.floats, deep.madds / steps),
             ("e-prop layer-wise", &local.grad, local.floats, local.madds / steps),
