@@ -218,3 +218,98 @@ fn stack_fixture_round_trip() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&again);
 }
+
+mod corrupted {
+    //! The loader never panics on corrupted fixtures: truncated or bit-flipped `.npz` files and
+    //! mangled `config.json` give a typed error naming the file (or load, when the corruption
+    //! happens to leave a valid file), never a panic.
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as PtConfig, RngSeed};
+    use std::sync::OnceLock;
+
+    fn reference() -> &'static PathBuf {
+        static DIR: OnceLock<PathBuf> = OnceLock::new();
+        DIR.get_or_init(|| {
+            let fx = fixtures::canonical().into_iter().find(|f| f.config.name.starts_with("lif-tf")).unwrap();
+            let dir = tmp("corrupt-ref");
+            fixtures::write(&dir, &fx).unwrap();
+            dir
+        })
+    }
+
+    fn copy_to(name: &str) -> PathBuf {
+        let dir = tmp(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["config.json", "inputs.npz", "intermediates.npz", "gradients.npz", "trajectory.npz"] {
+            std::fs::copy(reference().join(f), dir.join(f)).unwrap();
+        }
+        dir
+    }
+
+    proptest! {
+        #![proptest_config(PtConfig { cases: 64, failure_persistence: None, rng_seed: RngSeed::Fixed(0xBAD_F11E), ..PtConfig::default() })]
+
+        #[test]
+        fn corrupted_inputs_npz_is_an_error_not_a_panic(cut in 0.0f64..1.0, flips in proptest::collection::vec((0.0f64..1.0, 1u8..=255), 0..4), truncate in any::<bool>()) {
+            let dir = copy_to("corrupt-npz");
+            let path = dir.join("inputs.npz");
+            let mut bytes = std::fs::read(&path).unwrap();
+            if truncate {
+                bytes.truncate((cut * bytes.len() as f64) as usize);
+            }
+            for (at, x) in &flips {
+                if !bytes.is_empty() {
+                    let i = ((at * bytes.len() as f64) as usize).min(bytes.len() - 1);
+                    bytes[i] ^= x;
+                }
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            match fixtures::read_any(&dir) {
+                Ok(_) => {} // the corruption missed everything the loader reads
+                Err(e) => prop_assert!(e.to_string().contains("inputs.npz") || e.to_string().contains("config.json"), "{}", e),
+            }
+            // comparing a corrupted candidate never panics either
+            let _ = compare(reference(), &dir, 1e-6);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+
+        #[test]
+        fn mangled_config_is_an_error_not_a_panic(cut in 0.0f64..1.0, replace_at in 0.0f64..1.0, with in "[a-z0-9{}\\[\\]:,\" -]{0,6}") {
+            let dir = copy_to("corrupt-json");
+            let path = dir.join("config.json");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut chars: Vec<char> = text.chars().collect();
+            let i = ((replace_at * chars.len() as f64) as usize).min(chars.len().saturating_sub(1));
+            let end = (i + with.len()).min(chars.len());
+            chars.splice(i..end, with.chars());
+            let mut mangled: String = chars.into_iter().collect();
+            if cut < 0.2 {
+                let keep = (cut * 5.0 * mangled.len() as f64) as usize;
+                mangled = mangled.chars().take(keep).collect();
+            }
+            std::fs::write(&path, &mangled).unwrap();
+            if let Err(e) = fixtures::read_any(&dir) {
+                prop_assert!(e.to_string().contains("config.json") || e.to_string().contains("inputs.npz"), "{}", e);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    /// Wrong dtype: a float32 array where float64 is required names the array.
+    #[test]
+    fn wrong_dtype_names_the_array() {
+        let dir = copy_to("corrupt-dtype");
+        let mut arrays: Vec<(String, ndarray::ArrayD<f32>)> =
+            read_all(&dir.join("inputs.npz")).into_iter().map(|(n, a)| (n, a.mapv(|v| v as f32))).collect();
+        arrays.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut w = NpzWriter::new(std::fs::File::create(dir.join("inputs.npz")).unwrap());
+        for (n, a) in &arrays {
+            w.add_array(n.as_str(), a).unwrap();
+        }
+        w.finish().unwrap();
+        let e = fixtures::read_any(&dir).unwrap_err().to_string();
+        assert!(e.contains("inputs.npz") && e.contains("float64"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
