@@ -56,7 +56,8 @@ pub(crate) fn rows(
     cx.tensors("eprop-total=bptt", "f64", "", &fact, bptt, TOL_F64);
 
     // P3: causal = non-causal, symmetric and random feedback
-    let random = Feedback::Matrix(credit_eprop::random_feedback(net, cx.cfg.seed));
+    let b_random = cx.cfg.feedback.clone().unwrap_or_else(|| credit_eprop::random_feedback(net, cx.cfg.seed));
+    let random = Feedback::Matrix(b_random);
     let sym = credit_eprop::gradient(net, p, seq, &Feedback::Symmetric)?;
     let rnd = credit_eprop::gradient(net, p, seq, &random)?;
     let sym_nc = credit_eprop::gradient_noncausal(net, p, seq, &Feedback::Symmetric)?;

@@ -29,6 +29,8 @@ pub struct Config {
     pub role: Role,
     /// Explicit parameters and sequence (a fixture's), instead of drawing them from the seed.
     pub data: Option<(Params<f64>, Sequence)>,
+    /// Explicit random feedback matrix `B` (a fixture's), instead of drawing it from the seed.
+    pub feedback: Option<nalgebra::DMatrix<f64>>,
 }
 
 impl Config {
@@ -52,8 +54,15 @@ pub fn from_fixture(fx: &crate::fixtures::Fixture) -> Config {
         steps: fx.seq.len(),
         seed: fx.config.seed,
         scale: None,
-        role: Role::Generic,
+        // a fixture without recurrent weights is a no-recurrence config (e-prop = BPTT when the
+        // reset is detached too), whatever its name
+        role: if fx.params.get("w_rec").is_some_and(|w| w.iter().all(|&v| v == 0.0)) {
+            Role::NoRecurrence
+        } else {
+            Role::Generic
+        },
         data: Some((fx.params.clone(), fx.seq.clone())),
+        feedback: Some(fx.feedback.clone()),
     }
 }
 
@@ -96,7 +105,16 @@ fn cfg(
 ) -> Config {
     let net =
         Network::new(cell, n_in, n, k, Readout::leaky(kappa), loss).expect("built-in configs are valid");
-    Config { name: name.to_string(), net, steps, seed, scale: None, role: Role::Generic, data: None }
+    Config {
+        name: name.to_string(),
+        net,
+        steps,
+        seed,
+        scale: None,
+        role: Role::Generic,
+        data: None,
+        feedback: None,
+    }
 }
 
 /// The same config with `W_rec = 0` (and a stronger input drive so spiking cells stay live).
@@ -181,6 +199,7 @@ pub fn builtin_suite() -> Vec<Config> {
                 scale: None,
                 role: Role::Generic,
                 data: None,
+                feedback: None,
             });
         }
     }

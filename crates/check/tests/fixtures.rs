@@ -313,3 +313,29 @@ mod corrupted {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// An imported fixture with `W_rec = 0` and the reset detached is checked as a no-recurrence
+/// config (e-prop must equal BPTT), and its own feedback matrix is the one random e-prop uses.
+#[test]
+fn imported_fixture_roles_and_feedback() {
+    let mut fx = fixtures::canonical().into_iter().find(|f| f.config.name.starts_with("lif-paper")).unwrap();
+    fx.config.cell.reset = Some("detached".into());
+    fx.net = fx.config.network().unwrap();
+    let i = fx.params.tensors.iter().position(|t| t.name == "w_rec").unwrap();
+    fx.params.tensors[i].value.fill(0.0);
+    fx.feedback *= -3.0;
+    let dir = tmp("imported-r0");
+    fixtures::write(&dir, &fx).unwrap();
+    let back = match fixtures::read_any(&dir).unwrap() {
+        fixtures::AnyFixture::Single(f) => f,
+        fixtures::AnyFixture::Stack(_) => panic!("single-layer fixture read as a stack"),
+    };
+    let cfg = credit_check::suite::from_fixture(&back);
+    assert_eq!(cfg.role, credit_check::suite::Role::NoRecurrence);
+    assert_eq!(cfg.feedback.as_ref(), Some(&fx.feedback));
+    let rows = credit_check::run_config(&cfg).unwrap();
+    assert!(rows.iter().any(|r| r.relation == "eprop=bptt@R0"));
+    assert!(rows.iter().all(|r| r.relation != "eprop!=bptt"));
+    assert!(rows.iter().all(|r| r.pass), "{:?}", rows.iter().find(|r| !r.pass));
+    let _ = std::fs::remove_dir_all(&dir);
+}
