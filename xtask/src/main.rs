@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif,lstm] [--preset paper|tf|nest] [--fixture DIR] [--failures-only]
-//! cargo xtask family-table [--n N] [--steps T] [--seed S] [--reading hop-count|last-step-hop] [--fixture DIR]
+//! cargo xtask family-table [--n N] [--steps T] [--seed S] [--reading hop-count|last-step-hop|time-lag] [--fixture DIR]
 //! cargo xtask deep-table [--cell alif] [--n 6] [--steps 16] [--read top|all] [--fixture DIR]
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]

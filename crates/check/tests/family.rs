@@ -112,3 +112,29 @@ fn graded_rejects_too_long_sequences() {
     let e = graded::hop_gradients::<4>(&net, &p, &seq).unwrap_err();
     assert!(e.to_string().starts_with("family.graded.T = 5"), "{e}");
 }
+
+/// The time-lag reading: order 0 is e-prop, order `T` keeps every path (RTRL), and in between it
+/// is a different rule from the hop-count reading.
+#[test]
+fn time_lag_reading_limits() {
+    for kind in 0..4 {
+        let net = net(cell(kind, 0), 3, 4, 2, false, 0.8);
+        let (p, seq) = instance(&net, 8, 90 + kind as u64);
+        let ep = credit_eprop::gradient(&net, &p, &seq, &Feedback::Symmetric).unwrap();
+        let lag0 = recursion::gradient(&net, &p, &seq, 0, Reading::TimeLag).unwrap();
+        for (name, e) in per_tensor(&lag0.grad, &ep.grad) {
+            assert!(e <= 1e-12, "{kind} m=0 {name}: {e:e}");
+        }
+        let rtrl = credit_rtrl::gradient(&net, &p, &seq).unwrap();
+        let full = recursion::gradient(&net, &p, &seq, 8, Reading::TimeLag).unwrap();
+        for (name, e) in per_tensor(&full.grad, &rtrl.grad) {
+            assert!(e <= 1e-10, "{kind} m=T {name}: {e:e}");
+        }
+    }
+    let net = net(cell(0, 1), 3, 5, 2, false, 0.8);
+    let (p, seq) = instance(&net, 10, 3);
+    let lag = recursion::gradient(&net, &p, &seq, 2, Reading::TimeLag).unwrap();
+    let hop = recursion::gradient(&net, &p, &seq, 2, Reading::HopCount).unwrap();
+    let worst = per_tensor(&lag.grad, &hop.grad).into_iter().map(|(_, e)| e).fold(0.0, f64::max);
+    assert!(worst > 1e-4, "time lag and hop count of order 2 coincide: {worst:e}");
+}

@@ -27,7 +27,8 @@
 //! ## Reference
 //! M. Martín-Sánchez, S. Bohté, S. Otte, "A taxonomy of recurrent learning rules", ICANN 2022,
 //! LNCS, pp. 478–490, doi:10.1007/978-3-031-15919-0_40 (abstract and introduction read);
-//! Y. H. Liu et al., PNAS 2021 (MDGL) for [`Reading::LastStepHop`].
+//! Y. H. Liu et al., PNAS 2021 (MDGL) for [`Reading::LastStepHop`]; [`Reading::TimeLag`] is the
+//! "order by time lag" alternative reading of the design notes.
 //!
 //! ```
 //! use credit_core::{cell::{Cell, Rate}, Loss, Network, Params, Readout, Sequence};

@@ -26,6 +26,12 @@ pub enum Reading {
     /// the hop's contribution is not propagated further by `D`. Level `k` is then
     /// `S^{(k),t} = S^{(0),t} + R^t S^{(k-1),t-1}` (Eq. F4).
     LastStepHop,
+    /// Order by time lag: keep the explicit hops that happened within the last `m` steps before
+    /// the learning signal is applied (paths whose earliest hop is older are dropped). Level
+    /// `a = 0..m−1` holds the paths whose earliest hop was `a` steps ago (Eq. F7):
+    /// `S^{[0],t} = R^t S^{(0),t−1}`, `S^{[a],t} = (D^t + R^t) S^{[a−1],t−1}`, and the gradient
+    /// reads `S^{(0)} + Σ_a S^{[a]}`. Order 0 is e-prop; order `T` is RTRL.
+    TimeLag,
 }
 
 /// Counted costs of the recursion.
@@ -175,6 +181,18 @@ impl<T: Scalar> FamilyState<T> {
                     // + S^{(0),t}: ε^t placed at each neuron's own columns (Eq. F4)
                     add_local(net, &mut sk, &self.eps);
                 }
+                Reading::TimeLag => {
+                    // Eq. (F7): the age-0 level is the fresh hop R^t S^{(0),t−1}; older levels
+                    // age by one step under the full J^t = D^t + R^t (no I: every path here has hopped)
+                    if k >= 2 {
+                        for j in 0..n {
+                            let ds = &jac.d[j] * s_prev[k - 2].rows(j * d, d);
+                            let mut rows = sk.rows_mut(j * d, d);
+                            rows += ds;
+                        }
+                        madds += (n * d * d * p) as u64;
+                    }
+                }
             }
             let mut zk = DMatrix::zeros(n, p);
             for j in 0..n {
@@ -190,11 +208,20 @@ impl<T: Scalar> FamilyState<T> {
         }
 
         // the top level's readout sensitivity and the gradient (Eq. F3)
-        let z_top_now = if self.m == 0 { level0_dense(net, &self.z0) } else { self.zs[self.m - 1].clone() };
-        let z_top_prev = if self.m == 0 {
-            level0_dense(net, &z0_prev)
+        let (z_top_now, z_top_prev) = if self.reading == Reading::TimeLag {
+            // Eq. (F7): no hop, plus every age below m
+            let sum = |base: &DMatrix<T>, levels: &[DMatrix<T>]| {
+                levels.iter().fold(level0_dense(net, base), |acc, z| acc + z)
+            };
+            madds += (self.m * n * p) as u64;
+            (sum(&self.z0, &self.zs), sum(&z0_prev, &zs_prev))
+        } else if self.m == 0 {
+            (level0_dense(net, &self.z0), level0_dense(net, &z0_prev))
         } else {
-            zs_prev.get(self.m - 1).cloned().unwrap_or_else(|| DMatrix::zeros(n, p))
+            (
+                self.zs[self.m - 1].clone(),
+                zs_prev.get(self.m - 1).cloned().unwrap_or_else(|| DMatrix::zeros(n, p)),
+            )
         };
         let z = net.cell.output(&cell);
         let (z_read, zs_read) = if lag == 0 { (&z, &z_top_now) } else { (&self.z, &z_top_prev) };

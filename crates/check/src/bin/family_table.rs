@@ -24,7 +24,7 @@ struct Args {
     /// Seed of parameters and data.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Reading of "order": hop-count (default) or last-step-hop (MDGL-like).
+    /// Reading of "order": hop-count (default), last-step-hop (MDGL-like) or time-lag.
     #[arg(long, default_value = "hop-count")]
     reading: String,
     /// Use this fixture's config, weights and inputs instead of the four built-in cells.
@@ -50,8 +50,9 @@ fn main() -> ExitCode {
     let reading = match args.reading.as_str() {
         "hop-count" => Reading::HopCount,
         "last-step-hop" => Reading::LastStepHop,
+        "time-lag" => Reading::TimeLag,
         other => {
-            eprintln!("family-table: unknown reading `{other}` (known: hop-count, last-step-hop)");
+            eprintln!("family-table: unknown reading `{other}` (known: hop-count, last-step-hop, time-lag)");
             return ExitCode::from(2);
         }
     };
