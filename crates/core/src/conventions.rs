@@ -14,7 +14,7 @@
 //! | `readout_delay` | `same`, `one` | `same` | `same` | `same` (NEST's delay is absorbed by its interval shift) |
 //! | `reg_factor` | `full`, `half` | `full` | `full` (evidence-accumulation task) | `half` (NEST's `c_reg (f − f*)/T` derivative) |
 //!
-//! The paper column is the design notes' reading of Bellec et al. (2020) [M]: the Methods text was
+//! The paper column is the design notes' reading of Bellec et al. (2020) \[M\]: the Methods text was
 //! not available to check it. The `tf` and `nest` columns were read in the sources
 //! (`docs/presets-research.md`).
 

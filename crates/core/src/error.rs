@@ -43,7 +43,7 @@ pub enum Error {
     },
 }
 
-/// `Result` with [`Error`].
+/// `Result` with [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn check_positive_size(field: &str, n: usize) -> Result<()> {

@@ -3,7 +3,7 @@
 //! **A reconstruction.** B. Millidge, "Generalising E-prop to Deep Networks" (arXiv:2512.24506,
 //! 2025) could be read only as its abstract: it extends e-prop to deep networks with "a novel
 //! recursion relationship across depth which extends the eligibility traces of E-prop to deeper
-//! layers". The recursion below is the design notes' reconstruction (equations.md §3, [R]),
+//! layers". The recursion below is the design notes' reconstruction (equations.md §3, \[R\]),
 //! `docs/deep.md` §6: the eligibility trace of layer `k` for the parameters of any layer is
 //! carried in time by the layer's own implicit Jacobian `D` and in depth by the input Jacobian
 //! `Φ`; within-layer explicit recurrence (recurrent weights, reset) is pruned, as e-prop prunes it:

@@ -4,7 +4,7 @@
 //! ICANN 2022, arXiv:2207.11439) derives RTRL from BPTT, states what e-prop approximates, and
 //! uncovers "a family of algorithms determined by the level of approximation". Its full text was
 //! not available when this crate was written: the equations here are the reconstruction of the
-//! design notes (equations.md §2, tagged [R]), checked by two independent formulations against
+//! design notes (equations.md §2, tagged \[R\]), checked by two independent formulations against
 //! each other and against e-prop and RTRL. Where the paper may define the order differently,
 //! the choice is a parameter ([`Reading`]), not a rewrite. See `docs/family.md`.
 //!
