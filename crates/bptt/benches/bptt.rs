@@ -69,7 +69,7 @@ fn bench_bptt(c: &mut Criterion) {
         group.throughput(Throughput::Elements(T as u64));
         for n in SIZES {
             let (net, p, seq) = setup(cell.clone(), n);
-            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
                 b.iter(|| {
                     credit_bptt::gradient(black_box(&net), black_box(&p), black_box(&seq)).expect("gradient")
                 })

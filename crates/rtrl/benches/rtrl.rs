@@ -78,7 +78,7 @@ fn bench_rtrl(c: &mut Criterion) {
                     .sampling_mode(SamplingMode::Flat)
                     .measurement_time(Duration::from_secs(5));
             }
-            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
                 b.iter(|| {
                     credit_rtrl::gradient(black_box(&net), black_box(&p), black_box(&seq)).expect("gradient")
                 })
