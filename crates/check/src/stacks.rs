@@ -307,5 +307,36 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
             });
         }
     }
+    // rtrl=bptt in Dual64: parameters carry a random direction in their dual parts, so the dual
+    // parts of the two gradients are the derivative of the gradient along it
+    let dir = stack.random_params(cfg.seed.wrapping_add(1000))?;
+    let mut pd: Params<num_dual::Dual64> = p.cast();
+    for (t, d) in pd.tensors.iter_mut().zip(&dir.tensors) {
+        for (e, &v) in t.value.iter_mut().zip(d.value.iter()) {
+            e.eps = v;
+        }
+    }
+    let bd = credit_bptt::stack::gradient(stack, &pd, &seq)?;
+    let rd = credit_rtrl::stack::gradient(stack, &pd, &seq)?;
+    for (ta, tb) in rd.grad.tensors.iter().zip(&bd.grad.tensors) {
+        for (label, part) in [("", 0usize), ("ε:", 1)] {
+            let get =
+                |m: &nalgebra::DMatrix<num_dual::Dual64>| m.map(|x| if part == 0 { x.re } else { x.eps });
+            let (a, b) = (get(&ta.value), get(&tb.value));
+            let err = max_rel_err(&a, &b);
+            rows.push(Row {
+                relation: "rtrl=bptt",
+                expect: Expect::Equal,
+                cell: stack.id(),
+                config: cfg.name.clone(),
+                scalar: "Dual64",
+                tensor: format!("{label}{}", ta.name),
+                max_rel_err: err,
+                tolerance: TOL_F64,
+                pass: err <= TOL_F64 && live_ok && alive(&b),
+                liveness: live,
+            });
+        }
+    }
     Ok(rows)
 }
