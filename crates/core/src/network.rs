@@ -257,6 +257,19 @@ impl<T: Scalar> Params<T> {
         self.map(|x| x.value())
     }
 
+    /// Adds a flat vector over the cell parameters (tensors in order, each row-major: the
+    /// layout of [`Network::flat_index_of_local`]) into the cell tensors.
+    pub fn add_flat_cells(&mut self, net: &Network, flat: &DVector<T>) {
+        let mut off = 0;
+        for t in self.tensors[..net.n_cell_tensors()].iter_mut() {
+            let c = t.value.ncols();
+            for k in 0..t.value.len() {
+                t.value[(k / c, k % c)] += flat[off + k];
+            }
+            off += t.value.len();
+        }
+    }
+
     /// Adds `grad_row` (the local parameters of neuron `j`, layout of [`Network::p_loc`]) into
     /// the cell tensors' row `j`.
     pub fn add_local_row(&mut self, net: &Network, j: usize, grad_row: &[T]) {

@@ -29,6 +29,7 @@
 //! B. Millidge, arXiv:2512.24506 (abstract read); G. Bellec et al., Nature Communications
 //! 11:3625 (2020) for single-layer e-prop.
 
+use credit_core::cell::output_times;
 use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
@@ -140,28 +141,11 @@ pub fn gradient_with<T: Scalar>(
                 }
                 None => DMatrix::zeros(n * d, p_tot),
             };
-            for j in 0..n {
-                let de = &jac.d[j] * st.eps.rows(j * d, d); // Eq. (D1): D^{k,t} ε^{k,t−1}
-                let mut rows = eps.rows_mut(j * d, d);
-                rows += de;
-                for q in 0..jac.i[j].ncols() {
-                    let (_, _, col) = stack.locate_local(k, j, q);
-                    for c in 0..d {
-                        eps[(j * d + c, col)] += jac.i[j][(c, q)]; // Eq. (D1): + I^{k,t}
-                    }
-                }
-            }
+            eps += jac.d_times(&st.eps); // Eq. (D1): D^{k,t} ε^{k,t−1}
+            jac.add_immediate(&mut eps, |j, q| stack.locate_local(k, j, q).2); // Eq. (D1): + I^{k,t}
             madds += ((n * d * d) + (n * d)) as u64 * pt; // D ε and ∂z/∂h ε
             let next = layer.cell.step(&w[k], &st.cell, &st.z, &input, &Edges::default());
-            let z_h = layer.cell.output_jacobian(&next);
-            let mut e = DMatrix::zeros(n, p_tot);
-            for j in 0..n {
-                for c in 0..d {
-                    let contrib = eps.row(j * d + c) * z_h[(j, c)]; // Eq. (D1): e = ∂z/∂h ε
-                    let mut er = e.row_mut(j);
-                    er += contrib;
-                }
-            }
+            let e = output_times(&layer.cell.output_jacobian(&next), &eps); // Eq. (D1): e = ∂z/∂h ε
             st.z = layer.cell.output(&next);
             st.cell = next;
             st.eps = eps;

@@ -12,6 +12,7 @@
 //! `(N·d) × P_cell` (one hop reaches every neuron of a dense net). Every multiply-add is counted,
 //! so the cost table of `cargo xtask family-table` is measured, not estimated.
 
+use credit_core::cell::{add_local_blocks, output_times};
 use credit_core::{CellModel, CellState, Edges, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -169,39 +170,24 @@ impl<T: Scalar> FamilyState<T> {
             match self.reading {
                 Reading::HopCount => {
                     // + D^t S^{(k),t-1} (block-diagonal) + I^t
-                    for j in 0..n {
-                        let ds = &jac.d[j] * s_prev[k - 1].rows(j * d, d);
-                        let mut rows = sk.rows_mut(j * d, d);
-                        rows += ds;
-                    }
+                    sk += jac.d_times(&s_prev[k - 1]);
                     madds += (n * d * d * p) as u64;
-                    add_local(net, &mut sk, &jac.i);
+                    jac.add_immediate(&mut sk, |j, q| net.flat_index_of_local(j, q));
                 }
                 Reading::LastStepHop => {
                     // + S^{(0),t}: ε^t placed at each neuron's own columns (Eq. F4)
-                    add_local(net, &mut sk, &self.eps);
+                    add_local_blocks(&self.eps, &mut sk, |j, q| net.flat_index_of_local(j, q));
                 }
                 Reading::TimeLag => {
                     // Eq. (F7): the age-0 level is the fresh hop R^t S^{(0),t−1}; older levels
                     // age by one step under the full J^t = D^t + R^t (no I: every path here has hopped)
                     if k >= 2 {
-                        for j in 0..n {
-                            let ds = &jac.d[j] * s_prev[k - 2].rows(j * d, d);
-                            let mut rows = sk.rows_mut(j * d, d);
-                            rows += ds;
-                        }
+                        sk += jac.d_times(&s_prev[k - 2]);
                         madds += (n * d * d * p) as u64;
                     }
                 }
             }
-            let mut zk = DMatrix::zeros(n, p);
-            for j in 0..n {
-                for c in 0..d {
-                    let contrib = sk.row(j * d + c) * z_h[(j, c)];
-                    let mut zr = zk.row_mut(j);
-                    zr += contrib;
-                }
-            }
+            let zk = output_times(&z_h, &sk); // Eq. (F2)
             madds += (n * d * p) as u64;
             self.s.push(sk);
             self.zs.push(zk);
@@ -233,7 +219,7 @@ impl<T: Scalar> FamilyState<T> {
         madds += (net.n_out * n * if self.m == 0 { pl } else { p }) as u64; // W_out Z (Z^{(0)} is block-sparse)
         let dcell = self.ys.tr_mul(&g);
         madds += (net.n_out * p) as u64;
-        add_flat(&mut self.grad, net, &dcell);
+        self.grad.add_flat_cells(net, &dcell);
         self.z_bar = &self.z_bar * kappa + z_read * c_out;
         self.b_bar = self.b_bar * kappa + c_out;
         let nc = net.n_cell_tensors();
@@ -256,31 +242,7 @@ impl<T: Scalar> FamilyState<T> {
         let (e, g) = reg.value_and_grad(&self.z_sum, self.steps);
         self.loss += e;
         let dcell = self.zm_sum.tr_mul(&g); // Eq. (F5)
-        add_flat(&mut self.grad, net, &dcell);
-    }
-}
-
-/// Adds per-neuron local blocks (`d × P_loc`) into a dense `(N·d) × P_cell` matrix.
-fn add_local<T: Scalar>(net: &Network, s: &mut DMatrix<T>, blocks: &[DMatrix<T>]) {
-    let d = net.d();
-    for (j, b) in blocks.iter().enumerate() {
-        for q in 0..b.ncols() {
-            let col = net.flat_index_of_local(j, q);
-            for c in 0..d {
-                s[(j * d + c, col)] += b[(c, q)];
-            }
-        }
-    }
-}
-
-fn add_flat<T: Scalar>(grad: &mut Params<T>, net: &Network, flat: &DVector<T>) {
-    let mut off = 0;
-    for t in grad.tensors[..net.n_cell_tensors()].iter_mut() {
-        let c = t.value.ncols();
-        for k in 0..t.value.len() {
-            t.value[(k / c, k % c)] += flat[off + k];
-        }
-        off += t.value.len();
+        self.grad.add_flat_cells(net, &dcell);
     }
 }
 

@@ -26,6 +26,7 @@
 //! deep neural networks", IEEE TNNLS (2022), arXiv:2007.12723 (abstract read; the split as in
 //! the design notes, equations.md §4).
 
+use credit_core::cell::output_times;
 use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
@@ -101,29 +102,12 @@ pub fn gradient<T: Scalar>(
                 phis[l] = Some(layer.cell.input_jacobian(&w[l], &cells[l], &z_old[l], &input));
             }
             // Eq. (O-T): within-layer RTRL, the layer input held fixed
-            let mut sl = &jac.m_z * &zl[l];
-            for j in 0..n {
-                let ds = &jac.d[j] * s[l].rows(j * d, d);
-                let mut rows = sl.rows_mut(j * d, d);
-                rows += ds;
-                for q in 0..jac.i[j].ncols() {
-                    let (_, _, flat) = stack.locate_local(l, j, q);
-                    for c in 0..d {
-                        sl[(j * d + c, flat - base[l])] += jac.i[j][(c, q)];
-                    }
-                }
-            }
+            let mut sl = &jac.m_z * &zl[l] + jac.d_times(&s[l]);
+            jac.add_immediate(&mut sl, |j, q| stack.locate_local(l, j, q).2 - base[l]);
             madds += ((n * d * n) + (n * d * d) + (n * d)) as u64 * p_of[l] as u64; // R S, D S, Z
             let next = layer.cell.step(&w[l], &cells[l], &z_old[l], &input, &Edges::default());
             let zhl = layer.cell.output_jacobian(&next);
-            let mut zs = DMatrix::zeros(n, p_of[l]);
-            for j in 0..n {
-                for c in 0..d {
-                    let contrib = sl.row(j * d + c) * zhl[(j, c)];
-                    let mut r = zs.row_mut(j);
-                    r += contrib;
-                }
-            }
+            let zs = output_times(&zhl, &sl); // Eq. (O-T): Z^{l,t}
             z[l] = layer.cell.output(&next);
             cells[l] = next;
             s[l] = sl;
@@ -144,16 +128,7 @@ pub fn gradient<T: Scalar>(
                 let phi = phis[k].as_ref().expect("layers above the first have an input Jacobian");
                 let dh = phi * below; // ∂h^{k,t}/∂θ^l through the input only
                 madds += (phi.nrows() * phi.ncols() + phi.nrows()) as u64 * p_of[l] as u64;
-                let d = stack.layers[k].cell.state_dim();
-                let mut zk = DMatrix::zeros(stack.layers[k].n, p_of[l]);
-                for j in 0..stack.layers[k].n {
-                    for cc in 0..d {
-                        let contrib = dh.row(j * d + cc) * zh[k][(j, cc)];
-                        let mut r = zk.row_mut(j);
-                        r += contrib;
-                    }
-                }
-                c[k] = zk;
+                c[k] = output_times(&zh[k], &dh); // Eq. (O-S)
             }
             chain.push(c);
         }

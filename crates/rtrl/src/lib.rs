@@ -34,6 +34,7 @@
 
 pub mod stack;
 
+use credit_core::cell::output_times;
 use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -107,7 +108,7 @@ impl<T: Scalar> RtrlState<T> {
         let (e, g) = reg.value_and_grad(&self.z_sum, self.steps);
         self.loss += e;
         let dcell = self.zs_sum.tr_mul(&g); // Eq. (T6)
-        add_flat(&mut self.grad, net, &dcell);
+        self.grad.add_flat_cells(net, &dcell);
     }
 
     /// One online step with input `x^t`, target `y^{*t}` and mask `m^t` (all validated by
@@ -121,35 +122,16 @@ impl<T: Scalar> RtrlState<T> {
         target: &DVector<T>,
         mask: T,
     ) {
-        let (n, d) = (net.n, net.d());
         let kappa = T::c(net.readout.kappa);
         let c_out = T::c(net.readout.c());
         let lag = net.readout.lag();
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
         let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
         // Eq. (T1): S^t = D^t S^{t-1} + ∂M/∂z^{t-1} Z^{t-1} + I^t
-        let mut s = &jac.m_z * &self.zs;
-        for j in 0..n {
-            let ds = &jac.d[j] * self.s.rows(j * d, d);
-            let mut rows = s.rows_mut(j * d, d);
-            rows += ds;
-            for q in 0..jac.i[j].ncols() {
-                let col = net.flat_index_of_local(j, q);
-                for c in 0..d {
-                    rows[(c, col)] += jac.i[j][(c, q)];
-                }
-            }
-        }
+        let mut s = &jac.m_z * &self.zs + jac.d_times(&self.s);
+        jac.add_immediate(&mut s, |j, q| net.flat_index_of_local(j, q));
         // Eq. (T2): Z^t = ∂z^t/∂h^t S^t
-        let z_h = net.cell.output_jacobian(&cell);
-        let mut zs = DMatrix::zeros(n, s.ncols());
-        for j in 0..n {
-            for c in 0..d {
-                let contrib = s.row(j * d + c) * z_h[(j, c)];
-                let mut zr = zs.row_mut(j);
-                zr += contrib;
-            }
-        }
+        let zs = output_times(&net.cell.output_jacobian(&cell), &s);
         let z = net.cell.output(&cell);
         let (z_read, zs_read) = if lag == 0 { (&z, &zs) } else { (&self.z, &self.zs) }; // z^{t-δ}, Z^{t-δ}
         let y = &self.y * kappa + (params.w_out() * z_read + params.b_out().column(0)) * c_out; // Eq. (Y1)
@@ -158,7 +140,7 @@ impl<T: Scalar> RtrlState<T> {
         self.loss += e * mask;
         self.ys = &self.ys * kappa + params.w_out() * zs_read * c_out; // Eq. (T3)
         let dcell = self.ys.tr_mul(&g); // Eq. (T4)
-        add_flat(&mut self.grad, net, &dcell);
+        self.grad.add_flat_cells(net, &dcell);
         if net.reg.is_some() {
             self.z_sum += &z;
             self.zs_sum += &zs;
@@ -174,19 +156,6 @@ impl<T: Scalar> RtrlState<T> {
         self.y = y;
         self.s = s;
         self.zs = zs;
-    }
-}
-
-/// Adds a flat cell-parameter vector (tensors in order, each row-major) to the cell tensors.
-fn add_flat<T: Scalar>(grad: &mut Params<T>, net: &Network, flat: &DVector<T>) {
-    let mut off = 0;
-    for t in grad.tensors[..net.n_cell_tensors()].iter_mut() {
-        let len = t.value.len();
-        let c = t.value.ncols();
-        for k in 0..len {
-            t.value[(k / c, k % c)] += flat[off + k];
-        }
-        off += len;
     }
 }
 

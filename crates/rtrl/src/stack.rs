@@ -6,6 +6,7 @@
 //! and the readout sensitivity reads the top layer (or every layer) as in (T3)–(T5).
 //! Memory `O(Σ_l N_l d_l · P_tot)`, compute `O(Σ_l N_l d_l (N_l + N_{l−1}) P_tot)` per step.
 
+use credit_core::cell::output_times;
 use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
@@ -75,27 +76,10 @@ pub fn gradient<T: Scalar>(
                 sl += &phi * zi; // Eq. (T7): Φ^{l,t} Z^{l-1,t'}
                 madds += (phi.nrows() * phi.ncols()) as u64 * pt;
             }
-            for j in 0..n {
-                let ds = &jac.d[j] * s[l].rows(j * d, d); // Eq. (T1): D S^{l,t-1}
-                let mut rows = sl.rows_mut(j * d, d);
-                rows += ds;
-                for q in 0..jac.i[j].ncols() {
-                    let (_, _, col) = stack.locate_local(l, j, q);
-                    for c in 0..d {
-                        sl[(j * d + c, col)] += jac.i[j][(c, q)]; // Eq. (T1): + I^{l,t}
-                    }
-                }
-            }
+            sl += jac.d_times(&s[l]); // Eq. (T1): D S^{l,t-1}
+            jac.add_immediate(&mut sl, |j, q| stack.locate_local(l, j, q).2); // Eq. (T1): + I^{l,t}
             let next = layer.cell.step(&w[l], &cells[l], &z_old[l], &input, &Edges::default());
-            let z_h = layer.cell.output_jacobian(&next);
-            let mut zl = DMatrix::zeros(n, p_tot);
-            for j in 0..n {
-                for c in 0..d {
-                    let contrib = sl.row(j * d + c) * z_h[(j, c)]; // Eq. (T2)
-                    let mut zr = zl.row_mut(j);
-                    zr += contrib;
-                }
-            }
+            let zl = output_times(&layer.cell.output_jacobian(&next), &sl); // Eq. (T2)
             z[l] = layer.cell.output(&next);
             cells[l] = next;
             s[l] = sl;

@@ -165,6 +165,57 @@ impl<T: Scalar> LocalJacobians<T> {
     }
 }
 
+impl<T: Scalar> LocalJacobians<T> {
+    /// `D^t · S` for a sensitivity `S` with `N·d` neuron-major rows (Eq. C2 applied block by
+    /// block): the implicit propagation shared by RTRL, the m-order family, deep e-prop and OSTL.
+    pub fn d_times(&self, s: &DMatrix<T>) -> DMatrix<T> {
+        let d = self.d.first().map_or(0, |b| b.nrows());
+        let mut out = DMatrix::zeros(s.nrows(), s.ncols());
+        for (j, dj) in self.d.iter().enumerate() {
+            out.rows_mut(j * d, d).copy_from(&(dj * s.rows(j * d, d)));
+        }
+        out
+    }
+
+    /// `S += I^t`, neuron `j`'s local parameter `q` landing in column `col(j, q)` (Eq. C6).
+    pub fn add_immediate(&self, s: &mut DMatrix<T>, col: impl Fn(usize, usize) -> usize) {
+        add_local_blocks(&self.i, s, col);
+    }
+}
+
+/// Adds per-neuron `d × P_loc` blocks (as `I^t` or eligibility vectors) into a matrix with
+/// `N·d` neuron-major rows, neuron `j`'s column `q` landing in column `col(j, q)`.
+pub fn add_local_blocks<T: Scalar>(
+    blocks: &[DMatrix<T>],
+    s: &mut DMatrix<T>,
+    col: impl Fn(usize, usize) -> usize,
+) {
+    for (j, b) in blocks.iter().enumerate() {
+        let d = b.nrows();
+        for q in 0..b.ncols() {
+            let k = col(j, q);
+            for c in 0..d {
+                s[(j * d + c, k)] += b[(c, q)];
+            }
+        }
+    }
+}
+
+/// `(∂z^t/∂h^t) · S` (Eq. C5 applied to a sensitivity): row `j` is `Σ_c rows[j, c] S[j·d + c, ·]`,
+/// with `rows` the `N×d` output Jacobian of [`CellModel::output_jacobian`].
+pub fn output_times<T: Scalar>(rows: &DMatrix<T>, s: &DMatrix<T>) -> DMatrix<T> {
+    let (n, d) = rows.shape();
+    let mut out = DMatrix::zeros(n, s.ncols());
+    for j in 0..n {
+        for c in 0..d {
+            let contrib = s.row(j * d + c) * rows[(j, c)];
+            let mut r = out.row_mut(j);
+            r += contrib;
+        }
+    }
+    out
+}
+
 /// `∂z^t/∂h^t` rows (N×d, from [`CellModel::output_jacobian`]) as a dense `N×(N·d)` matrix.
 pub fn dense_output_jacobian<T: Scalar>(rows: &DMatrix<T>) -> DMatrix<T> {
     let (n, d) = rows.shape();
