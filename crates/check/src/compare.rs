@@ -1,6 +1,6 @@
 //! The error measure and the liveness guards.
 
-use credit_core::{CellModel, ForwardOptions, Network, Params, Scalar, Sequence, forward};
+use credit_core::{CellModel, ForwardOptions, Network, Params, Scalar, Sequence, Tensor, forward};
 use nalgebra::DMatrix;
 use serde::Serialize;
 
@@ -20,6 +20,21 @@ pub fn max_rel_err(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
         return if diff == 0.0 { 0.0 } else { f64::INFINITY };
     }
     diff / scale
+}
+
+/// The measure of a `differ` row over a set of tensors: the largest [`max_rel_err`] of `a`
+/// against `b`, the name of the tensor that has it, and whether every reference tensor in `b`
+/// is [`alive`].
+pub fn worst_tensor(a: &[Tensor<f64>], b: &[Tensor<f64>]) -> (f64, &'static str, bool) {
+    let (mut worst, mut name, mut all_alive) = (0.0f64, "", true);
+    for (ta, tb) in a.iter().zip(b) {
+        let err = max_rel_err(&ta.value, &tb.value);
+        all_alive &= alive(&tb.value);
+        if err > worst || name.is_empty() {
+            (worst, name) = (err, ta.name);
+        }
+    }
+    (worst, name, all_alive)
 }
 
 /// True when every entry is finite and at least one is non-zero: a reference tensor that can

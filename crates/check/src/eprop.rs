@@ -11,7 +11,7 @@
 //! | `adaptive-decay` | `‖B − W_outᵀ‖` after each of 5 adaptive updates / before, vs `1 − λ` (P15) | equal |
 //! | `eprop-literal=eprop-generic` | the paper's LIF/ALIF traces vs the generic `ε = Dε + I`, every step (P17) | equal |
 
-use crate::compare::{alive, max_rel_err};
+use crate::compare::{alive, worst_tensor};
 use crate::relations::{Ctx, Expect, TOL_F64};
 use crate::suite::Role;
 use credit_core::cell::{Cell, Reset};
@@ -90,14 +90,7 @@ pub(crate) fn rows(
         // "the rule is not BPTT" holds when any cell tensor differs: one row per config with the
         // largest per-tensor error and the tensor that has it
         Expect::Differ => {
-            let (mut worst, mut name, mut all_alive) = (0.0f64, "", true);
-            for (ta, tb) in a.tensors.iter().zip(&b.tensors) {
-                let err = max_rel_err(&ta.value, &tb.value);
-                all_alive &= alive(&tb.value);
-                if err > worst || name.is_empty() {
-                    (worst, name) = (err, ta.name);
-                }
-            }
+            let (worst, name, all_alive) = worst_tensor(&a.tensors, &b.tensors);
             let tensor = format!("max over cell tensors ({name})");
             cx.push_expect(relation, expect, "f64", tensor, worst, tol, all_alive);
         }

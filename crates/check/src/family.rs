@@ -7,7 +7,7 @@
 //! | `family-recursion=family-graded` | the recursion (F1) vs the hop-graded forward pass (F6), every order `0..T`; one row per tensor with the worst order | equal |
 //! | `familym!=rtrl` | order `m`, `0 < m < T − 1`, vs RTRL: smooth cells `m ≤ 3` ([`DIFFER_MAX_ORDER`]), spiking cells `m = 1` (high-order paths die where ψ = 0) | differ |
 
-use crate::compare::{alive, max_rel_err};
+use crate::compare::{alive, max_rel_err, worst_tensor};
 use crate::relations::{Ctx, Expect, TOL_F64};
 use crate::suite::Role;
 use credit_core::{CellModel, Params, Sequence};
@@ -83,15 +83,8 @@ pub(crate) fn rows(
     if cx.cfg.role == Role::Generic {
         let last = if net.cell.is_spiking() { 1 } else { DIFFER_MAX_ORDER }.min(steps.saturating_sub(2));
         for (m, rec) in by_m.iter().enumerate().take(last + 1).skip(1) {
-            let (mut e_max, mut name) = (0.0f64, "");
-            for (a, b) in rec.tensors[..nc].iter().zip(&rtrl.tensors[..nc]) {
-                let e = max_rel_err(&a.value, &b.value);
-                if e > e_max || name.is_empty() {
-                    (e_max, name) = (e, a.name);
-                }
-            }
+            let (e_max, name, live) = worst_tensor(&rec.tensors[..nc], &rtrl.tensors[..nc]);
             let tensor = format!("m={m}: max over cell tensors ({name})");
-            let live = rtrl.tensors[..nc].iter().all(|t| alive(&t.value));
             cx.push_expect("familym!=rtrl", Expect::Differ, "f64", tensor, e_max, TOL_FAMILY_DIFFER, live);
         }
     }

@@ -8,7 +8,7 @@
 //! layers differ when the layers above are leaky — every built-in stack's are).
 //! Cell ids are `stack(<cell>,…)`.
 
-use crate::compare::{Liveness, alive, max_rel_err};
+use crate::compare::{Liveness, alive, max_rel_err, worst_tensor};
 use crate::relations::{Expect, Row, TOL_F64};
 use crate::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
@@ -243,15 +243,8 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
             ));
         }
     } else {
-        let (mut worst, mut name, mut all_alive) = (0.0f64, "", true);
-        for i in cells {
-            let (ta, tb) = (&deep.grad.tensors[i], &bptt.grad.tensors[i]);
-            let err = max_rel_err(&ta.value, &tb.value);
-            all_alive &= alive(&tb.value);
-            if err > worst || name.is_empty() {
-                (worst, name) = (err, ta.name);
-            }
-        }
+        let (worst, name, all_alive) =
+            worst_tensor(&deep.grad.tensors[cells.clone()], &bptt.grad.tensors[cells]);
         let tensor = format!("max over cell tensors ({name})");
         rows.push(row("deep!=bptt", Expect::Differ, tensor, worst, crate::eprop::TOL_DIFFER, all_alive));
     }
@@ -267,15 +260,9 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
         rows.push(row("ostl-top=bptt", Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value)));
     }
     if nl > 1 {
-        let (mut worst, mut name, mut all_alive) = (0.0f64, "", true);
-        for i in 0..top.start {
-            let (ta, tb) = (&ostl.grad.tensors[i], &bptt.grad.tensors[i]);
-            let err = max_rel_err(&ta.value, &tb.value);
-            all_alive &= alive(&tb.value);
-            if err > worst || name.is_empty() {
-                (worst, name) = (err, ta.name);
-            }
-        }
+        let lower = 0..top.start;
+        let (worst, name, all_alive) =
+            worst_tensor(&ostl.grad.tensors[lower.clone()], &bptt.grad.tensors[lower]);
         let tensor = format!("max over lower-layer tensors ({name})");
         rows.push(row(
             "ostl-lower!=bptt",
