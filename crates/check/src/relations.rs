@@ -39,6 +39,17 @@ pub enum Expect {
     Differ,
 }
 
+impl Expect {
+    /// The verdict on an error: `Equal` holds when `err ≤ tol`, `Differ` when `err > tol` (and
+    /// finite).
+    pub fn holds(self, err: f64, tol: f64) -> bool {
+        match self {
+            Expect::Equal => err <= tol,
+            Expect::Differ => err > tol && err.is_finite(),
+        }
+    }
+}
+
 /// One line of the report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Row {
@@ -96,11 +107,7 @@ impl Ctx<'_> {
         tol: f64,
         reference_alive: bool,
     ) {
-        let verdict = match expect {
-            Expect::Equal => err <= tol,
-            Expect::Differ => err > tol && err.is_finite(),
-        };
-        let pass = verdict && self.live_ok && reference_alive;
+        let pass = expect.holds(err, tol) && self.live_ok && reference_alive;
         self.rows.push(Row {
             relation,
             expect,

@@ -192,24 +192,27 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
         Detach { recurrent: true, reset: true, adaptation: false },
     )?;
     let mut rows = Vec::new();
-    let row =
-        |relation: &'static str, expect: Expect, tensor: String, err: f64, tol: f64, reference: bool| Row {
-            relation,
-            expect,
-            cell: stack.id(),
-            config: cfg.name.clone(),
-            scalar: "f64",
-            tensor,
-            max_rel_err: err,
-            tolerance: tol,
-            pass: live_ok
-                && reference
-                && match expect {
-                    Expect::Equal => err <= tol,
-                    Expect::Differ => err > tol && err.is_finite(),
-                },
-            liveness: live,
-        };
+    let row_in = |scalar: &'static str,
+                  relation: &'static str,
+                  expect: Expect,
+                  tensor: String,
+                  err: f64,
+                  tol: f64,
+                  reference: bool| Row {
+        relation,
+        expect,
+        cell: stack.id(),
+        config: cfg.name.clone(),
+        scalar,
+        tensor,
+        max_rel_err: err,
+        tolerance: tol,
+        pass: live_ok && reference && expect.holds(err, tol),
+        liveness: live,
+    };
+    let row = |relation, expect, tensor, err, tol, reference| {
+        row_in("f64", relation, expect, tensor, err, tol, reference)
+    };
     for (ta, tb) in deep.grad.tensors.iter().zip(&cut.grad.tensors) {
         let err = max_rel_err(&ta.value, &tb.value);
         rows.push(row(
@@ -280,18 +283,7 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
     ] {
         for (ta, tb) in a.tensors.iter().zip(&b.tensors) {
             let err = max_rel_err(&ta.value, &tb.value);
-            rows.push(Row {
-                relation,
-                expect: Expect::Equal,
-                cell: stack.id(),
-                config: cfg.name.clone(),
-                scalar: "f64",
-                tensor: ta.name.to_string(),
-                max_rel_err: err,
-                tolerance: TOL_F64,
-                pass: err <= TOL_F64 && live_ok && alive(&tb.value),
-                liveness: live,
-            });
+            rows.push(row(relation, Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value)));
         }
     }
     // rtrl=bptt in Dual64: parameters carry a random direction in their dual parts, so the dual
@@ -311,18 +303,8 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
                 |m: &nalgebra::DMatrix<num_dual::Dual64>| m.map(|x| if part == 0 { x.re } else { x.eps });
             let (a, b) = (get(&ta.value), get(&tb.value));
             let err = max_rel_err(&a, &b);
-            rows.push(Row {
-                relation: "rtrl=bptt",
-                expect: Expect::Equal,
-                cell: stack.id(),
-                config: cfg.name.clone(),
-                scalar: "Dual64",
-                tensor: format!("{label}{}", ta.name),
-                max_rel_err: err,
-                tolerance: TOL_F64,
-                pass: err <= TOL_F64 && live_ok && alive(&b),
-                liveness: live,
-            });
+            let tensor = format!("{label}{}", ta.name);
+            rows.push(row_in("Dual64", "rtrl=bptt", Expect::Equal, tensor, err, TOL_F64, alive(&b)));
         }
     }
     Ok(rows)
