@@ -15,6 +15,7 @@ use crate::compare::{alive, worst_tensor};
 use crate::relations::{Ctx, Expect, TOL_F64};
 use crate::suite::Role;
 use credit_core::cell::{Cell, Reset};
+use credit_core::stack::renamed;
 use credit_core::{CellModel, Detach, ForwardOptions, Params, Sequence, forward};
 use credit_eprop::{Adaptive, Feedback};
 
@@ -97,41 +98,15 @@ pub(crate) fn rows(
     }
 
     // deep1 = e-prop: a one-layer stack under deep e-prop is single-layer symmetric e-prop
-    let one = credit_core::Stack::new(
-        vec![credit_core::Layer { cell: net.cell.clone(), n: net.n }],
-        net.n_in,
-        net.n_out,
-        net.readout,
-        net.loss,
-    )?;
     if net.reg.is_none() {
-        let mut q: Params<f64> = one.zeros();
-        for (a, b) in q.tensors.iter_mut().zip(&p.tensors) {
-            a.value = b.value.clone();
-        }
+        let one = credit_core::Stack::of_network(net)?;
+        let q = one.rename(p);
+        let as_network = |g: &Params<f64>| renamed(g, p.tensors.iter().map(|t| t.name));
         let deep = credit_deep::gradient(&one, &q, seq)?;
-        let renamed = Params {
-            tensors: deep
-                .grad
-                .tensors
-                .iter()
-                .zip(&sym.grad.tensors)
-                .map(|(a, b)| credit_core::Tensor { name: b.name, value: a.value.clone() })
-                .collect(),
-        };
-        cx.tensors("deep1=eprop", "f64", "", &renamed, &sym.grad, TOL_F64);
+        cx.tensors("deep1=eprop", "f64", "", &as_network(&deep.grad), &sym.grad, TOL_F64);
         // ostl1 = BPTT: on one layer OSTL's temporal trace is the layer's full RTRL
         let ostl = credit_ostl::gradient(&one, &q, seq)?;
-        let renamed = Params {
-            tensors: ostl
-                .grad
-                .tensors
-                .iter()
-                .zip(&bptt.tensors)
-                .map(|(a, b)| credit_core::Tensor { name: b.name, value: a.value.clone() })
-                .collect(),
-        };
-        cx.tensors("ostl1=bptt", "f64", "", &renamed, bptt, TOL_F64);
+        cx.tensors("ostl1=bptt", "f64", "", &as_network(&ostl.grad), bptt, TOL_F64);
     }
 
     // P6: the readout gradient is exact whatever B

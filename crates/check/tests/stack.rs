@@ -20,50 +20,11 @@ fn pt_config(cases: u32) -> PtConfig {
 }
 
 fn random_params(stack: &Stack, seed: u64) -> Params<f64> {
-    // draw each layer from a single-layer network of the same shape, so the gains match
-    let mut p: Params<f64> = stack.zeros();
-    for (l, layer) in stack.layers.iter().enumerate() {
-        let net = credit_core::Network::new(
-            layer.cell.clone(),
-            stack.layer_input(l),
-            layer.n,
-            1,
-            Readout::leaky(0.5),
-            Loss::Mse,
-        )
-        .unwrap();
-        let q = Params::<f64>::random(&net, seed + l as u64).unwrap();
-        for (k, t) in stack.layer_tensors(l).zip(0..) {
-            p.tensors[k].value = q.tensors[t].value.clone();
-        }
-    }
-    let top = credit_core::Network::new(
-        stack.layers[0].cell.clone(),
-        1,
-        stack.n_read(),
-        stack.n_out,
-        Readout::leaky(0.5),
-        Loss::Mse,
-    )
-    .unwrap();
-    let q = Params::<f64>::random(&top, seed + 99).unwrap();
-    let nt = p.tensors.len();
-    p.tensors[nt - 2].value = q.w_out().clone();
-    p.tensors[nt - 1].value = q.b_out().clone();
-    p
+    stack.random_params(seed).unwrap()
 }
 
 fn sequence(stack: &Stack, steps: usize, seed: u64) -> Sequence {
-    let shim = credit_core::Network::new(
-        stack.layers[0].cell.clone(),
-        stack.n_in,
-        1,
-        stack.n_out,
-        stack.readout,
-        stack.loss,
-    )
-    .unwrap();
-    Sequence::random(&shim, steps, seed).unwrap()
+    stack.random_sequence(steps, seed).unwrap()
 }
 
 proptest! {
@@ -118,12 +79,8 @@ fn one_layer_stack_is_the_network() {
     for kind in 0..4 {
         let net = net(cell(kind, 0), 3, 4, 2, false, 0.8);
         let (p, seq) = instance(&net, 10, 31 + kind as u64);
-        let stack =
-            Stack::new(vec![Layer { cell: net.cell.clone(), n: 4 }], 3, 2, net.readout, net.loss).unwrap();
-        let mut q: Params<f64> = stack.zeros();
-        for (a, b) in q.tensors.iter_mut().zip(&p.tensors) {
-            a.value = b.value.clone();
-        }
+        let stack = Stack::of_network(&net).unwrap();
+        let q = stack.rename(&p);
         let single = credit_bptt::gradient(&net, &p, &seq).unwrap();
         let stacked = credit_bptt::stack::gradient(&stack, &q, &seq).unwrap();
         assert_eq!(single.loss.to_bits(), stacked.loss.to_bits());
@@ -184,12 +141,8 @@ fn deep_eprop_of_one_layer_is_eprop() {
     for kind in 0..4 {
         let net = net(cell(kind, 0), 3, 4, 2, false, 0.8);
         let (p, seq) = instance(&net, 10, 60 + kind as u64);
-        let stack =
-            Stack::new(vec![Layer { cell: net.cell.clone(), n: 4 }], 3, 2, net.readout, net.loss).unwrap();
-        let mut q: Params<f64> = stack.zeros();
-        for (a, b) in q.tensors.iter_mut().zip(&p.tensors) {
-            a.value = b.value.clone();
-        }
+        let stack = Stack::of_network(&net).unwrap();
+        let q = stack.rename(&p);
         let deep = credit_deep::gradient(&stack, &q, &seq).unwrap();
         let ep = credit_eprop::gradient(&net, &p, &seq, &credit_eprop::Feedback::Symmetric).unwrap();
         for (a, b) in deep.grad.tensors.iter().zip(&ep.grad.tensors) {
@@ -205,12 +158,8 @@ fn ostl_single_layer_exact_lower_layers_differ() {
     for kind in 0..4 {
         let net = net(cell(kind, 0), 3, 4, 2, false, 0.8);
         let (p, seq) = instance(&net, 10, 70 + kind as u64);
-        let stack =
-            Stack::new(vec![Layer { cell: net.cell.clone(), n: 4 }], 3, 2, net.readout, net.loss).unwrap();
-        let mut q: Params<f64> = stack.zeros();
-        for (a, b) in q.tensors.iter_mut().zip(&p.tensors) {
-            a.value = b.value.clone();
-        }
+        let stack = Stack::of_network(&net).unwrap();
+        let q = stack.rename(&p);
         let ostl = credit_ostl::gradient(&stack, &q, &seq).unwrap();
         let bptt = credit_bptt::gradient(&net, &p, &seq).unwrap();
         for (a, b) in ostl.grad.tensors.iter().zip(&bptt.grad.tensors) {

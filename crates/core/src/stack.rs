@@ -85,6 +85,18 @@ pub fn intern(name: String) -> &'static str {
     leaked
 }
 
+/// `p`'s values under the given names, in order.
+pub fn renamed<T: Scalar>(p: &Params<T>, names: impl IntoIterator<Item = &'static str>) -> Params<T> {
+    Params {
+        tensors: p
+            .tensors
+            .iter()
+            .zip(names)
+            .map(|(t, name)| Tensor { name, value: t.value.clone() })
+            .collect(),
+    }
+}
+
 /// The per-layer data of a stack forward pass (index 0 holds the initial values).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerTrajectory<T: Scalar> {
@@ -123,6 +135,31 @@ impl Stack {
         };
         s.validate()?;
         Ok(s)
+    }
+
+    /// The one-layer stack of a single-layer network: same cell, sizes, readout and loss (a
+    /// network's firing-rate regulariser has no stack counterpart and is an error).
+    pub fn of_network(net: &crate::Network) -> Result<Self> {
+        if let Some(r) = net.reg {
+            return Err(Error::Invalid {
+                field: "network.reg".into(),
+                value: format!("c_reg = {}", r.c_reg),
+                requirement: "stacks have no firing-rate regulariser",
+            });
+        }
+        Stack::new(
+            vec![Layer { cell: net.cell.clone(), n: net.n }],
+            net.n_in,
+            net.n_out,
+            net.readout,
+            net.loss,
+        )
+    }
+
+    /// Tensors with the same layout renamed to this stack's names (`l1.w_in`, …): a
+    /// single-layer network's parameters for its [`Stack::of_network`].
+    pub fn rename<T: Scalar>(&self, p: &Params<T>) -> Params<T> {
+        renamed(p, self.tensor_shapes().into_iter().map(|(name, _, _)| name))
     }
 
     /// Checks sizes and every layer's hyper-parameters.
