@@ -1,7 +1,9 @@
 //! The error measure and the liveness guards.
 
-use credit_core::{CellModel, ForwardOptions, Network, Params, Scalar, Sequence, Tensor, forward};
-use nalgebra::DMatrix;
+use credit_core::{
+    Cell, CellModel, CellState, ForwardOptions, Network, Params, Scalar, Sequence, Tensor, forward,
+};
+use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
 /// `max_i |a_i − b_i| / max_i |b_i|`: the largest difference in a tensor, relative to the
@@ -69,21 +71,34 @@ impl Liveness {
         grad: &Params<f64>,
     ) -> credit_core::Result<Self> {
         let traj = forward(net, params, seq, ForwardOptions::default())?;
+        Ok(Liveness::of_run(&net.cell, &traj.states, &traj.z, grad))
+    }
+
+    /// The evidence of one run of `cell`: its states and outputs `t = 0..=T` (entry 0, the
+    /// initial value, is not counted) and the gradient computed on it.
+    pub fn of_run(cell: &Cell, states: &[CellState<f64>], z: &[DVector<f64>], grad: &Params<f64>) -> Self {
         let mut active = 0;
-        for s in &traj.states[1..] {
-            let zh = net.cell.output_jacobian(s);
-            active += (0..net.n).filter(|&j| zh.row(j).iter().any(|v| v.value() != 0.0)).count();
+        for s in &states[1..] {
+            let zh = cell.output_jacobian(s);
+            active += zh.row_iter().filter(|row| row.iter().any(|v| *v != 0.0)).count();
         }
         let grad_norm = grad.tensors.iter().map(|t| t.value.norm_squared()).sum::<f64>().sqrt();
-        let spiking = net.cell.is_spiking();
-        let spikes = if spiking { traj.spike_count() } else { 0 };
-        Ok(Liveness { spiking, spikes, active_derivatives: active, outputs: seq.len() * net.n, grad_norm })
+        let spiking = cell.is_spiking();
+        let spikes =
+            if spiking { z[1..].iter().map(|zt| zt.iter().filter(|v| **v > 0.5).count()).sum() } else { 0 };
+        let outputs = z[1..].iter().map(|zt| zt.len()).sum();
+        Liveness { spiking, spikes, active_derivatives: active, outputs, grad_norm }
     }
 
     /// The guard: spiking cells must spike and have a non-zero surrogate somewhere; every cell
     /// must have a gradient of norm > 1e-8 and derivatives that are not all zero.
     pub fn ok(&self, net: &Network) -> bool {
-        let spiking_ok = !net.cell.is_spiking() || (self.spikes > 0 && self.spikes < self.outputs);
+        self.ok_for(&net.cell)
+    }
+
+    /// [`Liveness::ok`] for a run of `cell`.
+    pub fn ok_for(&self, cell: &Cell) -> bool {
+        let spiking_ok = !cell.is_spiking() || (self.spikes > 0 && self.spikes < self.outputs);
         spiking_ok && self.active_derivatives > 0 && self.grad_norm > 1e-8
     }
 

@@ -13,7 +13,7 @@ use crate::relations::{Expect, Row, TOL_F64};
 use crate::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
 use credit_core::stack::{InterLayer, Layer, ReadoutFrom, Stack};
-use credit_core::{CellModel, Detach, Edges, Loss, Params, Readout};
+use credit_core::{Detach, Edges, Loss, Params, Readout};
 
 /// One stack config.
 #[derive(Clone, Debug)]
@@ -139,29 +139,19 @@ fn liveness(
     grad: &Params<f64>,
 ) -> credit_core::Result<(Liveness, bool)> {
     let traj = cfg.stack.forward(p, seq, &Edges::default())?;
-    let (mut spikes, mut active, mut outputs, mut ok) = (0, 0, 0, true);
+    // every layer must be live on its own; the row shows the sums over layers
+    let mut total = Liveness { spiking: false, spikes: 0, active_derivatives: 0, outputs: 0, grad_norm: 0.0 };
+    let mut ok = true;
     for (layer, lt) in cfg.stack.layers.iter().zip(&traj.layers) {
-        let s: usize = lt.z[1..].iter().map(|z| z.iter().filter(|v| **v > 0.5).count()).sum();
-        let a: usize = lt.states[1..]
-            .iter()
-            .map(|st| {
-                let zh = layer.cell.output_jacobian(st);
-                (0..layer.n).filter(|&j| zh.row(j).iter().any(|v| *v != 0.0)).count()
-            })
-            .sum();
-        let o = layer.n * seq.len();
-        if layer.cell.is_spiking() {
-            spikes += s;
-            ok &= s > 0 && s < o;
-        }
-        ok &= a > 0;
-        active += a;
-        outputs += o;
+        let l = Liveness::of_run(&layer.cell, &lt.states, &lt.z, grad);
+        ok &= l.ok_for(&layer.cell);
+        total.spiking |= l.spiking;
+        total.spikes += l.spikes;
+        total.active_derivatives += l.active_derivatives;
+        total.outputs += l.outputs;
+        total.grad_norm = l.grad_norm;
     }
-    let grad_norm = grad.tensors.iter().map(|t| t.value.norm_squared()).sum::<f64>().sqrt();
-    ok &= grad_norm > 1e-8;
-    let spiking = cfg.stack.layers.iter().any(|l| l.cell.is_spiking());
-    Ok((Liveness { spiking, spikes, active_derivatives: active, outputs, grad_norm }, ok))
+    Ok((total, ok))
 }
 
 /// Evaluates the stack relations on one config.
