@@ -457,9 +457,7 @@ pub fn forward_unchecked<T: Scalar>(
     opts: ForwardOptions<'_, T>,
 ) -> Trajectory<T> {
     let w = params.cell_tensors(net);
-    let (w_out, b_out) = (params.w_out(), params.b_out().column(0).into_owned());
-    let kappa = T::c(net.readout.kappa);
-    let c_out = T::c(net.readout.c());
+    let w_out = params.w_out();
     let lag = net.readout.lag();
     let steps = seq.len();
     let mut states = Vec::with_capacity(steps + 1);
@@ -482,7 +480,7 @@ pub fn forward_unchecked<T: Scalar>(
         }
         // Eq. (Y1): y^t = κ y^{t-1} + c (W_out z^{t-δ} + b_out)
         let z_read = if lag == 0 { &zt } else { &z[t - 1] };
-        let yt = &y[t - 1] * kappa + (w_out * z_read + &b_out) * c_out;
+        let yt = net.readout.next(&y[t - 1], w_out, params.b_out(), z_read);
         let target = seq.target[t - 1].map(T::c);
         let (e, g) = net.loss.value_and_grad(&yt, &target); // Eqs. (Y2)–(Y4)
         let m = T::c(seq.mask[t - 1]);

@@ -58,6 +58,18 @@ impl Readout {
         }
     }
 
+    /// One step of Eq. (Y1): `κ y^{t-1} + c·(W_out z_read + b_out)`, with `z_read = z^{t-δ}`
+    /// chosen by the caller and `b_out` the `K×1` bias tensor.
+    pub fn next<T: Scalar>(
+        &self,
+        y_prev: &DVector<T>,
+        w_out: &nalgebra::DMatrix<T>,
+        b_out: &nalgebra::DMatrix<T>,
+        z_read: &DVector<T>,
+    ) -> DVector<T> {
+        y_prev * T::c(self.kappa) + (w_out * z_read + b_out.column(0)) * T::c(self.c())
+    }
+
     /// `δ` as a number of steps.
     pub fn lag(&self) -> usize {
         match self.delay {

@@ -400,8 +400,8 @@ impl Stack {
             .map(|l| self.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect())
             .collect();
         let w_out = &params.tensors[params.tensors.len() - 2].value;
-        let b_out = params.tensors[params.tensors.len() - 1].value.column(0).into_owned();
-        let (kappa, c_out, lag) = (T::c(self.readout.kappa), T::c(self.readout.c()), self.readout.lag());
+        let b_out = &params.tensors[params.tensors.len() - 1].value;
+        let lag = self.readout.lag();
         let mut layers: Vec<LayerTrajectory<T>> = self
             .layers
             .iter()
@@ -442,7 +442,7 @@ impl Stack {
                 ),
             };
             read.push(r);
-            let yt = &y[t - 1] * kappa + (w_out * &read[t - lag] + &b_out) * c_out; // Eq. (S2)
+            let yt = self.readout.next(&y[t - 1], w_out, b_out, &read[t - lag]); // Eq. (S2)
             let (e, g) = self.loss.value_and_grad(&yt, &seq.target[t - 1].map(T::c));
             let m = T::c(seq.mask[t - 1]);
             loss += e * m;

@@ -94,7 +94,7 @@ pub fn gradient_with<T: Scalar>(
     let w: Vec<Vec<DMatrix<T>>> =
         (0..nl).map(|l| stack.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect()).collect();
     let nt = params.tensors.len();
-    let (w_out, b_out) = (&params.tensors[nt - 2].value, params.tensors[nt - 1].value.column(0).into_owned());
+    let (w_out, b_out) = (&params.tensors[nt - 2].value, &params.tensors[nt - 1].value);
     let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
     let mut layers: Vec<LayerState<T>> = stack
         .layers
@@ -165,7 +165,7 @@ pub fn gradient_with<T: Scalar>(
             }
         };
         let (r_now, e_now) = if lag == 0 { (&read.0, &read.1) } else { (&read_prev.0, &read_prev.1) };
-        y = &y * kappa + (w_out * r_now + &b_out) * c_out; // Eq. (S2)
+        y = stack.readout.next(&y, w_out, b_out, r_now); // Eq. (S2)
         let (err, g) = stack.loss.value_and_grad(&y, &seq.target[t].map(T::c));
         let m = T::c(seq.mask[t]);
         let g = g * m;

@@ -118,7 +118,7 @@ impl<T: Scalar> Online<T> {
         let e = self.eligibility.traces(net, &cell); // Eq. (E2)
         let z = net.cell.output(&cell);
         let z_read = if lag == 0 { &z } else { &self.z }; // z^{t-δ}
-        let y = &self.y * kappa + (params.w_out() * z_read + params.b_out().column(0)) * c_out; // Eq. (Y1)
+        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
         let (err, g) = net.loss.value_and_grad(&y, target);
         let g = g * mask; // g^t = m^t ∂E^t/∂y^t
         self.loss += err * mask;

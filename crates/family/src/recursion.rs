@@ -211,7 +211,7 @@ impl<T: Scalar> FamilyState<T> {
         };
         let z = net.cell.output(&cell);
         let (z_read, zs_read) = if lag == 0 { (&z, &z_top_now) } else { (&self.z, &z_top_prev) };
-        let y = &self.y * kappa + (params.w_out() * z_read + params.b_out().column(0)) * c_out; // Eq. (Y1)
+        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
         let (e, g) = net.loss.value_and_grad(&y, target);
         let g = g * mask;
         self.loss += e * mask;
