@@ -1,8 +1,6 @@
 //! The error measure and the liveness guards.
 
-use credit_core::{
-    Cell, CellModel, CellState, ForwardOptions, Network, Params, Scalar, Sequence, Tensor, forward,
-};
+use credit_core::{Cell, CellModel, CellState, ForwardOptions, Network, Params, Sequence, Tensor, forward};
 use nalgebra::{DMatrix, DVector};
 use serde::Serialize;
 
@@ -108,9 +106,4 @@ impl Liveness {
             if self.spiking { format!("spikes={}/{} ", self.spikes, self.outputs) } else { String::new() };
         format!("{spikes}dz/dh≠0={}/{} |g|={:.2e}", self.active_derivatives, self.outputs, self.grad_norm)
     }
-}
-
-/// Real parts of a parameter set as `f64`.
-pub fn values<T: Scalar>(p: &Params<T>) -> Params<f64> {
-    p.values()
 }

@@ -11,8 +11,7 @@
 
 use crate::compare::{Liveness, alive, max_rel_err};
 use crate::suite::Config;
-use credit_core::{CellModel, Detach, ForwardOptions, Params, Scalar, forward};
-use nalgebra::DMatrix;
+use credit_core::{CellModel, Detach, ForwardOptions, Params, forward};
 use num_dual::Dual64;
 use serde::Serialize;
 
@@ -255,9 +254,4 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
         }
     }
     Ok(cx.rows)
-}
-
-/// Largest real-part difference, for ad-hoc use in tests.
-pub fn max_abs_diff<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>) -> f64 {
-    a.iter().zip(b.iter()).map(|(x, y)| (x.value() - y.value()).abs()).fold(0.0, f64::max)
 }

@@ -38,5 +38,5 @@ pub use network::{
     ForwardOptions, Network, Params, Sequence, Tap, Tensor, Trajectory, forward, forward_unchecked,
 };
 pub use readout::{Loss, RateReg, Readout, ReadoutDelay, ReadoutScale, RegFactor};
-pub use scalar::{Scalar, lift_vec, values};
+pub use scalar::Scalar;
 pub use stack::{InterLayer, Layer, ReadoutFrom, Stack, StackTrajectory};

@@ -85,16 +85,6 @@ pub trait Scalar: RealField + DualNum + Copy {
 
 impl<T: RealField + DualNum + Copy> Scalar for T {}
 
-/// Converts a slice of `f64` into a vector of `T`.
-pub fn lift_vec<T: Scalar>(v: &nalgebra::DVector<f64>) -> nalgebra::DVector<T> {
-    v.map(T::c)
-}
-
-/// Real parts of a matrix of `T` as `f64`.
-pub fn values<T: Scalar>(m: &nalgebra::DMatrix<T>) -> nalgebra::DMatrix<f64> {
-    m.map(|x| x.value())
-}
-
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // bit-exact equalities are the point of these tests
 mod tests {
