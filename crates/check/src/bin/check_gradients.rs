@@ -123,10 +123,8 @@ fn main() -> ExitCode {
     let shown: Vec<_> = rows.iter().filter(|r| !args.failures_only || !r.pass).cloned().collect();
     out!("{}", report::table(&shown).trim_end());
     let failed = rows.iter().filter(|r| !r.pass).count();
-    let mut relations: Vec<&str> = rows.iter().map(|r| r.relation).collect();
-    relations.dedup();
-    relations.sort();
-    relations.dedup();
+    let relations: Vec<&str> =
+        rows.iter().map(|r| r.relation).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     out!(
         "\n{} rows, {} relations ({}), {} configs, {:.1} s",
         rows.len(),
