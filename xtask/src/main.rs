@@ -9,6 +9,7 @@
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
+//! cargo xtask mutants [--in-diff [BASE]] [--shard K/N] [--list] [-- CARGO-MUTANTS-ARGS…]
 //! ```
 
 use std::process::{Command, ExitCode};
@@ -112,9 +113,89 @@ fn ci() -> Result<(), Failed> {
     check_gradients(&[])
 }
 
+/// Mutation testing of the cells, the readout, the forward pass, the oracle and the rules
+/// (`.cargo/mutants.toml` lists the files and the test command: the whole workspace's tests plus
+/// the ignored `check-gradients`-as-a-test, `crates/check/tests/full_suite.rs`). Installs
+/// cargo-mutants when it is missing. `--in-diff [BASE]` mutates only the lines changed since
+/// `BASE` (default `HEAD`: the uncommitted change); `--shard K/N` runs one of `N` shards (round-robin: mutant `i` on shard `i mod N`, so each
+/// shard samples every file);
+/// `--list` lists the mutants without running them; arguments after `--` go to cargo-mutants.
+/// Results: `target/mutants/mutants.out/` (`caught.txt`, `missed.txt`, `timeout.txt`, `unviable.txt`).
+/// Not part of CI (a full run takes hours on two cores).
+fn mutants(args: &[String]) -> Result<(), Failed> {
+    let installed = cargo()
+        .args(["mutants", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !installed {
+        eprintln!("xtask: cargo-mutants is missing; installing it (cargo install --locked cargo-mutants)");
+        let mut install = cargo();
+        install.args(["install", "--locked", "cargo-mutants"]);
+        run(install)?;
+    }
+    let mut c = cargo();
+    c.args(["mutants", "--output", "target/mutants"]);
+    let mut rest = args.iter().peekable();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--in-diff" => {
+                let base = match rest.peek() {
+                    Some(b) if !b.starts_with("--") => rest.next().map(String::as_str).unwrap_or("HEAD"),
+                    _ => "HEAD",
+                };
+                let diff = git_diff(base)?;
+                if diff.trim().is_empty() {
+                    println!("xtask: no change against {base}: nothing to mutate");
+                    return Ok(());
+                }
+                let file = root().join("target").join("mutants-in-diff.patch");
+                std::fs::create_dir_all(root().join("target"))
+                    .and_then(|()| std::fs::write(&file, diff))
+                    .map_err(|e| Failed(1, format!("cannot write {}: {e}", file.display())))?;
+                c.arg("--in-diff").arg(file);
+            }
+            "--shard" => {
+                let Some(k_n) = rest.next() else {
+                    return Err(Failed(2, "--shard needs K/N, e.g. --shard 0/8".into()));
+                };
+                // round-robin: a shard samples every file, so one shard gives an estimate of the score
+                c.args(["--shard", k_n, "--sharding", "round-robin"]);
+            }
+            "--list" => {
+                c.arg("--list");
+            }
+            "--" => {
+                c.args(rest.by_ref());
+            }
+            other => {
+                return Err(Failed(
+                    2,
+                    format!("mutants: unknown option `{other}` (pass cargo-mutants options after `--`)"),
+                ));
+            }
+        }
+    }
+    run(c)
+}
+
+/// `git diff BASE` of the work tree (the change to mutate with `--in-diff`).
+fn git_diff(base: &str) -> Result<String, Failed> {
+    let out = Command::new("git")
+        .current_dir(root())
+        .args(["diff", base, "--", "crates"])
+        .output()
+        .map_err(|e| Failed(1, format!("git diff: {e}")))?;
+    if !out.status.success() {
+        return Err(Failed(2, format!("git diff {base}: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cargo xtask <check-gradients | family-table | deep-table | export-fixtures | compare-fixture [ARGS…] | tidy | doc | ci>";
+    let usage = "usage: cargo xtask <check-gradients | family-table | deep-table | export-fixtures | compare-fixture [ARGS…] | tidy | doc | ci | mutants [--in-diff [BASE]] [--shard K/N] [--list]>";
     let result = match args.first().map(String::as_str) {
         Some("check-gradients") => check_gradients(&args[1..]),
         Some("family-table") => check_bin("family-table", &args[1..]),
@@ -124,6 +205,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy(),
         Some("doc") => doc(),
         Some("ci") => ci(),
+        Some("mutants") => mutants(&args[1..]),
         Some("-h" | "--help") => {
             println!("{usage}");
             return ExitCode::SUCCESS;
