@@ -10,6 +10,7 @@
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
 //! cargo xtask mutants [--in-diff [BASE]] [--shard K/N] [--list] [-- CARGO-MUTANTS-ARGS…]
+//! cargo xtask mutants --hand [--only ID,…]   # the catalogue of realistic bugs, xtask/hand-mutants.txt
 //! ```
 
 use std::process::{Command, ExitCode};
@@ -123,6 +124,9 @@ fn ci() -> Result<(), Failed> {
 /// Results: `target/mutants/mutants.out/` (`caught.txt`, `missed.txt`, `timeout.txt`, `unviable.txt`).
 /// Not part of CI (a full run takes hours on two cores).
 fn mutants(args: &[String]) -> Result<(), Failed> {
+    if args.first().is_some_and(|a| a == "--hand") {
+        return hand_mutants(&args[1..]);
+    }
     let installed = cargo()
         .args(["mutants", "--version"])
         .stdout(std::process::Stdio::null())
@@ -178,6 +182,156 @@ fn mutants(args: &[String]) -> Result<(), Failed> {
         }
     }
     run(c)
+}
+
+/// One entry of `xtask/hand-mutants.txt`: a realistic bug, as the replacement of one exact
+/// piece of text in one file.
+struct HandMutant {
+    id: String,
+    why: String,
+    file: String,
+    old: String,
+    new: String,
+}
+
+/// Parses the catalogue: blocks `=== id`, `why: …`, `file: …`, then `---` (the exact text, one
+/// or more lines) and `+++` (its replacement) up to the next `===`. Lines starting with `#`
+/// outside the text blocks are comments.
+fn parse_hand_mutants(text: &str) -> Result<Vec<HandMutant>, String> {
+    let mut out: Vec<HandMutant> = Vec::new();
+    let mut section = ' ';
+    for (no, line) in text.lines().enumerate() {
+        if let Some(id) = line.strip_prefix("=== ") {
+            out.push(HandMutant {
+                id: id.trim().to_string(),
+                why: String::new(),
+                file: String::new(),
+                old: String::new(),
+                new: String::new(),
+            });
+            section = ' ';
+            continue;
+        }
+        let Some(m) = out.last_mut() else {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            return Err(format!("line {}: text before the first `=== id`", no + 1));
+        };
+        match (section, line) {
+            (_, "---") => section = '-',
+            (_, "+++") => section = '+',
+            ('-', l) => m.old.push_str(&format!("{l}\n")),
+            ('+', l) => m.new.push_str(&format!("{l}\n")),
+            (_, l) if l.starts_with("why: ") => m.why = l[5..].to_string(),
+            (_, l) if l.starts_with("file: ") => m.file = l[6..].trim().to_string(),
+            (_, l) if l.trim().is_empty() || l.starts_with('#') => {}
+            (_, l) => return Err(format!("line {}: unexpected `{l}`", no + 1)),
+        }
+    }
+    for m in &mut out {
+        // the blank lines that separate blocks are not part of the replacement
+        m.new = m.new.trim_end_matches('\n').to_string() + "\n";
+        m.old = m.old.trim_end_matches('\n').to_string() + "\n";
+        if m.file.is_empty() || m.old.trim().is_empty() {
+            return Err(format!("mutant {}: needs `file:` and a `---` block", m.id));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the catalogue of realistic bugs (`xtask/hand-mutants.txt`), one at a time, in a
+/// detached work tree of `HEAD` (`target/hand-mutants/tree`, own target directory): each is
+/// caught when `check-gradients` fails, or else when the NumPy transcription's test fails
+/// (`python/tests`, when `target/venv` exists). Prints one line per mutant and a summary; exits
+/// 1 if one survives.
+fn hand_mutants(args: &[String]) -> Result<(), Failed> {
+    let only: Vec<String> = match args {
+        [] => Vec::new(),
+        [flag, ids] if flag == "--only" => ids.split(',').map(str::to_string).collect(),
+        _ => return Err(Failed(2, "usage: cargo xtask mutants --hand [--only ID,ID,…]".into())),
+    };
+    let path = root().join("xtask").join("hand-mutants.txt");
+    let text = std::fs::read_to_string(&path).map_err(|e| Failed(2, format!("{}: {e}", path.display())))?;
+    let mut list = parse_hand_mutants(&text).map_err(|e| Failed(2, format!("{}: {e}", path.display())))?;
+    if let Some(unknown) = only.iter().find(|id| !list.iter().any(|m| &&m.id == id)) {
+        return Err(Failed(2, format!("no hand mutant `{unknown}` in {}", path.display())));
+    }
+    if !only.is_empty() {
+        list.retain(|m| only.contains(&m.id));
+    }
+    let base = root().join("target").join("hand-mutants");
+    let tree = base.join("tree");
+    if tree.exists() {
+        let mut rm = Command::new("git");
+        rm.current_dir(root()).args(["worktree", "remove", "--force"]).arg(&tree);
+        run(rm)?;
+    }
+    let mut add = Command::new("git");
+    add.current_dir(root()).args(["worktree", "add", "--detach", "--quiet"]).arg(&tree).arg("HEAD");
+    run(add)?;
+    let venv = root().join("target").join("venv").join("bin").join("python");
+    let in_tree = |program: &str| {
+        let mut c = Command::new(program);
+        c.current_dir(&tree).env("CARGO_TARGET_DIR", base.join("target"));
+        c
+    };
+    let quiet = |mut c: Command| -> bool {
+        c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        c.status().is_ok_and(|s| s.success())
+    };
+    // the unmutated tree must pass, or every mutant would count as caught
+    let check = || {
+        let mut c = in_tree(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        c.args(["run", "--quiet", "--release", "-p", "credit-check", "--bin", "check-gradients", "--"]);
+        c.arg("--failures-only");
+        c
+    };
+    let numpy = || {
+        let mut c = in_tree(&venv.to_string_lossy());
+        c.args(["-m", "pytest", "-q", "-x", "python/tests"]);
+        c
+    };
+    println!("hand mutants: baseline (unmutated HEAD) …");
+    if !quiet(check()) || (venv.exists() && !quiet(numpy())) {
+        return Err(Failed(1, "the unmutated tree fails its checks: fix that first".into()));
+    }
+    let (mut caught, mut survived, mut stale) = (0, Vec::new(), Vec::new());
+    for m in &list {
+        let file = tree.join(&m.file);
+        let original =
+            std::fs::read_to_string(&file).map_err(|e| Failed(2, format!("{}: {e}", file.display())))?;
+        if original.matches(&m.old).count() != 1 {
+            println!("{:<34} STALE  (the text to replace is not found exactly once in {})", m.id, m.file);
+            stale.push(m.id.clone());
+            continue;
+        }
+        std::fs::write(&file, original.replacen(&m.old, &m.new, 1))
+            .map_err(|e| Failed(1, format!("{}: {e}", file.display())))?;
+        let by = if !quiet(check()) {
+            Some("check-gradients")
+        } else if venv.exists() && !quiet(numpy()) {
+            Some("numpy transcription")
+        } else {
+            None
+        };
+        std::fs::write(&file, &original).map_err(|e| Failed(1, format!("{}: {e}", file.display())))?;
+        match by {
+            Some(by) => {
+                caught += 1;
+                println!("{:<34} caught by {by:<20} {}", m.id, m.why);
+            }
+            None => {
+                survived.push(m.id.clone());
+                println!("{:<34} SURVIVED                      {}", m.id, m.why);
+            }
+        }
+    }
+    println!("{caught} caught, {} survived, {} stale", survived.len(), stale.len());
+    if !venv.exists() {
+        println!("(no target/venv: the NumPy transcription was not run; `bash .ci/run` creates it)");
+    }
+    if survived.is_empty() && stale.is_empty() { Ok(()) } else { Err(Failed(1, String::new())) }
 }
 
 /// `git diff BASE` of the work tree (the change to mutate with `--in-diff`).
