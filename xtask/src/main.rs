@@ -281,8 +281,15 @@ fn hand_mutants(args: &[String]) -> Result<(), Failed> {
         c.status().is_ok_and(|s| s.success())
     };
     // the unmutated tree must pass, or every mutant would count as caught
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // a mutant that does not build is unviable, not caught
+    let build = || {
+        let mut c = in_tree(&cargo_bin);
+        c.args(["build", "--quiet", "--release", "-p", "credit-check", "--bins"]);
+        c
+    };
     let check = || {
-        let mut c = in_tree(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut c = in_tree(&cargo_bin);
         c.args(["run", "--quiet", "--release", "-p", "credit-check", "--bin", "check-gradients", "--"]);
         c.arg("--failures-only");
         c
@@ -308,7 +315,9 @@ fn hand_mutants(args: &[String]) -> Result<(), Failed> {
         }
         std::fs::write(&file, original.replacen(&m.old, &m.new, 1))
             .map_err(|e| Failed(1, format!("{}: {e}", file.display())))?;
-        let by = if !quiet(check()) {
+        let by = if !quiet(build()) {
+            Some("UNVIABLE (does not build)")
+        } else if !quiet(check()) {
             Some("check-gradients")
         } else if venv.exists() && !quiet(numpy()) {
             Some("numpy transcription")
@@ -317,6 +326,10 @@ fn hand_mutants(args: &[String]) -> Result<(), Failed> {
         };
         std::fs::write(&file, &original).map_err(|e| Failed(1, format!("{}: {e}", file.display())))?;
         match by {
+            Some(by) if by.starts_with("UNVIABLE") => {
+                println!("{:<34} {by}", m.id);
+                stale.push(m.id.clone());
+            }
             Some(by) => {
                 caught += 1;
                 println!("{:<34} caught by {by:<20} {}", m.id, m.why);
@@ -327,7 +340,7 @@ fn hand_mutants(args: &[String]) -> Result<(), Failed> {
             }
         }
     }
-    println!("{caught} caught, {} survived, {} stale", survived.len(), stale.len());
+    println!("{caught} caught, {} survived, {} stale or unviable", survived.len(), stale.len());
     if !venv.exists() {
         println!("(no target/venv: the NumPy transcription was not run; `bash .ci/run` creates it)");
     }
