@@ -247,6 +247,8 @@ class Network:
         self.delay = 0 if _choice(ro, "delay", ("same", "one"), "readout") == "same" else 1  # delta (Y1)
         self.loss = _choice(cfg, "loss", ("mse", "ce"), "config")
         reg = cfg.get("reg")
+        if self.stack and reg is not None:
+            raise ConfigError("config.reg: a stack has no firing-rate regulariser (docs/fixtures.md §2)")
         self.reg = None
         if reg is not None:
             factor = _choice(reg, "factor", ("full", "half"), "reg")

@@ -144,7 +144,7 @@ CASES = [
     ("rate-c1mk-d1-reg-full", [cell("rate", alpha=0.7)],
      dict(scale="one-minus-kappa", delay="one", reg=reg("full")), dict(fractional_mask=True)),
     ("lstm-ce-soft", [cell("lstm")], dict(loss="ce", kappa=0.0), dict(soft_targets=True)),
-    ("lif-pl-vth1.5-nref2-detached-zeta", [cell("lif", v_th=1.5, n_ref=2, reset="detached", input_scale="one-minus-alpha")],
+    ("lif-pl-vth1.5-nref2-detached-zeta", [cell("lif", v_th=1.5, n_ref=2, gamma=0.45, reset="detached", input_scale="one-minus-alpha")],
      dict(scale="one-minus-kappa", delay="one", loss="ce", reg=reg("half")), dict(soft_targets=True)),
     ("lif-exp-vth0.8-nref3-keep", [cell("lif", v_th=0.8, n_ref=3, refractory_psi="keep", surrogate="exp", gamma=0.5, surrogate_beta=2.0)],
      dict(reg=reg("full")), dict(fractional_mask=True)),
