@@ -19,6 +19,7 @@ holds the reference's intermediates.npz / gradients.npz, the largest relative er
 Arrays follow docs/fixtures.md: a leading axis of length T + 1 is time t = 0..T, row 0 the
 initial values; h is (T+1) x N x d (neuron-major: component c of neuron j at [t, j, c]).
 """
+
 import json
 import os
 import sys
@@ -39,6 +40,18 @@ def _choice(cfg, key, options, where):
     return value
 
 
+def _number(cfg, key, where, kind=float):
+    """A required number of the config; a missing or non-numeric field is a ConfigError."""
+    value = cfg.get(key) if isinstance(cfg, dict) else None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (kind is int and value != int(value))
+    ):
+        raise ConfigError(f"{where}.{key} = {value!r}: {'an integer' if kind is int else 'a number'}")
+    return kind(value)
+
+
 class Layer:
     """One layer: the cell M, f of docs/cells.md with its parameters theta (N x P_loc)."""
 
@@ -56,7 +69,7 @@ class Layer:
         for name in self.names:
             if name not in params:
                 raise ConfigError(f"inputs.npz: params/{name} missing")
-            tensor = name[len(prefix):]
+            tensor = name[len(prefix) :]
             want = shapes[tensor[:-2] if self.kind == "lstm" else tensor]  # LSTM: w_in_i -> w_in
             if params[name].shape != want:
                 raise ConfigError(f"inputs.npz: params/{name} has shape {params[name].shape}, want {want}")
@@ -67,28 +80,28 @@ class Layer:
         self.widths = [b.shape[1] for b in blocks]
         if self.kind == "lstm":
             q = n_in + n + 1  # one gate's block [w_in row | w_rec row | b]
-            self.gate = {g: self.theta[:, k * q:(k + 1) * q] for k, g in enumerate(GATES)}
+            self.gate = {g: self.theta[:, k * q : (k + 1) * q] for k, g in enumerate(GATES)}
             return
         self.w_in = self.theta[:, :n_in]
-        self.w_rec = self.theta[:, n_in:n_in + n]
+        self.w_rec = self.theta[:, n_in : n_in + n]
         self.b = self.theta[:, n_in + n]
-        self.alpha = float(cell["alpha"])
+        self.alpha = _number(cell, "alpha", where)
         if self.kind == "rate":
             return
         # spiking cells: the conventions of docs/cells.md §2
-        self.v_th = float(cell["v_th"])
+        self.v_th = _number(cell, "v_th", where)
         if not self.v_th > 0:
             raise ConfigError(f"{where}.v_th = {self.v_th}: must be > 0")
-        self.n_ref = int(cell["n_ref"])
+        self.n_ref = _number(cell, "n_ref", where, int)
         self.reset = _choice(cell, "reset", ("differentiated", "detached"), where)
         scale = _choice(cell, "input_scale", ("one", "one-minus-alpha"), where)
         self.zeta = 1.0 if scale == "one" else 1.0 - self.alpha
         self.surrogate = _choice(cell, "surrogate", ("pl", "exp", "fast-sigmoid", "arctan"), where)
-        self.gamma = float(cell["gamma"])
-        self.s_beta = None if self.surrogate == "pl" else float(cell["surrogate_beta"])
+        self.gamma = _number(cell, "gamma", where)
+        self.s_beta = None if self.surrogate == "pl" else _number(cell, "surrogate_beta", where)
         self.refractory_psi = _choice(cell, "refractory_psi", ("zero", "keep"), where)
         if self.kind == "alif":
-            self.rho, self.beta = float(cell["rho"]), float(cell["beta"])
+            self.rho, self.beta = _number(cell, "rho", where), _number(cell, "beta", where)
         # autapses: W_rec_jj is never read by LIF/ALIF (docs/cells.md §2, (L1))
         self.w_rec_offdiag = self.w_rec * (1.0 - np.eye(n))
 
@@ -186,20 +199,22 @@ class Layer:
             col, i, f, c_tilde, o = self.lstm_gates(z_prev, x)
             c_prev = h_prev[:, 0]
             D[:, 0, 0] = f  # (M5): diag(f, 0)
-            dc_du = {"i": c_tilde * i * (1 - i), "f": c_prev * f * (1 - f), "c": i * (1 - c_tilde ** 2)}  # (M5)
+            dc_du = {"i": c_tilde * i * (1 - i), "f": c_prev * f * (1 - f), "c": i * (1 - c_tilde**2)}  # (M5)
             do_du = o * (1 - o)  # (M5)
             q = self.n_in + n + 1
             for k, g in enumerate(GATES):
-                w_in_g, w_rec_g = self.gate[g][:, :self.n_in], self.gate[g][:, self.n_in:self.n_in + n]
+                w_in_g, w_rec_g = self.gate[g][:, : self.n_in], self.gate[g][:, self.n_in : self.n_in + n]
                 row, slope = (1, do_du) if g == "o" else (0, dc_du[g])
                 Mz[:, row, :] += slope[:, None] * w_rec_g  # (M6) dM/dz^{t-1}
                 Phi[:, row, :] += slope[:, None] * w_in_g  # (C7) LSTM
-                I[:, row, k * q:(k + 1) * q] = slope[:, None] * col[None, :]  # (M6) I^t_j
+                I[:, row, k * q : (k + 1) * q] = slope[:, None] * col[None, :]  # (M6) I^t_j
             return D, Mz, I, Phi
         # LIF, ALIF: the v-rows (component 0) are (L5)-(L7); the ALIF a-rows (A4), (A6)
         D[:, 0, 0] = self.alpha  # (L5), first row of (A4)
         Mz[:, 0, :] = self.zeta * self.w_rec_offdiag  # (L6), i != j
-        Mz[np.arange(n), 0, np.arange(n)] = -self.v_th if self.reset == "differentiated" else 0.0  # (L6), i = j
+        Mz[np.arange(n), 0, np.arange(n)] = (
+            -self.v_th if self.reset == "differentiated" else 0.0
+        )  # (L6), i = j
         zp = np.tile(z_prev, (n, 1))
         zp[np.arange(n), np.arange(n)] = 0.0  # (L7): entry j of z^{t-1} set to 0
         I[:, 0, :] = self.zeta * np.hstack([np.tile(x, (n, 1)), zp, np.ones((n, 1))])  # (L7)
@@ -215,7 +230,7 @@ class Layer:
         """dE/dtheta as N x P_loc back into the named tensors."""
         out, k = {}, 0
         for name, w in zip(self.names, self.widths):
-            out[name] = g_theta[:, k:k + w].copy()
+            out[name] = g_theta[:, k : k + w].copy()
             k += w
         return out
 
@@ -225,23 +240,32 @@ class Network:
 
     def __init__(self, cfg, params):
         self.stack = "layers" in cfg
-        self.n_in, self.n_out = int(cfg["n_in"]), int(cfg["n_out"])
-        self.steps = int(cfg["steps"])
+        self.n_in, self.n_out = _number(cfg, "n_in", "config", int), _number(cfg, "n_out", "config", int)
+        self.steps = _number(cfg, "steps", "config", int)
         if self.stack:
             self.inter_layer = _choice(cfg, "inter_layer", ("same", "one"), "config")
             read = _choice(cfg, "readout_from", ("top", "all"), "config")
             self.layers, below = [], self.n_in
             for k, spec in enumerate(cfg["layers"]):
-                layer = Layer(spec["cell"], int(spec["n"]), below, params, f"l{k + 1}.", f"layers[{k}].cell")
+                layer = Layer(
+                    spec["cell"],
+                    _number(spec, "n", f"layers[{k}]", int),
+                    below,
+                    params,
+                    f"l{k + 1}.",
+                    f"layers[{k}].cell",
+                )
                 self.layers.append(layer)
                 below = layer.n
             self.read = list(range(len(self.layers))) if read == "all" else [len(self.layers) - 1]
         else:
             self.inter_layer = "same"
-            self.layers = [Layer(cfg["cell"], int(cfg["n"]), self.n_in, params, "", "cell")]
+            self.layers = [
+                Layer(cfg["cell"], _number(cfg, "n", "config", int), self.n_in, params, "", "cell")
+            ]
             self.read = [0]
         ro = cfg["readout"]
-        self.kappa = float(ro["kappa"])
+        self.kappa = _number(ro, "kappa", "readout")
         scale = _choice(ro, "scale", ("one", "one-minus-kappa"), "readout")
         self.c = 1.0 if scale == "one" else 1.0 - self.kappa  # prefactor c (Y1)
         self.delay = 0 if _choice(ro, "delay", ("same", "one"), "readout") == "same" else 1  # delta (Y1)
@@ -252,8 +276,12 @@ class Network:
         self.reg = None
         if reg is not None:
             factor = _choice(reg, "factor", ("full", "half"), "reg")
-            self.reg = dict(c_reg=float(reg["c_reg"]), f_target=float(reg["f_target"]),
-                            dt=float(reg["dt"]), k=1.0 if factor == "full" else 0.5)
+            self.reg = dict(
+                c_reg=_number(reg, "c_reg", "reg"),
+                f_target=_number(reg, "f_target", "reg"),
+                dt=_number(reg, "dt", "reg"),
+                k=1.0 if factor == "full" else 0.5,
+            )
         n_read = sum(self.layers[l].n for l in self.read)
         for name, shape in (("w_out", (self.n_out, n_read)), ("b_out", (self.n_out, 1))):
             if name not in params or params[name].shape != shape:
@@ -282,7 +310,7 @@ class Network:
 
     def forward(self, x, target, mask):
         """The trajectory: h, r, z, dz_dh per layer, y, g^t, the loss and dE_reg/dz."""
-        T, L = self.steps, len(self.layers)
+        T = self.steps
         if x.shape != (T, self.n_in) or target.shape != (T, self.n_out) or mask.shape != (T,):
             raise ConfigError("inputs.npz: x, target, mask must be T x N_in, T x K, T")
         h = [np.zeros((T + 1, m.n, m.d)) for m in self.layers]  # h^0 = 0
@@ -319,8 +347,14 @@ class Network:
         fw = self.forward(x, target, mask)
         h, r, z, dz_dh, g = fw["h"], fw["r"], fw["z"], fw["dz_dh"], fw["g"]
         # the Jacobians of step t of layer l, at (h^{t-1}, r^{t-1}), z^{t-1}, x^{l,t} (C2)-(C7)
-        jac = [[None] + [m.jacobians(h[l][t - 1], r[l][t - 1], z[l][t - 1], self.layer_input(z, x, l, t))
-                         for t in range(1, T + 1)] for l, m in enumerate(self.layers)]
+        jac = [
+            [None]
+            + [
+                m.jacobians(h[l][t - 1], r[l][t - 1], z[l][t - 1], self.layer_input(z, x, l, t))
+                for t in range(1, T + 1)
+            ]
+            for l, m in enumerate(self.layers)
+        ]
         g_theta = [np.zeros((m.n, m.p_loc)) for m in self.layers]
         g_w_out, g_b_out = np.zeros_like(self.w_out), np.zeros(self.n_out)
         lam = [np.zeros((T + 2, m.n, m.d)) for m in self.layers]  # lambda^{T+1} = 0
@@ -351,7 +385,9 @@ class Network:
                 lam[l][t] = dz_dh[l][t] * dlt[:, None]  # (B5), first term
                 if t < T:
                     D_next = jac[l][t + 1][0]
-                    lam[l][t] += np.einsum("jcb,jc->jb", D_next, lam[l][t + 1])  # (B5), (D^{t+1}_jj)^T lambda_j
+                    lam[l][t] += np.einsum(
+                        "jcb,jc->jb", D_next, lam[l][t + 1]
+                    )  # (B5), (D^{t+1}_jj)^T lambda_j
                 g_theta[l] += np.einsum("jcp,jc->jp", jac[l][t][2], lam[l][t])  # (B6)
         grads = {}
         for l, m in enumerate(self.layers):
@@ -382,8 +418,14 @@ def run(fixture):
             inter[f"l{l + 1}/h"], inter[f"l{l + 1}/z"] = out["h"][l], out["z"][l]
             inter[f"l{l + 1}/dz_dh"] = out["dz_dh"][l]
     else:
-        inter.update(h=out["h"][0], z=out["z"][0], refractory=out["r"][0], dz_dh=out["dz_dh"][0],
-                     learning_signal_total=out["delta"][0], learning_signal_partial=out["partial"][0])
+        inter.update(
+            h=out["h"][0],
+            z=out["z"][0],
+            refractory=out["r"][0],
+            dz_dh=out["dz_dh"][0],
+            learning_signal_total=out["delta"][0],
+            learning_signal_partial=out["partial"][0],
+        )
     grads = {f"bptt/{k}": v for k, v in out["grads"].items()}
     return {"intermediates": inter, "gradients": grads}
 
@@ -406,8 +448,14 @@ def main(argv):
     fixture = argv[1]
     try:
         res = run(fixture)
-    except (ConfigError, KeyError, OSError) as e:
+    except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyError as e:
+        print(f"error: {fixture}: missing field or array {e}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as e:
+        print(f"error: {fixture}: {e}".replace("\n", " "), file=sys.stderr)
         return 2
     if len(argv) == 3:
         os.makedirs(argv[2], exist_ok=True)

@@ -12,12 +12,13 @@ No case may pass by silence: spiking layers spike in 10 %..90 % of (t, j), every
 tensor is non-zero, and for every non-default setting of a case the transcription run with the
 default instead gives different arrays (the setting is exercised, not only parsed).
 """
+
 import copy
 import importlib.util
 import json
 import math
-import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,18 @@ DRIVE = 1.4
 
 def export_fixtures(*args):
     """`cargo run --release -q -p credit-check --bin export-fixtures -- ARGS` from the repo root."""
-    cmd = ["cargo", "run", "--release", "-q", "-p", "credit-check", "--bin", "export-fixtures", "--", *map(str, args)]
+    cmd = [
+        "cargo",
+        "run",
+        "--release",
+        "-q",
+        "-p",
+        "credit-check",
+        "--bin",
+        "export-fixtures",
+        "--",
+        *map(str, args),
+    ]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stderr}"
 
@@ -70,19 +82,36 @@ def cell(kind, **kw):
     return c
 
 
-def config(name, cells, *, kappa=KAPPA, scale="one", delay="same", loss="mse", reg=None,
-           inter_layer="same", readout_from="top", seed=0):
+def config(
+    name,
+    cells,
+    *,
+    kappa=KAPPA,
+    scale="one",
+    delay="same",
+    loss="mse",
+    reg=None,
+    inter_layer="same",
+    readout_from="top",
+    seed=0,
+):
     """A single-layer config (one cell) or a stack config (several), only documented keys."""
     cfg = {"schema": 1, "name": name, "preset": "paper"}
     if len(cells) == 1:
         cfg.update(cell=cells[0], n_in=N_IN, n=N)
     else:
-        cfg.update(layers=[{"cell": c, "n": N} for c in cells], inter_layer=inter_layer,
-                   readout_from=readout_from, n_in=N_IN)
+        cfg.update(
+            layers=[{"cell": c, "n": N} for c in cells],
+            inter_layer=inter_layer,
+            readout_from=readout_from,
+            n_in=N_IN,
+        )
     cfg.update(n_out=K, steps=T, readout={"kappa": kappa, "scale": scale, "delay": delay}, loss=loss)
     if len(cells) == 1:
         cfg["reg"] = reg
-    cfg.update(seed=seed, training={"lr": 0.01, "updates": 2}, generator="python/tests/test_numpy_reference.py")
+    cfg.update(
+        seed=seed, training={"lr": 0.01, "updates": 2}, generator="python/tests/test_numpy_reference.py"
+    )
     return cfg
 
 
@@ -105,14 +134,26 @@ def draw_inputs(cfg, rng, *, soft_targets=False, fractional_mask=False):
             w_rec = rng.normal(0, 1.5 * s, (n, n))
             np.fill_diagonal(w_rec, 0.0)  # no autapses (docs/cells.md §2)
             w_in = rng.normal(0.5 * s, 1.5 * s, (n, below))
-            arrays.update({pre + "w_in": w_in, pre + "w_rec": w_rec, pre + "b": rng.normal(3.0 * s, 1.0 * s, (n, 1))})
+            arrays.update(
+                {pre + "w_in": w_in, pre + "w_rec": w_rec, pre + "b": rng.normal(3.0 * s, 1.0 * s, (n, 1))}
+            )
         elif c["kind"] == "rate":
-            arrays.update({pre + "w_in": rng.normal(0, 0.8, (n, below)), pre + "w_rec": rng.normal(0, 0.5, (n, n)),
-                           pre + "b": rng.normal(0, 0.3, (n, 1))})
+            arrays.update(
+                {
+                    pre + "w_in": rng.normal(0, 0.8, (n, below)),
+                    pre + "w_rec": rng.normal(0, 0.5, (n, n)),
+                    pre + "b": rng.normal(0, 0.3, (n, 1)),
+                }
+            )
         else:
             for g in "ifco":
-                arrays.update({f"{pre}w_in_{g}": rng.normal(0, 0.7, (n, below)),
-                               f"{pre}w_rec_{g}": rng.normal(0, 0.5, (n, n)), f"{pre}b_{g}": rng.normal(0, 0.3, (n, 1))})
+                arrays.update(
+                    {
+                        f"{pre}w_in_{g}": rng.normal(0, 0.7, (n, below)),
+                        f"{pre}w_rec_{g}": rng.normal(0, 0.5, (n, n)),
+                        f"{pre}b_{g}": rng.normal(0, 0.3, (n, 1)),
+                    }
+                )
         below = n
     n_read = sum(s["n"] for s in specs) if stack and cfg["readout_from"] == "all" else specs[-1]["n"]
     arrays["w_out"] = rng.normal(0, 0.5, (K, n_read))
@@ -141,36 +182,152 @@ def reg(factor):
 # mostly several times, in different combinations; v_th != 1 is met with every surrogate shape.
 CASES = [
     # name, cells, config options, input options
-    ("rate-c1mk-d1-reg-full", [cell("rate", alpha=0.7)],
-     dict(scale="one-minus-kappa", delay="one", reg=reg("full")), dict(fractional_mask=True)),
+    (
+        "rate-c1mk-d1-reg-full",
+        [cell("rate", alpha=0.7)],
+        dict(scale="one-minus-kappa", delay="one", reg=reg("full")),
+        dict(fractional_mask=True),
+    ),
     ("lstm-ce-soft", [cell("lstm")], dict(loss="ce", kappa=0.0), dict(soft_targets=True)),
-    ("lif-pl-vth1.5-nref2-detached-zeta", [cell("lif", v_th=1.5, n_ref=2, gamma=0.45, reset="detached", input_scale="one-minus-alpha")],
-     dict(scale="one-minus-kappa", delay="one", loss="ce", reg=reg("half")), dict(soft_targets=True)),
-    ("lif-exp-vth0.8-nref3-keep", [cell("lif", v_th=0.8, n_ref=3, refractory_psi="keep", surrogate="exp", gamma=0.5, surrogate_beta=2.0)],
-     dict(reg=reg("full")), dict(fractional_mask=True)),
-    ("lif-fastsig-vth1.2-keep-nref2", [cell("lif", v_th=1.2, n_ref=2, refractory_psi="keep", surrogate="fast-sigmoid", gamma=0.4, surrogate_beta=1.5, input_scale="one-minus-alpha")],
-     dict(delay="one", loss="ce"), dict(soft_targets=True, fractional_mask=True)),
-    ("lif-arctan-nref1-detached", [cell("lif", n_ref=1, reset="detached", surrogate="arctan", gamma=0.35, surrogate_beta=2.5)],
-     dict(scale="one-minus-kappa", reg=reg("half")), dict()),
-    ("alif-arctan-vth1.3-nref2-keep-detached-zeta", [cell("alif", v_th=1.3, n_ref=2, refractory_psi="keep", reset="detached", input_scale="one-minus-alpha", surrogate="arctan", gamma=0.4, surrogate_beta=3.0)],
-     dict(scale="one-minus-kappa", delay="one", loss="ce"), dict(soft_targets=True, fractional_mask=True)),
-    ("alif-exp-vth0.7", [cell("alif", v_th=0.7, surrogate="exp", gamma=0.3, surrogate_beta=1.0, beta=0.5)],
-     dict(reg=reg("half")), dict(fractional_mask=True)),
-    ("alif-pl-vth2-nref3", [cell("alif", v_th=2.0, n_ref=3, beta=0.8, rho=0.9)],
-     dict(delay="one", reg=reg("full")), dict()),
-    ("alif-fastsig-nref2-keep", [cell("alif", n_ref=2, refractory_psi="keep", surrogate="fast-sigmoid", gamma=0.3, surrogate_beta=1.0)],
-     dict(loss="ce", scale="one-minus-kappa"), dict(soft_targets=True)),
-    ("stack-rate-lstm-same-top", [cell("rate", alpha=0.6), cell("lstm")],
-     dict(loss="ce"), dict(soft_targets=True, fractional_mask=True)),
-    ("stack-lif-alif-rate-one-all", [cell("lif", n_ref=2, refractory_psi="keep", surrogate="exp", gamma=0.4, surrogate_beta=1.5),
-                                     cell("alif", v_th=1.4, reset="detached", input_scale="one-minus-alpha", surrogate="arctan", gamma=0.3, surrogate_beta=2.0),
-                                     cell("rate", alpha=0.8)],
-     dict(inter_layer="one", readout_from="all", delay="one", scale="one-minus-kappa"), dict(fractional_mask=True)),
-    ("stack-alif-lif-same-all", [cell("alif", n_ref=3, v_th=0.9, surrogate="fast-sigmoid", gamma=0.3, surrogate_beta=2.0),
-                                 cell("lif", v_th=1.1, n_ref=2, reset="detached")],
-     dict(readout_from="all"), dict()),
-    ("stack-lstm-lif-one-top", [cell("lstm"), cell("lif", v_th=0.6, surrogate="arctan", gamma=0.3, surrogate_beta=1.0, input_scale="one-minus-alpha")],
-     dict(inter_layer="one", loss="ce"), dict(soft_targets=True)),
+    (
+        "lif-pl-vth1.5-nref2-detached-zeta",
+        [cell("lif", v_th=1.5, n_ref=2, gamma=0.45, reset="detached", input_scale="one-minus-alpha")],
+        dict(scale="one-minus-kappa", delay="one", loss="ce", reg=reg("half")),
+        dict(soft_targets=True),
+    ),
+    (
+        "lif-exp-vth0.8-nref3-keep",
+        [
+            cell(
+                "lif",
+                v_th=0.8,
+                n_ref=3,
+                refractory_psi="keep",
+                surrogate="exp",
+                gamma=0.5,
+                surrogate_beta=2.0,
+            )
+        ],
+        dict(reg=reg("full")),
+        dict(fractional_mask=True),
+    ),
+    (
+        "lif-fastsig-vth1.2-keep-nref2",
+        [
+            cell(
+                "lif",
+                v_th=1.2,
+                n_ref=2,
+                refractory_psi="keep",
+                surrogate="fast-sigmoid",
+                gamma=0.4,
+                surrogate_beta=1.5,
+                input_scale="one-minus-alpha",
+            )
+        ],
+        dict(delay="one", loss="ce"),
+        dict(soft_targets=True, fractional_mask=True),
+    ),
+    (
+        "lif-arctan-nref1-detached",
+        [cell("lif", n_ref=1, reset="detached", surrogate="arctan", gamma=0.35, surrogate_beta=2.5)],
+        dict(scale="one-minus-kappa", reg=reg("half")),
+        dict(),
+    ),
+    (
+        "alif-arctan-vth1.3-nref2-keep-detached-zeta",
+        [
+            cell(
+                "alif",
+                v_th=1.3,
+                n_ref=2,
+                refractory_psi="keep",
+                reset="detached",
+                input_scale="one-minus-alpha",
+                surrogate="arctan",
+                gamma=0.4,
+                surrogate_beta=3.0,
+            )
+        ],
+        dict(scale="one-minus-kappa", delay="one", loss="ce"),
+        dict(soft_targets=True, fractional_mask=True),
+    ),
+    (
+        "alif-exp-vth0.7",
+        [cell("alif", v_th=0.7, surrogate="exp", gamma=0.3, surrogate_beta=1.0, beta=0.5)],
+        dict(reg=reg("half")),
+        dict(fractional_mask=True),
+    ),
+    (
+        "alif-pl-vth2-nref3",
+        [cell("alif", v_th=2.0, n_ref=3, beta=0.8, rho=0.9)],
+        dict(delay="one", reg=reg("full")),
+        dict(),
+    ),
+    (
+        "alif-fastsig-nref2-keep",
+        [
+            cell(
+                "alif",
+                n_ref=2,
+                refractory_psi="keep",
+                surrogate="fast-sigmoid",
+                gamma=0.3,
+                surrogate_beta=1.0,
+            )
+        ],
+        dict(loss="ce", scale="one-minus-kappa"),
+        dict(soft_targets=True),
+    ),
+    (
+        "stack-rate-lstm-same-top",
+        [cell("rate", alpha=0.6), cell("lstm")],
+        dict(loss="ce"),
+        dict(soft_targets=True, fractional_mask=True),
+    ),
+    (
+        "stack-lif-alif-rate-one-all",
+        [
+            cell("lif", n_ref=2, refractory_psi="keep", surrogate="exp", gamma=0.4, surrogate_beta=1.5),
+            cell(
+                "alif",
+                v_th=1.4,
+                reset="detached",
+                input_scale="one-minus-alpha",
+                surrogate="arctan",
+                gamma=0.3,
+                surrogate_beta=2.0,
+            ),
+            cell("rate", alpha=0.8),
+        ],
+        dict(inter_layer="one", readout_from="all", delay="one", scale="one-minus-kappa"),
+        dict(fractional_mask=True),
+    ),
+    (
+        "stack-alif-lif-same-all",
+        [
+            cell("alif", n_ref=3, v_th=0.9, surrogate="fast-sigmoid", gamma=0.3, surrogate_beta=2.0),
+            cell("lif", v_th=1.1, n_ref=2, reset="detached"),
+        ],
+        dict(readout_from="all"),
+        dict(),
+    ),
+    (
+        "stack-lstm-lif-one-top",
+        [
+            cell("lstm"),
+            cell(
+                "lif",
+                v_th=0.6,
+                surrogate="arctan",
+                gamma=0.3,
+                surrogate_beta=1.0,
+                input_scale="one-minus-alpha",
+            ),
+        ],
+        dict(inter_layer="one", loss="ce"),
+        dict(soft_targets=True),
+    ),
 ]
 
 
@@ -234,13 +391,24 @@ def assert_live(fixture, ours):
 
 # (path in the config, default value) of every option a case may set away from the default
 DEFAULTS = [
-    (("v_th",), 1.0), (("n_ref",), 0), (("reset",), "differentiated"), (("input_scale",), "one"),
-    (("refractory_psi",), "zero"), (("gamma",), 0.3), (("surrogate_beta",), 1.0), (("beta",), 0.3),
-    (("rho",), RHO), (("surrogate",), "pl"),
+    (("v_th",), 1.0),
+    (("n_ref",), 0),
+    (("reset",), "differentiated"),
+    (("input_scale",), "one"),
+    (("refractory_psi",), "zero"),
+    (("gamma",), 0.3),
+    (("surrogate_beta",), 1.0),
+    (("beta",), 0.3),
+    (("rho",), RHO),
+    (("surrogate",), "pl"),
 ]
 TOP_DEFAULTS = [
-    (("readout", "scale"), "one"), (("readout", "delay"), "same"), (("reg",), None),
-    (("inter_layer",), "same"), (("readout_from",), "top"), (("loss",), "mse"),
+    (("readout", "scale"), "one"),
+    (("readout", "delay"), "same"),
+    (("reg",), None),
+    (("inter_layer",), "same"),
+    (("readout_from",), "top"),
+    (("loss",), "mse"),
 ]
 
 
@@ -253,7 +421,11 @@ def variants(cfg):
         for p in path:
             c = c[p]
         for (key,), default in DEFAULTS:
-            if c.get(key) is not None and c[key] != default and not (key == "surrogate_beta" and c["surrogate"] == "pl"):
+            if (
+                c.get(key) is not None
+                and c[key] != default
+                and not (key == "surrogate_beta" and c["surrogate"] == "pl")
+            ):
                 v = copy.deepcopy(cfg)
                 cc = v
                 for p in path:
@@ -314,21 +486,37 @@ def test_cases_cover_every_convention_value():
                 seen |= {(k, c[k]) for k in ("reset", "input_scale", "surrogate", "refractory_psi")}
                 seen |= {("n_ref>=2", c["n_ref"] >= 2), ("v_th!=1", c["v_th"] != 1.0)}
                 seen |= {("v_th!=1 with", c["surrogate"]) for _ in [0] if c["v_th"] != 1.0}
-        full = dict(scale="one", delay="same", loss="mse", reg=None, inter_layer="same", readout_from="top") | opts
+        full = (
+            dict(scale="one", delay="same", loss="mse", reg=None, inter_layer="same", readout_from="top")
+            | opts
+        )
         seen |= {("scale", full["scale"]), ("delay", full["delay"]), ("loss", full["loss"])}
         seen |= {("reg", None if full["reg"] is None else full["reg"]["factor"])}
         if len(cells) > 1:
             seen |= {("inter_layer", full["inter_layer"]), ("readout_from", full["readout_from"])}
             seen |= {("mixed stack", len({c["kind"] for c in cells}) > 1)}
-        seen |= {("soft targets", inp.get("soft_targets", False)), ("fractional mask", inp.get("fractional_mask", False))}
+        seen |= {
+            ("soft targets", inp.get("soft_targets", False)),
+            ("fractional mask", inp.get("fractional_mask", False)),
+        }
     want = {("kind", k) for k in ("rate", "lif", "alif", "lstm")}
-    want |= {("reset", "differentiated"), ("reset", "detached"), ("input_scale", "one"), ("input_scale", "one-minus-alpha")}
+    want |= {
+        ("reset", "differentiated"),
+        ("reset", "detached"),
+        ("input_scale", "one"),
+        ("input_scale", "one-minus-alpha"),
+    }
     want |= {("surrogate", s) for s in ("pl", "exp", "fast-sigmoid", "arctan")}
     want |= {("v_th!=1 with", s) for s in ("pl", "exp", "fast-sigmoid", "arctan")}
     want |= {("refractory_psi", "zero"), ("refractory_psi", "keep"), ("n_ref>=2", True), ("v_th!=1", True)}
     want |= {("scale", "one"), ("scale", "one-minus-kappa"), ("delay", "same"), ("delay", "one")}
     want |= {("loss", "mse"), ("loss", "ce"), ("reg", None), ("reg", "full"), ("reg", "half")}
-    want |= {("inter_layer", "same"), ("inter_layer", "one"), ("readout_from", "top"), ("readout_from", "all")}
+    want |= {
+        ("inter_layer", "same"),
+        ("inter_layer", "one"),
+        ("readout_from", "top"),
+        ("readout_from", "all"),
+    }
     want |= {("mixed stack", True), ("soft targets", True), ("fractional mask", True)}
     assert want <= seen, want - seen
 
@@ -338,3 +526,56 @@ def test_canonical_set_matches_rust(exported):
     assert len(names) >= 9, names
     for k in names:
         compare(exported[k])
+
+
+def cli(*args):
+    script = ROOT / "docs/examples/numpy_reference.py"
+    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("name", ["lif-pl-vth1.5-nref2-detached-zeta", "stack-lif-alif-rate-one-all"])
+def test_cli_output_passes_compare_fixture(exported, name, tmp_path):
+    """The CLI writes the fixture layout: `cargo xtask compare-fixture` accepts every array."""
+    fixture, out = exported[name], tmp_path / "port"
+    res = cli(fixture, out)
+    assert res.returncode == 0, res.stderr
+    n_arrays = sum(len(np.load(out / f).files) for f in ("intermediates.npz", "gradients.npz"))
+    cmp = subprocess.run(
+        ["cargo", "xtask", "compare-fixture", str(fixture), str(out), "--tol", "1e-12"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+    assert f"{n_arrays} passed, 0 failed" in cmp.stdout, cmp.stdout
+
+
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        (lambda c: c["cell"].update(reset="soft"), "cell.reset"),
+        (lambda c: c["cell"].update(v_th=None), "cell.v_th"),
+        (lambda c: c["cell"].update(n_ref=1.5), "cell.n_ref"),
+        (lambda c: c["readout"].update(delay="two"), "readout.delay"),
+        (lambda c: c.update(loss="hinge"), "config.loss"),
+    ],
+)
+def test_cli_bad_field_exits_2_naming_it(exported, tmp_path, edit, field):
+    src = exported["lif-pl-vth1.5-nref2-detached-zeta"]
+    cfg = json.loads((src / "config.json").read_text())
+    edit(cfg)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "inputs.npz").write_bytes((src / "inputs.npz").read_bytes())
+    res = cli(tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    assert len(res.stderr.strip().splitlines()) == 1 and field in res.stderr, res.stderr
+
+
+def test_cli_stack_with_reg_exits_2(exported, tmp_path):
+    src = exported["stack-alif-lif-same-all"]
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["reg"] = reg("full")
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "inputs.npz").write_bytes((src / "inputs.npz").read_bytes())
+    res = cli(tmp_path)
+    assert res.returncode == 2 and "config.reg" in res.stderr, res.stderr
