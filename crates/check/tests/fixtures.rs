@@ -168,16 +168,19 @@ fn unusable_files_are_errors() {
 }
 
 /// The worked example of `docs/fixtures.md`: a NumPy BPTT written independently of this crate
-/// agrees with the rate fixture. Runs only where `python3` with numpy is available.
+/// agrees with the rate fixture. Runs only where numpy is available: in the venv `.ci/run`
+/// creates (`target/venv`), else in `python3`.
 #[test]
 fn numpy_example_agrees_where_numpy_is_installed() {
-    let has_numpy = std::process::Command::new("python3")
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/venv/bin/python");
+    let python = if venv.exists() { venv } else { PathBuf::from("python3") };
+    let has_numpy = std::process::Command::new(&python)
         .args(["-c", "import numpy"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !has_numpy {
-        eprintln!("skipped: python3 with numpy is not installed");
+        eprintln!("skipped: neither target/venv nor python3 has numpy");
         return;
     }
     let fx = fixtures::canonical().into_iter().find(|f| f.config.name.starts_with("rate")).unwrap();
@@ -185,7 +188,7 @@ fn numpy_example_agrees_where_numpy_is_installed() {
     let cand = tmp("numpy-cand");
     fixtures::write(&dir, &fx).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/numpy_bptt_rate.py");
-    let out = std::process::Command::new("python3").arg(script).arg(&dir).arg(&cand).output().unwrap();
+    let out = std::process::Command::new(&python).arg(script).arg(&dir).arg(&cand).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report = compare(&dir, &cand, 1e-10).unwrap();
     assert_eq!(report.arrays.len(), 8);
