@@ -1,10 +1,12 @@
-//! `compare-fixture EXPECTED CANDIDATE [--tol T]`: compares another implementation's output
-//! (same layout) with a reference fixture, per array and per step. Exit 0 when every array
-//! agrees within the tolerance, 1 when one does not (the first step and array where they part
-//! are printed), 2 when a file is unusable.
+//! `compare-fixture EXPECTED CANDIDATE [--tol T] [--rtol R] [--atol A]`: compares another
+//! implementation's output (same layout) with a reference fixture, per array, per entry and per
+//! step (`docs/fixtures.md` §3). An entry passes when `|a − b| ≤ atol + rtol·|b|` and
+//! `|a − b| / max|b| ≤ tol` (both) and neither value is NaN/inf unless both are the same
+//! infinity. Exit 0 when every entry passes, 1 when one does not (the first step and entry
+//! where they part and the worst entry are printed), 2 when a file or directory is unusable.
 
 use clap::Parser;
-use credit_check::fixtures::compare::compare;
+use credit_check::fixtures::compare::{Tolerance, compare_with, render};
 use credit_check::out;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,9 +19,15 @@ struct Args {
     expected: PathBuf,
     /// The directory with the other implementation's arrays (any subset of the layout).
     candidate: PathBuf,
-    /// Relative tolerance (`max|a − b| / max|b|` per array); 1e-6 suits float32 ports.
-    #[arg(long, default_value_t = 1e-6)]
+    /// Tensor-relative bound `max|a − b| / max|b| <= tol` per array (default suits float32 ports).
+    #[arg(long, default_value_t = Tolerance::DEFAULT.tol)]
     tol: f64,
+    /// Relative part of the per-entry rule `|a − b| <= atol + rtol·|b|`.
+    #[arg(long, default_value_t = Tolerance::DEFAULT.rtol)]
+    rtol: f64,
+    /// Absolute part of the per-entry rule (`inf` switches the rule off).
+    #[arg(long, default_value_t = Tolerance::DEFAULT.atol)]
+    atol: f64,
 }
 
 fn main() -> ExitCode {
@@ -27,44 +35,16 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let report = match compare(&args.expected, &args.candidate, args.tol) {
+    let tol = Tolerance { tol: args.tol, rtol: args.rtol, atol: args.atol };
+    let report = match compare_with(&args.expected, &args.candidate, &tol) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("compare-fixture: {e}");
             return ExitCode::from(2);
         }
     };
-    out!(
-        "{:<18}  {:<40}  {:>10}  {:>10}  {:>10}  verdict",
-        "file",
-        "array",
-        "rel. err",
-        "abs. err",
-        "first step"
-    );
-    for a in &report.arrays {
-        out!(
-            "{:<18}  {:<40}  {:>10.2e}  {:>10.2e}  {:>10}  {}",
-            a.file,
-            a.name,
-            a.rel,
-            a.abs,
-            a.first_step.map_or("-".into(), |t| t.to_string()),
-            if a.pass { "ok" } else { "FAIL" }
-        );
+    for line in render(&report) {
+        out!("{line}");
     }
-    let failed = report.arrays.iter().filter(|a| !a.pass).count();
-    out!("\ntolerance {:.1e} (relative)", report.tol);
-    if let Some(f) = report.first_failure() {
-        out!(
-            "first parting: {} `{}`{} — relative {:.3e}, absolute {:.3e}",
-            f.file,
-            f.name,
-            f.first_step.map_or(String::new(), |t| format!(" at step {t}")),
-            f.rel,
-            f.abs
-        );
-    }
-    out!("{} passed, {} failed", report.arrays.len() - failed, failed);
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if report.first_failure().is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
