@@ -177,6 +177,7 @@ fn a_closed_stdout_keeps_the_verdict() {
         Some(1),
         "the verdict survives `| head`"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -244,6 +245,7 @@ fn check_gradients_relations_csv_and_summary() {
     let wide = text(&wide.stdout);
     assert!(wide.lines().next().unwrap().contains("liveness"));
     assert_eq!(wide.lines().filter(|l| l.contains("|g|=")).count(), n_bptt, "{wide}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -280,6 +282,7 @@ fn family_table_orders_json_and_csv() {
     let out = run("family-table", &["--max-m", "1", "--steps", "5"]);
     let last = text(&out.stdout).lines().last().unwrap().to_string();
     assert!(last.starts_with("8 rows: 4 cells × 2 orders (m = 0,1)"), "{last}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -306,4 +309,5 @@ fn deep_table_json_and_csv() {
     let csv = std::fs::read_to_string(csv).unwrap();
     assert_eq!(csv.lines().count(), 41);
     assert!(csv.lines().nth(1).unwrap().starts_with("1,stack(alif),deep-eprop,1,"), "{csv}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
