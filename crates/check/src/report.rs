@@ -93,7 +93,7 @@ fn failure_note(r: &Row) -> String {
 }
 
 /// The rows as CSV: a header of [`WIDE_COLUMNS`], then one record per row with the errors in
-/// full precision (`{:e}`, `inf` for an infinite error), `pass`/`FAIL` as `ok`/`FAIL` and the
+/// full precision (`{:e}`, `inf` for an infinite error), the verdict as `ok`/`FAIL` and the
 /// liveness as the table's text.
 pub fn to_csv(rows: &[Row]) -> String {
     let mut out = crate::cli::csv_record(WIDE_COLUMNS);
