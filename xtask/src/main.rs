@@ -1,9 +1,9 @@
 //! Project automation, std only (it is compiled by every CI run, so it has no dependencies).
 //!
 //! ```text
-//! cargo xtask check-gradients [--json PATH] [--cell rate,lif,alif,lstm] [--preset paper|tf|nest] [--fixture DIR] [--failures-only]
-//! cargo xtask family-table [--n N] [--steps T] [--seed S] [--reading hop-count|last-step-hop|time-lag] [--fixture DIR]
-//! cargo xtask deep-table [--cell alif] [--n 6] [--steps 16] [--read top|all] [--fixture DIR]
+//! cargo xtask check-gradients [--json PATH] [--csv PATH] [--cell …] [--preset …] [--relations ID,…] [--list-relations] [--fixture DIR] [--failures-only] [--wide]
+//! cargo xtask family-table [--n N] [--steps T] [--seed S] [--reading …] [--orders 0,1,2,4 | --max-m M] [--fixture DIR] [--json PATH] [--csv PATH]
+//! cargo xtask deep-table [--cell alif] [--n 6] [--steps 16] [--read top|all] [--fixture DIR] [--json PATH] [--csv PATH]
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
@@ -12,6 +12,10 @@
 //! cargo xtask mutants [--in-diff [BASE]] [--shard K/N] [--list] [-- CARGO-MUTANTS-ARGS…]
 //! cargo xtask mutants --hand [--only ID,…]   # the catalogue of realistic bugs, xtask/hand-mutants.txt
 //! ```
+//!
+//! The tools that run a `credit-check` binary run it in the caller's working directory, so
+//! relative paths (`--json out.json`, `export-fixtures fixtures/`) mean what they say wherever
+//! `cargo xtask` is called from; cargo itself is pointed at the workspace's manifest.
 
 use std::process::{Command, ExitCode};
 
@@ -40,9 +44,13 @@ fn run(mut c: Command) -> Result<(), Failed> {
     }
 }
 
+/// Runs binary `bin` of `credit-check` in release with `args`, in the caller's working directory
+/// (not the workspace root: relative paths in `args` are the caller's).
 fn check_bin(bin: &str, args: &[String]) -> Result<(), Failed> {
-    let mut c = cargo();
-    c.args(["run", "--quiet", "--release", "--package", "credit-check", "--bin", bin, "--"]);
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let manifest = root().join("Cargo.toml");
+    c.arg("run").arg("--manifest-path").arg(manifest);
+    c.args(["--quiet", "--release", "--package", "credit-check", "--bin", bin, "--"]);
     c.args(args);
     run(c)
 }
@@ -360,29 +368,55 @@ fn git_diff(base: &str) -> Result<String, Failed> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A task: its name, a one-line description for the usage, and what it does with its arguments.
+type Task = (&'static str, &'static str, fn(&[String]) -> Result<(), Failed>);
+
+/// The tasks, in the order of the usage. A new task is one more line here.
+const TASKS: &[Task] = &[
+    ("check-gradients", "prove every relation (release build)", check_gradients),
+    ("family-table", "the m-order family per order: accuracy and cost", |a| check_bin("family-table", a)),
+    ("deep-table", "deep rules on stacks of 1–4 layers", |a| check_bin("deep-table", a)),
+    ("export-fixtures", "write conformance fixtures to DIR", |a| check_bin("export-fixtures", a)),
+    ("compare-fixture", "compare a port's arrays with a fixture", |a| check_bin("compare-fixture", a)),
+    ("tidy", "one nalgebra, simba and num-dual in the dependency graph", |_| tidy()),
+    ("doc", "rustdoc with KaTeX maths", |_| doc()),
+    ("ci", "fmt, clippy, tests, tidy, check-gradients", |_| ci()),
+    (
+        "mutants",
+        "mutation testing: [--in-diff [BASE]] [--shard K/N] [--list] | --hand [--only ID,…]",
+        mutants,
+    ),
+];
+
+fn usage() -> String {
+    let width = TASKS.iter().map(|(name, _, _)| name.len()).max().unwrap_or(0);
+    let mut u = String::from(
+        "usage: cargo xtask <task> [ARGS…]   (a tool's own options: cargo xtask <task> --help)\n",
+    );
+    for (name, what, _) in TASKS {
+        u.push_str(&format!("  {name:<width$}  {what}\n"));
+    }
+    u
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: cargo xtask <check-gradients | family-table | deep-table | export-fixtures | compare-fixture [ARGS…] | tidy | doc | ci | mutants [--in-diff [BASE]] [--shard K/N] [--list]>";
-    let result = match args.first().map(String::as_str) {
-        Some("check-gradients") => check_gradients(&args[1..]),
-        Some("family-table") => check_bin("family-table", &args[1..]),
-        Some("deep-table") => check_bin("deep-table", &args[1..]),
-        Some("export-fixtures") => check_bin("export-fixtures", &args[1..]),
-        Some("compare-fixture") => check_bin("compare-fixture", &args[1..]),
-        Some("tidy") => tidy(),
-        Some("doc") => doc(),
-        Some("ci") => ci(),
-        Some("mutants") => mutants(&args[1..]),
+    let task = args.first().map(String::as_str);
+    let result = match task {
         Some("-h" | "--help") => {
-            println!("{usage}");
+            print!("{}", usage());
             return ExitCode::SUCCESS;
         }
-        Some(other) => {
-            eprintln!("xtask: unknown task `{other}`; {usage}");
-            return ExitCode::from(2);
-        }
+        Some(name) => match TASKS.iter().find(|(n, _, _)| *n == name) {
+            Some((_, _, f)) => f(&args[1..]),
+            None => {
+                let names: Vec<&str> = TASKS.iter().map(|(n, _, _)| *n).collect();
+                eprintln!("xtask: unknown task `{name}` (known: {})", names.join(", "));
+                return ExitCode::from(2);
+            }
+        },
         None => {
-            eprintln!("xtask: no task given; {usage}");
+            eprint!("xtask: no task given; {}", usage());
             return ExitCode::from(2);
         }
     };

@@ -1,40 +1,210 @@
-//! What the command-line tools share: argument parsing with one-line usage errors (exit 2) and
-//! printing that stops quietly when stdout is closed.
+//! What the command-line tools share: argument parsing with one-line usage errors (exit 2),
+//! output files opened before a run, CSV fields, a progress bar on a terminal, and printing that
+//! stops quietly — keeping the run's exit code — when stdout is closed.
 
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fmt::Display;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::str::FromStr;
 
-/// Parses the arguments of tool `name`. A usage error prints one line `name: …` to stderr and
-/// yields exit code 2; `--help`/`--version` print and yield 0.
-pub fn parse<A: clap::Parser>(name: &str) -> Result<A, ExitCode> {
-    match A::try_parse() {
+/// Parses the arguments of tool `name`. The help starts with the tool's own purpose (the doc
+/// comment of `A`) and `--version` prints `name VERSION`. A usage error prints one line
+/// `name: …` to stderr and yields exit code 2; `--help`/`--version` print and yield 0.
+///
+/// Every option that takes a value accepts a leading `-`, so that `--n -1` reaches the option's
+/// value parser (e.g. [`non_negative`]) and gets a message about the value instead of clap's
+/// "unexpected argument '-1'".
+pub fn parse<A: clap::Parser>(name: &'static str) -> Result<A, ExitCode> {
+    parse_from(name, std::env::args_os())
+}
+
+/// [`parse`] on given arguments (the first is the program name).
+pub fn parse_from<A: clap::Parser, I, T>(name: &'static str, args: I) -> Result<A, ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match try_parse_from(name, args) {
         Ok(a) => Ok(a),
         Err(e) if e.use_stderr() => {
-            // clap's message, up to its usage block, folded into one line
-            let msg = e.to_string();
-            let parts: Vec<&str> = msg
-                .lines()
-                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            eprintln!("{name}: {}", parts.join(" ").trim_start_matches("error: "));
+            eprintln!("{name}: {}", one_line(&e.to_string()));
             Err(ExitCode::from(2))
         }
         Err(e) => {
-            print!("{e}");
+            // --help, --version; a closed stdout is not an error here
+            let _ = write!(std::io::stdout(), "{e}");
             Err(ExitCode::SUCCESS)
         }
     }
 }
 
-/// `println!` that ends the calling `main` (returning `ExitCode::SUCCESS`) when stdout is closed,
-/// e.g. piped into `head`.
+/// The parse of [`parse_from`], without printing.
+fn try_parse_from<A: clap::Parser, I, T>(name: &'static str, args: I) -> Result<A, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cmd = A::command()
+        .name(name)
+        .bin_name(name)
+        .mut_args(|a| if a.get_action().takes_values() { a.allow_negative_numbers(true) } else { a });
+    cmd.try_get_matches_from(args).and_then(|mut m| A::from_arg_matches_mut(&mut m))
+}
+
+/// clap's message, up to its usage block, folded into one line without the `error: ` prefix.
+fn one_line(msg: &str) -> String {
+    let parts: Vec<&str> = msg
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    parts.join(" ").trim_start_matches("error: ").to_string()
+}
+
+/// Value parser for counts, sizes and seeds: a negative number is named as such.
+///
+/// ```
+/// use credit_check::cli::non_negative;
+/// assert_eq!(non_negative::<usize>("12"), Ok(12));
+/// assert!(non_negative::<usize>("-1").unwrap_err().contains("negative"));
+/// ```
+pub fn non_negative<T: FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: Display,
+{
+    if s.trim_start().starts_with('-') {
+        return Err(format!("`{s}` is negative; expected an integer ≥ 0"));
+    }
+    s.parse::<T>().map_err(|e| format!("`{s}` is not an integer ≥ 0 ({e})"))
+}
+
+/// An output file (`--json PATH`, `--csv PATH`), created before the run so that an unwritable
+/// path is reported at once rather than after minutes of work.
+#[derive(Debug)]
+pub struct OutputFile {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl OutputFile {
+    /// Creates (truncates) `path` for option `flag` of tool `tool`; on failure prints one line
+    /// `tool: --flag PATH: cannot write: …` and yields exit code 2.
+    pub fn create(tool: &str, flag: &str, path: &Path) -> Result<Self, ExitCode> {
+        match std::fs::File::create(path) {
+            Ok(file) => Ok(OutputFile { path: path.to_path_buf(), file }),
+            Err(e) => {
+                eprintln!("{tool}: {flag} {}: cannot write: {e}", path.display());
+                Err(ExitCode::from(2))
+            }
+        }
+    }
+
+    /// [`OutputFile::create`] for an optional path.
+    pub fn create_opt(tool: &str, flag: &str, path: Option<&Path>) -> Result<Option<Self>, ExitCode> {
+        path.map(|p| Self::create(tool, flag, p)).transpose()
+    }
+
+    /// Writes the whole content; on failure prints one line and yields exit code 2.
+    pub fn write(mut self, tool: &str, content: &str) -> Result<(), ExitCode> {
+        self.file.write_all(content.as_bytes()).and_then(|()| self.file.flush()).map_err(|e| {
+            eprintln!("{tool}: cannot write {}: {e}", self.path.display());
+            ExitCode::from(2)
+        })
+    }
+}
+
+/// One CSV record (RFC 4180): fields joined by `,`, a field quoted when it holds a comma, a
+/// quote or a line break (quotes doubled), ended by `\n`.
+///
+/// ```
+/// use credit_check::cli::csv_record;
+/// assert_eq!(csv_record(["a", "stack(lif,alif)", "say \"hi\""]), "a,\"stack(lif,alif)\",\"say \"\"hi\"\"\"\n");
+/// ```
+pub fn csv_record<I: IntoIterator<Item = S>, S: AsRef<str>>(fields: I) -> String {
+    let mut line = fields
+        .into_iter()
+        .map(|f| {
+            let f = f.as_ref();
+            if f.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", f.replace('"', "\"\""))
+            } else {
+                f.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
+}
+
+/// A progress bar of `len` steps on stderr, drawn only when stderr is a terminal (hidden when it
+/// is redirected, so that logs and pipes stay clean). `unit` names the steps (`configs`).
+pub fn progress(len: u64, unit: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let template = format!("{{bar:30}} {{pos}}/{{len}} {unit}  {{elapsed}}  {{msg}}");
+    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+/// `println!` that ends the calling `main` when stdout is closed (e.g. piped into `head`): with
+/// `ExitCode::SUCCESS`, or with the given code in the form `out!(exit = code; "fmt", args…)` —
+/// a tool whose verdict is known before it prints passes the verdict on.
 #[macro_export]
 macro_rules! out {
-    ($($arg:tt)*) => {{
+    (exit = $code:expr; $($arg:tt)*) => {{
         use std::io::Write as _;
         if writeln!(std::io::stdout(), $($arg)*).is_err() {
-            return std::process::ExitCode::SUCCESS;
+            return $code;
         }
     }};
+    ($($arg:tt)*) => {
+        $crate::out!(exit = std::process::ExitCode::SUCCESS; $($arg)*)
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// A tool of one option, documented.
+    #[derive(Parser, Debug)]
+    #[command(version)]
+    struct Tool {
+        /// Neurons.
+        #[arg(long, default_value_t = 3, value_parser = non_negative::<usize>)]
+        n: usize,
+    }
+
+    #[test]
+    fn negative_numbers_reach_the_value_parser() {
+        // without allow_negative_numbers clap reports "unexpected argument '-1'"; the value
+        // parser must see it and name the problem
+        assert_eq!(parse_from::<Tool, _, _>("tool", ["tool", "--n", "-1"]).unwrap_err(), ExitCode::from(2));
+        let err = try_parse_from::<Tool, _, _>("tool", ["tool", "--n", "-1"]).unwrap_err();
+        let msg = one_line(&err.to_string());
+        assert!(msg.contains("`-1` is negative"), "{msg}");
+        assert!(!msg.contains('\n') && !msg.contains("unexpected argument"), "{msg}");
+        let version = try_parse_from::<Tool, _, _>("tool", ["tool", "--version"]).unwrap_err();
+        assert_eq!(version.to_string(), format!("tool {}\n", env!("CARGO_PKG_VERSION")));
+        assert_eq!(parse_from::<Tool, _, _>("tool", ["tool", "--n", "4"]).unwrap().n, 4);
+    }
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        assert_eq!(csv_record(["1e-10", "ok"]), "1e-10,ok\n");
+        assert_eq!(csv_record(["a\nb"]), "\"a\nb\"\n");
+    }
+
+    #[test]
+    fn output_file_reports_an_unwritable_path_at_once() {
+        let missing = std::env::temp_dir().join("credit-no-such-dir-7d1f").join("x.json");
+        assert_eq!(OutputFile::create("t", "--json", &missing).unwrap_err(), ExitCode::from(2));
+    }
 }

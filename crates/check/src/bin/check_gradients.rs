@@ -1,20 +1,29 @@
-//! `check-gradients`: runs every relation over the built-in suite and prints the table.
-//! Usually invoked as `cargo xtask check-gradients` (release build).
+//! `check-gradients`: runs every relation over the built-in suite and prints the table, then a
+//! one-line-per-relation summary. Usually invoked as `cargo xtask check-gradients` (release
+//! build). Columns, JSON and CSV: `docs/relations.md` §4, §6.
 
 use clap::Parser;
+use credit_check::cli::OutputFile;
 use credit_check::out;
 use credit_check::stacks::{builtin_stacks, run_stack};
 use credit_check::{builtin_suite, report, run_config};
-use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 
-/// Proves the relations between BPTT, RTRL, the dual-number oracle and finite differences.
+const TOOL: &str = "check-gradients";
+
+/// Proves the relations between BPTT, RTRL, e-prop, the m-order family, deep e-prop, OSTL, the
+/// dual-number oracle and finite differences, one row per relation × config × scalar × tensor.
+///
+/// Exit code 0 when every row passes, 1 when one fails, 2 on bad input.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
-    /// Also write the results as JSON (schema 1) to this path.
+    /// Also write the results as JSON (schema 1, docs/relations.md §6) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
+    /// Also write the results as CSV (the columns of the wide table, docs/relations.md §6).
+    #[arg(long, value_name = "PATH")]
+    csv: Option<std::path::PathBuf>,
     /// Only run configs of these cells (comma-separated ids: rate, lif, alif, lstm; `stack` for
     /// the stacked networks).
     #[arg(long, value_delimiter = ',')]
@@ -22,19 +31,77 @@ struct Args {
     /// Only run the configs of this named preset of e-prop conventions (paper, tf, nest).
     #[arg(long, value_name = "NAME")]
     preset: Option<String>,
+    /// Only report these relations (comma-separated ids; see --list-relations).
+    #[arg(long, value_delimiter = ',', value_name = "ID,…")]
+    relations: Vec<String>,
+    /// Print the relation ids with their one-line claims and exit.
+    #[arg(long)]
+    list_relations: bool,
     /// Run every relation on this fixture's config, weights and inputs instead of the suite.
     #[arg(long, value_name = "DIR")]
     fixture: Option<std::path::PathBuf>,
     /// Print only failing rows and the summary.
     #[arg(long)]
     failures_only: bool,
+    /// Print every column (expectation, scalar, liveness evidence) instead of the narrow table.
+    #[arg(long)]
+    wide: bool,
 }
 
+/// Every relation id `check-gradients` can print, with its claim (docs/relations.md §1).
+const RELATIONS: [(&str, &str); 25] = [
+    ("jacobian=dual", "hand-derived D, dM/dz, I, dz/dh, dM/dx = dual-number Jacobians, every step"),
+    ("bptt=oracle", "BPTT = the exact gradient (dual numbers), per tensor; also on stacks"),
+    ("rtrl=oracle", "RTRL = the exact gradient; also on stacks"),
+    ("rtrl=bptt", "RTRL = BPTT in f64, and in Dual64 also along a random direction; also on stacks"),
+    ("fd=oracle", "central finite differences = the exact gradient (smooth cells: rate, LSTM)"),
+    ("f32~f64", "BPTT, RTRL and the oracle in f32 = the same in f64 (identical spike trains)"),
+    ("eprop-total=bptt", "sum_t (dE/dz^t) e^t with the total learning signal = BPTT (P2)"),
+    ("eprop-causal=eprop-noncausal", "online e-prop = sum_t (B y^t) e^t, symmetric and random B (P3)"),
+    (
+        "eprop=oracle-detached",
+        "symmetric e-prop = exact gradient with recurrent and reset z^{t-1} detached (P4)",
+    ),
+    ("eprop=bptt@R0", "e-prop = BPTT when R = 0 (W_rec = 0, reset detached) (P5)"),
+    ("eprop!=bptt", "e-prop differs from BPTT on generic nets and on W_rec = 0 with a differentiated reset"),
+    ("eprop-wout=bptt", "the readout gradient of every e-prop variant is exact (P6)"),
+    ("adaptive-decay", "adaptive feedback: |B - W_out^T| shrinks by exactly 1 - lambda per update (P15)"),
+    (
+        "eprop-literal=eprop-generic",
+        "the paper's LIF/ALIF traces = the generic eps = D eps + I, every step (P17)",
+    ),
+    ("family0=eprop", "order 0 of the m-order family = symmetric e-prop"),
+    ("familyT=rtrl", "order T-1 of the family = RTRL"),
+    ("family-recursion=family-graded", "the family's recursion = the hop-graded forward pass, every order"),
+    ("familym!=rtrl", "intermediate orders of the family differ from RTRL on generic nets"),
+    ("deep=oracle-detached", "deep e-prop = exact gradient with within-layer z^{t-1} detached (stacks)"),
+    ("deep=bptt@R0", "deep e-prop = BPTT without within-layer recurrence (stacks)"),
+    ("deep!=bptt", "deep e-prop differs from BPTT with within-layer recurrence (stacks)"),
+    ("deep1=eprop", "deep e-prop on one layer = e-prop"),
+    ("ostl1=bptt", "OSTL on one layer = BPTT"),
+    ("ostl-top=bptt", "OSTL = BPTT on the top layer of a stack"),
+    ("ostl-lower!=bptt", "OSTL's lower layers differ from BPTT under leaky upper layers"),
+];
+
 fn main() -> ExitCode {
-    let args: Args = match credit_check::cli::parse("check-gradients") {
+    let args: Args = match credit_check::cli::parse(TOOL) {
         Ok(a) => a,
         Err(code) => return code,
     };
+    if args.list_relations {
+        let width = RELATIONS.iter().map(|(id, _)| id.len()).max().unwrap_or(0);
+        for (id, claim) in RELATIONS {
+            out!("{id:<width$}  {claim}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    for id in &args.relations {
+        if !RELATIONS.iter().any(|(known, _)| known == id) {
+            let known: Vec<&str> = RELATIONS.iter().map(|(k, _)| *k).collect();
+            eprintln!("check-gradients: unknown relation `{id}` (known: {})", known.join(", "));
+            return ExitCode::from(2);
+        }
+    }
     let mut fixture_stack = None;
     let mut suite = match &args.fixture {
         None => builtin_suite(),
@@ -87,13 +154,17 @@ fn main() -> ExitCode {
         eprintln!("check-gradients: the selection (--cell, --preset, --fixture) leaves no config to check");
         return ExitCode::from(2);
     }
+    // the output files are opened before the run: an unwritable path fails now, not in minutes
+    let (json, csv) = match (
+        OutputFile::create_opt(TOOL, "--json", args.json.as_deref()),
+        OutputFile::create_opt(TOOL, "--csv", args.csv.as_deref()),
+    ) {
+        (Ok(j), Ok(c)) => (j, c),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
     let started = std::time::Instant::now();
-    let bar = ProgressBar::new((suite.len() + stacks.len()) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} configs  {elapsed}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut rows = Vec::new();
+    let bar = credit_check::cli::progress((suite.len() + stacks.len()) as u64, "configs");
+    let mut rows: Vec<credit_check::Row> = Vec::new();
     for cfg in &suite {
         use credit_core::CellModel;
         bar.set_message(format!("{} {}", cfg.net.cell.id(), cfg.name));
@@ -120,25 +191,59 @@ fn main() -> ExitCode {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let shown: Vec<_> = rows.iter().filter(|r| !args.failures_only || !r.pass).cloned().collect();
-    out!("{}", report::table(&shown).trim_end());
-    let failed = rows.iter().filter(|r| !r.pass).count();
-    let relations: Vec<&str> =
-        rows.iter().map(|r| r.relation).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    out!(
-        "\n{} rows, {} relations ({}), {} configs, {:.1} s",
-        rows.len(),
-        relations.len(),
-        relations.join(", "),
-        suite.len() + stacks.len(),
-        started.elapsed().as_secs_f64()
-    );
-    out!("{} passed, {} failed", rows.len() - failed, failed);
-    if let Some(path) = &args.json
-        && let Err(e) = std::fs::write(path, report::to_json(&rows))
-    {
-        eprintln!("check-gradients: cannot write {}: {e}", path.display());
+    // the catalogue of --list-relations and --relations must name every relation that runs, and
+    // an unfiltered run of the suite must run every relation it names
+    if let Some(r) = rows.iter().find(|r| !RELATIONS.iter().any(|(id, _)| *id == r.relation)) {
+        eprintln!("check-gradients: relation `{}` is missing from RELATIONS (--list-relations)", r.relation);
         return ExitCode::from(2);
     }
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    let unfiltered = args.cell.is_empty() && args.preset.is_none() && args.fixture.is_none();
+    if let Some((id, _)) =
+        RELATIONS.iter().find(|(id, _)| unfiltered && !rows.iter().any(|r| r.relation == *id))
+    {
+        eprintln!(
+            "check-gradients: relation `{id}` of RELATIONS (--list-relations) ran on no config of the suite"
+        );
+        return ExitCode::from(2);
+    }
+    if !args.relations.is_empty() {
+        rows.retain(|r| args.relations.iter().any(|id| id == r.relation));
+        if rows.is_empty() {
+            eprintln!(
+                "check-gradients: no selected config has the relations {} (a check of nothing is not a pass)",
+                args.relations.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    }
+    // the files and the verdict are settled before printing, so that a closed stdout
+    // (`… | head -1`) changes neither
+    if let Some(f) = json
+        && let Err(code) = f.write(TOOL, &report::to_json(&rows))
+    {
+        return code;
+    }
+    if let Some(f) = csv
+        && let Err(code) = f.write(TOOL, &report::to_csv(&rows))
+    {
+        return code;
+    }
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    let verdict = if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    let shown: Vec<_> = rows.iter().filter(|r| !args.failures_only || !r.pass).cloned().collect();
+    let table = if args.wide { report::table(&shown) } else { report::table_narrow(&shown) };
+    out!(exit = verdict; "{}", table.trim_end());
+    out!(exit = verdict; "\n{}", report::summary_table(&report::summarise(&rows)).trim_end());
+    let relations = rows.iter().map(|r| r.relation).collect::<std::collections::BTreeSet<_>>().len();
+    out!(
+        exit = verdict;
+        "\n{} rows, {} relations, {} configs, {:.1} s: {} passed, {} failed",
+        rows.len(),
+        relations,
+        suite.len() + stacks.len(),
+        started.elapsed().as_secs_f64(),
+        rows.len() - failed,
+        failed
+    );
+    verdict
 }

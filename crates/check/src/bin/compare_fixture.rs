@@ -11,9 +11,12 @@ use credit_check::out;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Compares a candidate fixture with a reference fixture.
+/// Compares another implementation's arrays with a reference fixture and tells where they part.
+///
+/// Exit code 0 when every array agrees within the tolerance, 1 when one does not, 2 when a
+/// file is unusable.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The reference fixture directory.
     expected: PathBuf,

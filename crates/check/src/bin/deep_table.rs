@@ -1,32 +1,42 @@
 //! `deep-table`: stacks of `L = 1 … 4` layers, per layer and per rule (deep e-prop — a
 //! reconstruction —, OSTL, e-prop applied layer-wise, and RTRL): cosine similarity and relative
 //! error to the exact gradient (BPTT), and the rule's counted memory and multiply-adds per step
-//! against the `O(L²N³)` estimate of `docs/deep.md` §6. Usually `cargo xtask deep-table`.
+//! against the `O(L²N³)` estimate of `docs/deep.md` §6. JSON and CSV: `docs/deep.md` §9.
+//! Usually `cargo xtask deep-table`.
 
 use clap::Parser;
+use credit_check::cli::{OutputFile, non_negative};
 use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
 use credit_core::stack::{Layer, ReadoutFrom, Stack};
 use credit_core::{CellModel, Loss, Params, Readout};
 use credit_deep::Depth;
+use serde::Serialize;
 use std::process::ExitCode;
 
-/// Prints the deep table.
+const TOOL: &str = "deep-table";
+
+/// Prints how deep e-prop, OSTL, layer-wise e-prop and RTRL approximate BPTT on stacks of 1–4
+/// layers, per layer, with their counted costs.
+///
+/// For each depth L and each rule: per layer, the cosine similarity and the relative error to
+/// BPTT; per rule, the floats its traces hold and its multiply-adds per step, next to the
+/// estimate Σ_k N_k·d·P_tot of docs/deep.md §6.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Cell of every layer: rate, lif, alif, lstm.
     #[arg(long, default_value = "alif")]
     cell: String,
     /// Neurons per layer.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = non_negative::<usize>)]
     n: usize,
     /// Sequence length.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = non_negative::<usize>)]
     steps: usize,
     /// Seed.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = non_negative::<u64>)]
     seed: u64,
     /// What the readout reads: top or all.
     #[arg(long, default_value = "top")]
@@ -34,7 +44,78 @@ struct Args {
     /// Use this stack fixture's layers, weights and inputs instead of the built-in stacks.
     #[arg(long, value_name = "DIR")]
     fixture: Option<std::path::PathBuf>,
+    /// Also write the rows as JSON (docs/deep.md §9) to this path.
+    #[arg(long, value_name = "PATH")]
+    json: Option<std::path::PathBuf>,
+    /// Also write the rows as CSV (docs/deep.md §9) to this path.
+    #[arg(long, value_name = "PATH")]
+    csv: Option<std::path::PathBuf>,
 }
+
+/// One row of the table, of its JSON and of its CSV: one rule on one layer of one stack
+/// (docs/deep.md §9).
+#[derive(Serialize)]
+struct DeepRow {
+    depth: usize,
+    stack: String,
+    rule: &'static str,
+    layer: usize,
+    cosine: f64,
+    rel_err: f64,
+    floats: u64,
+    madds_per_step: u64,
+    estimate_floats: u64,
+    bptt_floats: u64,
+}
+
+impl DeepRow {
+    const COLUMNS: [&str; 10] = [
+        "depth",
+        "stack",
+        "rule",
+        "layer",
+        "cosine",
+        "rel_err",
+        "floats",
+        "madds_per_step",
+        "estimate_floats",
+        "bptt_floats",
+    ];
+
+    fn csv(&self) -> String {
+        credit_check::cli::csv_record([
+            self.depth.to_string(),
+            self.stack.clone(),
+            self.rule.to_string(),
+            self.layer.to_string(),
+            format!("{:e}", self.cosine),
+            format!("{:e}", self.rel_err),
+            self.floats.to_string(),
+            self.madds_per_step.to_string(),
+            self.estimate_floats.to_string(),
+            self.bptt_floats.to_string(),
+        ])
+    }
+}
+
+/// The JSON document (docs/deep.md §9).
+#[derive(Serialize)]
+struct DeepReport<'a> {
+    schema: u32,
+    tool: &'static str,
+    fixture: Option<String>,
+    seed: Option<u64>,
+    read: Option<&'a str>,
+    rows: &'a [DeepRow],
+}
+
+/// The rules of the table: JSON/CSV id and printed name.
+const RULES: [(&str, &str); 4] = [
+    ("deep-eprop", "deep e-prop"),
+    ("eprop-layerwise", "e-prop layer-wise"),
+    ("ostl", "OSTL"),
+    ("rtrl", "RTRL (exact)"),
+];
 
 fn layer_stats(a: &Params<f64>, b: &Params<f64>, range: std::ops::Range<usize>) -> (f64, f64) {
     let (mut ab, mut aa, mut bb, mut err) = (0.0, 0.0, 0.0, 0.0f64);
@@ -107,8 +188,93 @@ fn main() -> ExitCode {
             }
         }
     }
-    let what = match &args.fixture {
-        Some(d) => format!("the stack fixture {}", d.display()),
+    let (json, csv) = match (
+        OutputFile::create_opt(TOOL, "--json", args.json.as_deref()),
+        OutputFile::create_opt(TOOL, "--csv", args.csv.as_deref()),
+    ) {
+        (Ok(j), Ok(c)) => (j, c),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+
+    let started = std::time::Instant::now();
+    let bar = credit_check::cli::progress(cases.len() as u64, "stacks");
+    let mut rows = Vec::new();
+    for (stack, p, seq) in &cases {
+        bar.set_message(stack.id());
+        let depth = stack.layers.len();
+        let run = || -> credit_core::Result<_> {
+            let bptt = credit_bptt::stack::gradient(stack, p, seq)?;
+            let deep = credit_deep::gradient(stack, p, seq)?;
+            let local = credit_deep::gradient_with(stack, p, seq, Depth::LayerLocal)?;
+            let ostl = credit_ostl::gradient(stack, p, seq)?;
+            let rtrl = credit_rtrl::stack::gradient(stack, p, seq)?;
+            Ok((bptt, deep, local, ostl, rtrl))
+        };
+        let (bptt, deep, local, ostl, rtrl) = match run() {
+            Ok(x) => x,
+            Err(e) => {
+                bar.finish_and_clear();
+                eprintln!("deep-table: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let (n, d) = (stack.layers[0].n as u64, stack.layers[0].cell.state_dim() as u64);
+        let estimate = depth as u64 * n * d * stack.p_cells() as u64;
+        let steps = seq.len() as u64;
+        let bptt_floats = steps * stack.layers.iter().map(|l| (l.n * l.cell.state_dim()) as u64).sum::<u64>();
+        let results: [(&Params<f64>, u64, u64); 4] = [
+            (&deep.grad, deep.floats, deep.madds / steps),
+            (&local.grad, local.floats, local.madds / steps),
+            (&ostl.grad, ostl.floats, ostl.madds / steps),
+            (&rtrl.grad, rtrl.floats, rtrl.madds / steps),
+        ];
+        for ((rule, _), (g, floats, madds)) in RULES.iter().zip(results) {
+            for l in 0..depth {
+                let (cosine, rel_err) = layer_stats(g, &bptt.grad, stack.layer_tensors(l));
+                rows.push(DeepRow {
+                    depth,
+                    stack: stack.id(),
+                    rule,
+                    layer: l + 1,
+                    cosine,
+                    rel_err,
+                    floats,
+                    madds_per_step: madds,
+                    estimate_floats: estimate,
+                    bptt_floats,
+                });
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    let fixture = args.fixture.as_ref().map(|d| d.display().to_string());
+    if let Some(f) = json {
+        let builtin = fixture.is_none();
+        let doc = DeepReport {
+            schema: 1,
+            tool: TOOL,
+            seed: builtin.then_some(args.seed),
+            read: builtin.then_some(args.read.as_str()),
+            fixture: fixture.clone(),
+            rows: &rows,
+        };
+        let text = serde_json::to_string_pretty(&doc).expect("rows serialise");
+        if let Err(code) = f.write(TOOL, &text) {
+            return code;
+        }
+    }
+    if let Some(f) = csv {
+        let mut text = credit_check::cli::csv_record(DeepRow::COLUMNS);
+        rows.iter().for_each(|r| text.push_str(&r.csv()));
+        if let Err(code) = f.write(TOOL, &text) {
+            return code;
+        }
+    }
+
+    let what = match &fixture {
+        Some(d) => format!("the stack fixture {d}"),
         None => format!(
             "stacks of {} (N = {} per layer, T = {}, readout from {}, seed {})",
             args.cell, args.n, args.steps, args.read, args.seed
@@ -118,29 +284,17 @@ fn main() -> ExitCode {
     out!(
         "rel. err = max over the layer's tensors of max|a − b| / max|b| against BPTT; cosine over the layer's tensors\n"
     );
-    for (stack, p, seq) in cases {
+    let mut rest = rows.as_slice();
+    for (stack, _, _) in &cases {
         let depth = stack.layers.len();
-        let run = || -> credit_core::Result<_> {
-            let bptt = credit_bptt::stack::gradient(&stack, &p, &seq)?;
-            let deep = credit_deep::gradient(&stack, &p, &seq)?;
-            let local = credit_deep::gradient_with(&stack, &p, &seq, Depth::LayerLocal)?;
-            let ostl = credit_ostl::gradient(&stack, &p, &seq)?;
-            let rtrl = credit_rtrl::stack::gradient(&stack, &p, &seq)?;
-            Ok((bptt, deep, local, ostl, rtrl))
-        };
-        let (bptt, deep, local, ostl, rtrl) = match run() {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("deep-table: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let (n, d) = (stack.layers[0].n as u64, stack.layers[0].cell.state_dim() as u64);
-        let p_tot = stack.p_cells() as u64;
+        let (these, more) = rest.split_at(RULES.len() * depth);
+        rest = more;
+        let first = &these[0];
         out!(
-            "L = {depth}  ({}, P_cells = {p_tot}; estimate Σ_k N_k·d·P_tot = {} floats ≈ O(L²N³))",
-            stack.id(),
-            depth as u64 * n * d * p_tot
+            "L = {depth}  ({}, P_cells = {}; estimate Σ_k N_k·d·P_tot = {} floats ≈ O(L²N³))",
+            first.stack,
+            stack.p_cells(),
+            first.estimate_floats
         );
         out!(
             "  {:<22} {:>5}  {:>10}  {:>10}  {:>12}  {:>14}",
@@ -151,42 +305,39 @@ fn main() -> ExitCode {
             "floats",
             "madds/step"
         );
-        let steps = seq.len() as u64;
-        let rules: [(&str, &Params<f64>, u64, u64); 4] = [
-            ("deep e-prop", &deep.grad, deep.floats, deep.madds / steps),
-            ("e-prop layer-wise", &local.grad, local.floats, local.madds / steps),
-            ("OSTL", &ostl.grad, ostl.floats, ostl.madds / steps),
-            ("RTRL (exact)", &rtrl.grad, rtrl.floats, rtrl.madds / steps),
-        ];
-        for (name, g, floats, madds) in rules {
-            for l in 0..depth {
-                let (cos, err) = layer_stats(g, &bptt.grad, stack.layer_tensors(l));
-                if l == 0 {
-                    out!(
-                        "  {:<22} {:>5}  {:>10.6}  {:>10.2e}  {:>12}  {:>14}",
-                        name,
-                        l + 1,
-                        cos,
-                        err,
-                        floats,
-                        madds
-                    );
-                } else {
-                    out!("  {:<22} {:>5}  {:>10.6}  {:>10.2e}", "", l + 1, cos, err);
-                }
+        for r in these {
+            let name = RULES.iter().find(|(id, _)| *id == r.rule).map_or(r.rule, |(_, name)| name);
+            if r.layer == 1 {
+                out!(
+                    "  {:<22} {:>5}  {:>10.6}  {:>10.2e}  {:>12}  {:>14}",
+                    name,
+                    r.layer,
+                    r.cosine,
+                    r.rel_err,
+                    r.floats,
+                    r.madds_per_step
+                );
+            } else {
+                out!("  {:<22} {:>5}  {:>10.6}  {:>10.2e}", "", r.layer, r.cosine, r.rel_err);
             }
         }
-        let bptt_floats = steps * stack.layers.iter().map(|l| (l.n * l.cell.state_dim()) as u64).sum::<u64>();
         out!(
             "  {:<22} {:>5}  {:>10}  {:>10}  {:>12}  {:>14}",
             "BPTT (reference)",
             "all",
             "1",
             "0",
-            bptt_floats,
+            first.bptt_floats,
             "-"
         );
         out!("");
     }
+    out!(
+        "{} rows: {} stacks × {} rules, per layer, {:.1} s",
+        rows.len(),
+        cases.len(),
+        RULES.len(),
+        started.elapsed().as_secs_f64()
+    );
     ExitCode::SUCCESS
 }

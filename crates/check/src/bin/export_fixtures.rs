@@ -9,9 +9,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Writes conformance fixtures (`docs/fixtures.md`).
+/// Writes the conformance fixtures (config, inputs, per-step intermediates, every rule's
+/// gradient) that a port compares itself with, one directory each (docs/fixtures.md).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Output directory.
     dir: PathBuf,

@@ -15,12 +15,16 @@
 //! The state vector is laid out neuron-major: component `c` of neuron `j` sits at `j·d + c`.
 //! Neuron `j`'s local parameters are row `j` of every cell tensor, concatenated in the order of
 //! [`CellModel::tensor_names`].
+//!
+//! One public module per cell, each with its equations in its documentation: [`rate`]
+//! (Eqs. R1–R6), [`lif`] (L1–L8), [`alif`] (A1–A6), [`lstm`] (M1–M6), and [`spike`] (L2–L4:
+//! what LIF and ALIF share). Their types are re-exported here.
 
-mod alif;
-mod lif;
-mod lstm;
-mod rate;
-mod spike;
+pub mod alif;
+pub mod lif;
+pub mod lstm;
+pub mod rate;
+pub mod spike;
 
 pub use alif::Alif;
 pub use lif::Lif;

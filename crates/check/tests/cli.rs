@@ -1,0 +1,313 @@
+//! The command-line tools as a user meets them: help and version, one-line usage errors (exit
+//! 2), `--relations`, the tables' JSON and CSV, and the exit code of `check-gradients` when its
+//! stdout is closed early. Each test runs the binaries Cargo built for this test (debug), on small
+//! inputs.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BINS: [(&str, &str); 5] = [
+    ("check-gradients", env!("CARGO_BIN_EXE_check-gradients")),
+    ("family-table", env!("CARGO_BIN_EXE_family-table")),
+    ("deep-table", env!("CARGO_BIN_EXE_deep-table")),
+    ("export-fixtures", env!("CARGO_BIN_EXE_export-fixtures")),
+    ("compare-fixture", env!("CARGO_BIN_EXE_compare-fixture")),
+];
+
+fn bin(name: &str) -> &'static str {
+    BINS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).expect("known binary")
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(bin(name)).args(args).output().expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("credit-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A usage error: exit 2, nothing on stdout, one line on stderr starting with the tool's name.
+fn assert_usage_error(name: &str, out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+    assert!(out.stdout.is_empty(), "{name}: {}", text(&out.stdout));
+    assert_eq!(err.lines().count(), 1, "{name}: {err}");
+    assert!(err.starts_with(&format!("{name}: ")), "{err}");
+    assert!(err.contains(needle), "{name}: `{needle}` not in {err}");
+}
+
+#[test]
+fn help_starts_with_the_tools_purpose_and_version_names_it() {
+    let crate_description = env!("CARGO_PKG_DESCRIPTION");
+    let mut firsts = Vec::new();
+    for (name, _) in BINS {
+        let help = run(name, &["--help"]);
+        assert_eq!(help.status.code(), Some(0), "{name}");
+        let first = text(&help.stdout).lines().next().unwrap_or_default().to_string();
+        assert!(!first.is_empty() && !crate_description.starts_with(&first), "{name}: {first}");
+        firsts.push(first);
+        let version = run(name, &["--version"]);
+        assert_eq!(text(&version.stdout), format!("{name} {}\n", env!("CARGO_PKG_VERSION")));
+    }
+    firsts.sort();
+    firsts.dedup();
+    assert_eq!(firsts.len(), BINS.len(), "every tool has its own first line: {firsts:?}");
+}
+
+#[test]
+fn negative_numbers_and_unknown_ids_are_one_line_errors() {
+    assert_usage_error("family-table", &run("family-table", &["--n", "-1"]), "`-1` is negative");
+    assert_usage_error("deep-table", &run("deep-table", &["--steps", "-3"]), "`-3` is negative");
+    assert_usage_error("family-table", &run("family-table", &["--orders", "0,-2"]), "`-2` is negative");
+    assert_usage_error(
+        "family-table",
+        &run("family-table", &["--orders", "0,10"]),
+        "m = 10 exceeds T − 1 = 9",
+    );
+    assert_usage_error(
+        "family-table",
+        &run("family-table", &["--orders", "1", "--max-m", "2"]),
+        "cannot be used",
+    );
+    let out = run("check-gradients", &["--relations", "bptt=oracle,nope"]);
+    assert_usage_error("check-gradients", &out, "unknown relation `nope` (known: jacobian=dual, ");
+}
+
+#[test]
+fn list_relations_names_every_id_once() {
+    let out = run("check-gradients", &["--list-relations"]);
+    assert_eq!(out.status.code(), Some(0));
+    let ids: Vec<String> =
+        text(&out.stdout).lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect();
+    assert!(ids.len() >= 25, "{ids:?}");
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+    for id in ["bptt=oracle", "eprop!=bptt", "familym!=rtrl", "ostl-lower!=bptt", "f32~f64"] {
+        assert!(ids.iter().any(|i| i == id), "{id}");
+    }
+}
+
+#[test]
+fn unwritable_output_fails_before_the_run() {
+    let missing = std::env::temp_dir().join("credit-cli-no-such-dir").join("out.json");
+    let m = missing.to_str().unwrap();
+    let started = std::time::Instant::now();
+    for (name, flag) in
+        [("check-gradients", "--json"), ("check-gradients", "--csv"), ("family-table", "--csv")]
+    {
+        let out = run(name, &[flag, m]);
+        assert_usage_error(name, &out, "cannot write");
+    }
+    let out = run("deep-table", &["--json", m]);
+    assert_usage_error("deep-table", &out, &format!("--json {m}: cannot write"));
+    // the full suite in a debug build takes minutes; failing at once means it did not run
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}
+
+/// Exports the canonical fixture `name` into `dir`, with its inputs `x` replaced by zeros when
+/// `silent` (then `w_in` has a zero gradient, a dead reference: its rows fail).
+fn fixture(dir: &Path, name: &str, silent: bool) -> PathBuf {
+    let mut fx = credit_check::fixtures::canonical()
+        .into_iter()
+        .find(|f| f.config.name == name)
+        .expect("a canonical fixture");
+    if silent {
+        fx.seq.x.iter_mut().for_each(|x| x.fill(0.0));
+    }
+    let out = dir.join(name);
+    credit_check::fixtures::write(&out, &fx).unwrap();
+    out
+}
+
+/// Runs check-gradients with its stdout closed from the start (as `… | head -0` would): the
+/// child computes first and prints after, so its first write meets a closed pipe. Returns the
+/// exit code.
+fn closed_stdout(args: &[&str]) -> Option<i32> {
+    let mut child = Command::new(bin("check-gradients"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+    out.status.code()
+}
+
+/// Runs check-gradients, reads the first line of its stdout, then closes the pipe (`| head -1`).
+fn first_line(args: &[&str]) -> String {
+    let mut child = Command::new(bin("check-gradients")).args(args).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.wait();
+    line
+}
+
+#[test]
+fn a_closed_stdout_keeps_the_verdict() {
+    let dir = scratch("epipe");
+    let live = fixture(&dir, "lif-paper-n5-t20", false);
+    // without input, `w_in` gets no gradient: its rows fail their liveness guard (exit 1)
+    let silent = {
+        let d = dir.join("silent");
+        std::fs::create_dir_all(&d).unwrap();
+        fixture(&d, "lif-paper-n5-t20", true)
+    };
+    assert!(first_line(&["--fixture", live.to_str().unwrap()]).starts_with("relation"));
+    assert_eq!(closed_stdout(&["--fixture", live.to_str().unwrap()]), Some(0));
+    let full = run("check-gradients", &["--fixture", silent.to_str().unwrap()]);
+    assert_eq!(full.status.code(), Some(1), "a net without input must fail: {}", text(&full.stdout));
+    // the narrow table says why a failing row fails (the liveness evidence, after the verdict)
+    let stdout = text(&full.stdout);
+    let failing: Vec<&str> = stdout.lines().filter(|l| l.contains(" FAIL ")).collect();
+    assert!(!failing.is_empty() && failing.iter().all(|l| l.contains("spikes=")), "{stdout}");
+    assert_eq!(
+        closed_stdout(&["--fixture", silent.to_str().unwrap()]),
+        Some(1),
+        "the verdict survives `| head`"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_gradients_relations_csv_and_summary() {
+    let dir = scratch("cg");
+    let fx = fixture(&dir, "rate-paper-n5-t20", false);
+    let (csv, json) = (dir.join("rows.csv"), dir.join("rows.json"));
+    let args = [
+        "--fixture",
+        fx.to_str().unwrap(),
+        "--relations",
+        "bptt=oracle,familym!=rtrl",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let out = run("check-gradients", &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let csv = std::fs::read_to_string(csv).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("relation,expect,cell,config,scalar,tensor,max_rel_err,tol,verdict,liveness"),
+        "the columns of the wide table"
+    );
+    let records: Vec<&str> = lines.collect();
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(records.len(), results.len());
+    assert!(records.len() >= 6, "{csv}");
+    for (rec, row) in records.iter().zip(results) {
+        let rel = row["relation"].as_str().unwrap();
+        assert!(rel == "bptt=oracle" || rel == "familym!=rtrl", "{rel}");
+        assert!(rec.starts_with(&format!("{rel},{},rate,", row["expect"].as_str().unwrap())), "{rec}");
+        // full precision: the CSV error parses back to the JSON's number
+        let err: f64 = rec.split(',').nth(6).unwrap().parse().unwrap();
+        assert_eq!(err.to_bits(), row["max_rel_err"].as_f64().unwrap().to_bits(), "{rec}");
+    }
+    // the narrow table: no liveness text on passing rows, no `expect` column
+    let head = stdout.lines().next().unwrap();
+    assert!(!head.contains("liveness") && !head.contains("expect"), "{head}");
+    assert!(!stdout.lines().skip(1).take(records.len()).any(|l| l.contains("|g|=")), "{stdout}");
+    // the summary: one line per relation with its counts, then the last line
+    let n_bptt = results.iter().filter(|r| r["relation"] == "bptt=oracle").count();
+    let summary = stdout.lines().find(|l| l.starts_with("bptt=oracle ") && l.contains(" equal ")).unwrap();
+    let cols: Vec<&str> = summary.split_whitespace().collect();
+    assert_eq!(cols[2..5], [n_bptt.to_string(), n_bptt.to_string(), "0".to_string()], "{summary}");
+    // worst: the largest error of an `equal` relation, the smallest of a `differ` relation
+    let errs = |rel: &str| -> Vec<f64> {
+        results.iter().filter(|r| r["relation"] == rel).map(|r| r["max_rel_err"].as_f64().unwrap()).collect()
+    };
+    let max = errs("bptt=oracle").into_iter().fold(0.0, f64::max);
+    assert_eq!(cols[5], format!("{max:.2e}"), "{summary}");
+    let differ = stdout.lines().find(|l| l.starts_with("familym!=rtrl ") && l.contains(" differ ")).unwrap();
+    assert!(errs("familym!=rtrl").len() >= 2, "several differ rows, so that min and max differ");
+    let min = errs("familym!=rtrl").into_iter().fold(f64::INFINITY, f64::min);
+    assert_eq!(differ.split_whitespace().nth(5).unwrap(), format!("{min:.2e}"), "{differ}");
+    let last = stdout.lines().last().unwrap();
+    assert!(last.ends_with(&format!("{} passed, 0 failed", records.len())), "{last}");
+    // --wide prints the liveness evidence on every row
+    let wide =
+        run("check-gradients", &["--fixture", fx.to_str().unwrap(), "--relations", "bptt=oracle", "--wide"]);
+    let wide = text(&wide.stdout);
+    assert!(wide.lines().next().unwrap().contains("liveness"));
+    assert_eq!(wide.lines().filter(|l| l.contains("|g|=")).count(), n_bptt, "{wide}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn family_table_orders_json_and_csv() {
+    let dir = scratch("family");
+    let (csv, json) = (dir.join("f.csv"), dir.join("f.json"));
+    let out = run(
+        "family-table",
+        &["--orders", "0,1,2,9", "--csv", csv.to_str().unwrap(), "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["reading"], "hop-count");
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 16, "4 cells × 4 orders");
+    let ms: Vec<u64> = rows.iter().take(4).map(|r| r["m"].as_u64().unwrap()).collect();
+    assert_eq!(ms, [0, 1, 2, 9]);
+    for r in rows {
+        // order T − 1 is RTRL, the exact gradient; lower orders are not (on these generic nets)
+        let err = r["rel_err"].as_f64().unwrap();
+        if r["m"] == 9 {
+            assert!(err < 1e-10, "{r}");
+        } else if r["m"] == 0 {
+            assert!(err > 1e-6, "{r}");
+        }
+    }
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert_eq!(csv.lines().count(), 17);
+    assert!(csv.starts_with("cell,n,steps,m,cosine,rel_err,floats,madds_per_step,theory_madds_per_step\n"));
+    let last = text(&out.stdout).lines().last().unwrap().to_string();
+    assert!(last.starts_with("16 rows: 4 cells × 4 orders (m = 0,1,2,9)"), "{last}");
+
+    let out = run("family-table", &["--max-m", "1", "--steps", "5"]);
+    let last = text(&out.stdout).lines().last().unwrap().to_string();
+    assert!(last.starts_with("8 rows: 4 cells × 2 orders (m = 0,1)"), "{last}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn deep_table_json_and_csv() {
+    let dir = scratch("deep");
+    let (csv, json) = (dir.join("d.csv"), dir.join("d.json"));
+    let args = ["--steps", "8", "--n", "4", "--csv", csv.to_str().unwrap(), "--json", json.to_str().unwrap()];
+    let out = run("deep-table", &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4 * (1 + 2 + 3 + 4), "4 rules × the layers of stacks of 1–4");
+    for r in rows {
+        let err = r["rel_err"].as_f64().unwrap();
+        match r["rule"].as_str().unwrap() {
+            "rtrl" => assert!(err < 1e-10, "RTRL is exact: {r}"),
+            // OSTL is exact on the top layer only
+            "ostl" if r["layer"] == r["depth"] => assert!(err < 1e-10, "{r}"),
+            "ostl" => assert!(err > 1e-6, "{r}"),
+            "deep-eprop" | "eprop-layerwise" => {}
+            other => panic!("unknown rule {other}"),
+        }
+    }
+    let csv = std::fs::read_to_string(csv).unwrap();
+    assert_eq!(csv.lines().count(), 41);
+    assert!(csv.lines().nth(1).unwrap().starts_with("1,stack(alif),deep-eprop,1,"), "{csv}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
