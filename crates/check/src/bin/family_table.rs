@@ -1,14 +1,16 @@
 //! `family-table`: the m-order family on one fixed config per cell, `m = 0 … T−1`: cosine
 //! similarity and relative error to the exact gradient, floats held and multiply-adds per step
-//! (counted by the recursion), next to the theoretical orders of `docs/family.md` §3.
+//! (counted by the recursion), next to the theoretical orders of `docs/family.md` §3, and the
+//! recursion's error against the hop-graded pass (F6), its second witness, where that exists.
 //! Usually invoked as `cargo xtask family-table`.
 
 use clap::Parser;
+use credit_check::family::{GRADED_MAX_T, GRADED_TRUNCATED};
 use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
 use credit_core::{CellModel, Loss, Network, Params, Readout, Sequence};
-use credit_family::{Reading, recursion};
+use credit_family::{Reading, graded, recursion};
 use std::process::ExitCode;
 
 /// Prints the family table.
@@ -108,15 +110,34 @@ fn main() -> ExitCode {
         };
         let nc = net.n_cell_tensors();
         let (d, pl, pc) = (net.d(), net.p_loc(), net.p_cell());
+        // the second witness (hop-count reading only): the hop-graded pass (F6), every order when
+        // T ≤ GRADED_MAX_T, else the orders below GRADED_TRUNCATED (docs/family.md §5)
+        let graded = match reading {
+            Reading::HopCount if seq.len() <= GRADED_MAX_T => {
+                graded::family_gradients::<GRADED_MAX_T>(&net, &p, &seq).map(Some)
+            }
+            Reading::HopCount => {
+                graded::family_gradients_truncated::<GRADED_TRUNCATED>(&net, &p, &seq).map(Some)
+            }
+            _ => Ok(None),
+        };
+        let graded = match graded {
+            Ok(g) => g.unwrap_or_default(),
+            Err(e) => {
+                eprintln!("family-table: {e}");
+                return ExitCode::from(2);
+            }
+        };
         out!("cell {} (d = {d}, P_loc = {pl}, P_cell = {pc})", net.cell.id());
         out!(
-            "  {:>3}  {:>10}  {:>10}  {:>10}  {:>12}  {:>18}",
+            "  {:>3}  {:>10}  {:>10}  {:>10}  {:>12}  {:>18}  {:>10}",
             "m",
             "cosine",
             "rel. err",
             "floats",
             "madds/step",
-            "theory madds/step"
+            "theory madds/step",
+            "vs graded"
         );
         for m in 0..seq.len() {
             let g = match recursion::gradient(&net, &p, &seq, m, reading) {
@@ -138,20 +159,38 @@ fn main() -> ExitCode {
             let theory = n * d * d * pl
                 + if m >= 1 { n * d * n * pl + n * d * d * pc } else { 0 }
                 + (m.saturating_sub(1) as u64) * (n * d * n * pc + n * d * d * pc);
+            // the recursion against the graded witness at this order, every tensor
+            let witness = graded.get(m).map_or_else(
+                || "—".to_string(),
+                |w| {
+                    let e = g
+                        .grad
+                        .tensors
+                        .iter()
+                        .zip(&w.tensors)
+                        .map(|(a, b)| credit_check::max_rel_err(&a.value, &b.value))
+                        .fold(0.0, f64::max);
+                    format!("{e:.2e}")
+                },
+            );
             out!(
-                "  {:>3}  {:>10.6}  {:>10.2e}  {:>10}  {:>12}  {:>18}",
+                "  {:>3}  {:>10.6}  {:>10.2e}  {:>10}  {:>12}  {:>18}  {:>10}",
                 m,
                 cosine(&g.grad, &exact, nc),
                 err,
                 g.cost.floats,
                 g.cost.madds / seq.len() as u64,
-                theory
+                theory,
+                witness
             );
         }
         out!();
     }
     out!(
         "rel. err = max over cell tensors of max|a − b| / max|b| against BPTT; the error need not fall monotonically in m."
+    );
+    out!(
+        "vs graded = max over every tensor of max|a − b| / max|b| of the recursion against the hop-graded pass (F6), the family's second witness: hop-count reading, every order when T ≤ {GRADED_MAX_T}, orders < {GRADED_TRUNCATED} otherwise; — where it does not exist."
     );
     ExitCode::SUCCESS
 }
