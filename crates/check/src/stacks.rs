@@ -4,8 +4,12 @@
 //! reconstruction, `docs/deep.md` §6): `deep=oracle-detached` (equal to the exact gradient of
 //! the graph with every within-layer `z^{t−1}` detached), `deep!=bptt` (generic stacks, expect
 //! differ), `deep=bptt@R0` (no within-layer recurrence and the reset detached in every layer);
-//! OSTL: `ostl-top=bptt` (the top layer and the readout are exact), `ostl-lower!=bptt` (lower
-//! layers differ when the layers above are leaky — every built-in stack's are).
+//! OSTL: `ostl=oracle-detached` (every tensor equals the exact gradient of the graph in which,
+//! for a parameter of layer `l`, every temporal edge of every layer above `l` is detached: the
+//! stop-gradient form (O-D) of `docs/deep.md` §7, by the oracle's `gradient_cut` (O7)),
+//! `ostl-top=bptt` (the top layer and the readout are exact), `ostl=bptt` (every tensor, on the
+//! stacks whose layers above the first have no memory: rate `α = 1`, `W_rec = 0`),
+//! `ostl-lower!=bptt` (lower layers differ when the layers above are leaky: every other stack).
 //! Cell ids are `stack(<cell>,…)`.
 
 use crate::compare::{Liveness, alive, max_rel_err, worst_tensor};
