@@ -9,6 +9,7 @@
 //! | `eprop!=bptt` | symmetric e-prop vs BPTT on generic nets, and with `W_rec = 0` but the reset differentiated (P5's "false" half) | differ |
 //! | `eprop-wout=bptt` | the readout gradient of symmetric and random e-prop vs BPTT (P6) | equal |
 //! | `adaptive-decay` | `‖B − W_outᵀ‖` after each of 5 adaptive updates / before, vs `1 − λ` (P15) | equal |
+//! | `eprop-random=oracle-feedback` | random e-prop (online, `B` of the config) and adaptive e-prop (online, `B` after the 5 updates of `adaptive-decay`) vs `Σ_t Σ_j L_j^t dz_j^t/dθ` built by the oracle alone: `L^t = B dE/du^{t+δ} + ∂E_reg/∂z^t` from taps on the readout drive (O5) and on `z` (O2), tangents on the graph with recurrent and reset `z^{t−1}` detached (O6); cell tensors | equal |
 //! | `eprop-literal=eprop-generic` | the paper's LIF/ALIF traces vs the generic `ε = Dε + I`, every step (P17) | equal |
 
 use crate::compare::{alive, worst_tensor};
@@ -16,8 +17,9 @@ use crate::relations::{Ctx, Expect, TOL_F64};
 use crate::suite::Role;
 use credit_core::cell::{Cell, Reset};
 use credit_core::stack::renamed;
-use credit_core::{CellModel, Detach, ForwardOptions, Params, Sequence, forward};
+use credit_core::{CellModel, Detach, ForwardOptions, Network, Params, Sequence, forward};
 use credit_eprop::{Adaptive, Feedback};
+use nalgebra::{DMatrix, DVector};
 
 /// Threshold of the `differ` relations: the rule must be further than this from BPTT in
 /// at least one cell tensor (the row reports the maximum over cell tensors); rounding is
@@ -58,7 +60,7 @@ pub(crate) fn rows(
 
     // P3: causal = non-causal, symmetric and random feedback
     let b_random = cx.cfg.feedback.clone().unwrap_or_else(|| credit_eprop::random_feedback(net, cx.cfg.seed));
-    let random = Feedback::Matrix(b_random);
+    let random = Feedback::Matrix(b_random.clone());
     let sym = credit_eprop::gradient(net, p, seq, &Feedback::Symmetric)?;
     let rnd = credit_eprop::gradient(net, p, seq, &random)?;
     let sym_nc = credit_eprop::gradient_noncausal(net, p, seq, &Feedback::Symmetric)?;
@@ -115,7 +117,16 @@ pub(crate) fn rows(
     cx.tensors("eprop-wout=bptt", "f64", "rand/", &ro, &bo, TOL_F64);
 
     // P15: adaptive feedback decays towards W_outᵀ by exactly (1 − λ) per update
-    adaptive_decay(cx, p, seq)?;
+    let b_adaptive = adaptive_decay(cx, p, seq)?;
+
+    // random and adaptive e-prop against a witness built from the oracle alone
+    let adaptive = credit_eprop::gradient(net, p, seq, &Feedback::Matrix(b_adaptive.clone()))?;
+    let witness = FeedbackWitness::new(net, p, seq)?;
+    for (prefix, rule, b) in [("rand/", &rnd.grad, b_random), ("adaptive/", &adaptive.grad, b_adaptive)] {
+        let w = witness.gradient(net, p, &b);
+        let (a, r) = (cell_only(rule, nc), cell_only(&w, nc));
+        cx.tensors("eprop-random=oracle-feedback", "f64", prefix, &a, &r, TOL_F64);
+    }
 
     // P17 / literal transcription: the paper's LIF/ALIF traces = the generic traces, every step
     let traj = forward(net, p, seq, ForwardOptions::default())?;
@@ -142,8 +153,66 @@ pub(crate) fn rows(
     Ok(())
 }
 
-/// Five adaptive e-prop updates; each must shrink `‖B − W_outᵀ‖_F` by exactly `1 − λ`.
-fn adaptive_decay(cx: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core::Result<()> {
+/// The witness of `eprop-random=oracle-feedback` (Eq. O8 of `docs/oracle.md`): e-prop with any
+/// feedback `B` from the oracle alone, without any code of `credit-eprop`,
+/// `Σ_t Σ_j L_j^t dz_j^t/dθ` with `L_j^t = Σ_k B_jk dE/du_k^{t+δ} + ∂E_reg/∂z_j^t` and the
+/// tangents of the graph with recurrent and reset `z^{t−1}` detached.
+struct FeedbackWitness {
+    /// `dE/du^t` of the readout drive, `t = 0..=T` (O5).
+    drive: Vec<DVector<f64>>,
+    /// `∂E_reg/∂z^t`, `t = 0..=T` (zero without a regulariser).
+    reg: Vec<DVector<f64>>,
+    /// `dz^t/dθ_p` per parameter on the detached graph (O6).
+    tangents: Vec<DMatrix<f64>>,
+}
+
+impl FeedbackWitness {
+    fn new(net: &Network, p: &Params<f64>, seq: &Sequence) -> credit_core::Result<Self> {
+        let cut = Detach { recurrent: true, reset: true, adaptation: false };
+        let drive = credit_oracle::readout_signals(net, p, seq)?;
+        let reg = if net.reg.is_some() {
+            // the tap of (O2) on a copy with W_out = 0 and recurrent and reset edges detached
+            // reaches only the regulariser: ∂E_reg/∂z_j^t
+            let mut q = p.clone();
+            let k = q.tensors.len() - 2;
+            q.tensors[k].value.fill(0.0);
+            credit_oracle::learning_signals(net, &q, seq, cut)?
+        } else {
+            vec![DVector::zeros(net.n); seq.len() + 1]
+        };
+        let tangents = credit_oracle::output_tangents(net, p, seq, cut)?;
+        Ok(FeedbackWitness { drive, reg, tangents })
+    }
+
+    /// `Σ_t Σ_j L_j^t dz_j^t/dθ_p` for every parameter with feedback `b` (`N × K`).
+    fn gradient(&self, net: &Network, p: &Params<f64>, b: &DMatrix<f64>) -> Params<f64> {
+        let steps = self.drive.len() - 1;
+        let lag = net.readout.lag();
+        // L^t = B dE/du^{t+δ} + ∂E_reg/∂z^t, with dE/du^{T+1} = 0
+        let signal: Vec<DVector<f64>> = (0..=steps)
+            .map(|t| {
+                let ahead = t + lag;
+                let drive =
+                    if t > 0 && ahead <= steps { b * &self.drive[ahead] } else { DVector::zeros(net.n) };
+                drive + &self.reg[t]
+            })
+            .collect();
+        let mut g = p.map(|_| 0.0);
+        for (k, tan) in self.tangents.iter().enumerate() {
+            let (ti, r, c) = g.locate(k).expect("k < P");
+            g.tensors[ti].value[(r, c)] = (1..=steps).map(|t| signal[t].dot(&tan.column(t))).sum();
+        }
+        g
+    }
+}
+
+/// Five adaptive e-prop updates; each must shrink `‖B − W_outᵀ‖_F` by exactly `1 − λ`. Returns
+/// the feedback matrix reached.
+fn adaptive_decay(
+    cx: &mut Ctx,
+    p: &Params<f64>,
+    seq: &Sequence,
+) -> credit_core::Result<nalgebra::DMatrix<f64>> {
     let net = &cx.cfg.net.clone();
     let mut params = p.clone();
     let mut ad = Adaptive { b: credit_eprop::random_feedback(net, cx.cfg.seed ^ 7), lambda: ADAPTIVE_LAMBDA };
@@ -162,5 +231,5 @@ fn adaptive_decay(cx: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core:
         worst = worst.max(if err.is_finite() { err } else { f64::INFINITY });
     }
     cx.push("adaptive-decay", "f64", "‖B−W_outᵀ‖ ratio".into(), worst, TOL_ADAPTIVE, moved);
-    Ok(())
+    Ok(ad.b)
 }

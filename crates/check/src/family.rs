@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `family0=eprop` | order 0 of the recursion vs symmetric e-prop (online form) | equal (1e-12) |
 //! | `familyT=rtrl` | order `T − 1` vs RTRL | equal |
-//! | `family-recursion=family-graded` | the recursion (F1) vs the hop-graded forward pass (F6), every order `0..T`; one row per tensor with the worst order | equal |
+//! | `family-recursion=family-graded` | the recursion (F1) vs the hop-graded forward pass (F6), every order `0..T` when `T ≤ GRADED_MAX_T`, else orders `0..GRADED_TRUNCATED` from the graded pass truncated at `GRADED_TRUNCATED` coefficients (exact for those orders); one row per tensor with the worst order | equal |
 //! | `familym!=rtrl` | order `m`, `0 < m < T − 1`, vs RTRL: smooth cells `m ≤ 3` ([`DIFFER_MAX_ORDER`]), spiking cells `m = 1` (high-order paths die where ψ = 0) | differ |
 
 use crate::compare::{alive, max_rel_err, worst_tensor};
@@ -14,9 +14,13 @@ use credit_core::{CellModel, Params, Sequence};
 use credit_eprop::Feedback;
 use credit_family::{Reading, graded, recursion};
 
-/// Coefficients of the graded number: configs with `T ≤ GRADED_MAX_T` run the family relations
-/// (all four; longer configs skip them).
+/// Coefficients of the graded number: configs with `T ≤ GRADED_MAX_T` run the four family
+/// relations at every order; longer configs run `family-recursion=family-graded` at the orders
+/// below [`GRADED_TRUNCATED`] only.
 pub const GRADED_MAX_T: usize = 24;
+/// Coefficients of the truncated graded pass on configs with `T > GRADED_MAX_T`: it witnesses
+/// the orders `0..GRADED_TRUNCATED` there (exact for those orders, `docs/family.md` §5).
+pub const GRADED_TRUNCATED: usize = 4;
 /// Tolerance of `family0=eprop` (the bar).
 pub const TOL_FAMILY0: f64 = 1e-12;
 /// Threshold of `familym!=rtrl`: the order-`m` gradient must be further than this from RTRL.
@@ -39,6 +43,15 @@ pub(crate) fn rows(
     let net = &cx.cfg.net.clone();
     let steps = seq.len();
     if steps > GRADED_MAX_T {
+        // the graded pass truncated at GRADED_TRUNCATED coefficients is exact for the orders
+        // below it (docs/family.md §5): the second witness of orders 0..GRADED_TRUNCATED
+        let graded = graded::family_gradients_truncated::<GRADED_TRUNCATED>(net, p, seq)?;
+        let mut by_m = Vec::with_capacity(GRADED_TRUNCATED);
+        for m in 0..GRADED_TRUNCATED.min(steps) {
+            by_m.push(recursion::gradient(net, p, seq, m, Reading::HopCount)?.grad);
+        }
+        let scope = format!(", orders 0..={} of G={GRADED_TRUNCATED}", by_m.len().saturating_sub(1));
+        recursion_vs_graded(cx, p, &by_m, &graded, &scope);
         return Ok(());
     }
     let nc = net.n_cell_tensors();
@@ -51,34 +64,15 @@ pub(crate) fn rows(
     cx.tensors("familyT=rtrl", "f64", &format!("m={}: ", steps - 1), &top.grad, rtrl, TOL_F64);
     // recursion = graded, every order
     let graded = graded::family_gradients::<GRADED_MAX_T>(net, p, seq)?;
-    let mut worst = vec![(0.0f64, 0usize, true); p.tensors.len()];
     let mut by_m = Vec::with_capacity(steps);
-    for (m, g) in graded.iter().enumerate().take(steps) {
-        let rec = if m == 0 {
+    for m in 0..steps {
+        by_m.push(if m == 0 {
             f0.grad.clone()
         } else {
             recursion::gradient(net, p, seq, m, Reading::HopCount)?.grad
-        };
-        for (i, (a, b)) in rec.tensors.iter().zip(&g.tensors).enumerate() {
-            let e = max_rel_err(&a.value, &b.value);
-            if e >= worst[i].0 {
-                (worst[i].0, worst[i].1) = (e, m);
-            }
-            worst[i].2 &= alive(&b.value);
-        }
-        by_m.push(rec);
+        });
     }
-    for (i, t) in p.tensors.iter().enumerate() {
-        let (e, m, live) = worst[i];
-        cx.push(
-            "family-recursion=family-graded",
-            "f64",
-            format!("{} (worst m={m})", t.name),
-            e,
-            TOL_F64,
-            live,
-        );
-    }
+    recursion_vs_graded(cx, p, &by_m, &graded, "");
     // familym != RTRL on generic nets
     if cx.cfg.role == Role::Generic {
         let last = if net.cell.is_spiking() { 1 } else { DIFFER_MAX_ORDER }.min(steps.saturating_sub(2));
@@ -89,4 +83,37 @@ pub(crate) fn rows(
         }
     }
     Ok(())
+}
+
+/// `family-recursion=family-graded`: the recursion's order `m` (`by_m[m]`) against the graded
+/// pass's (`graded[m]`) for every `m < by_m.len()`; one row per tensor with the worst order.
+/// `scope` is appended to the tensor label (the orders compared when they are not all).
+fn recursion_vs_graded(
+    cx: &mut Ctx,
+    p: &Params<f64>,
+    by_m: &[Params<f64>],
+    graded: &[Params<f64>],
+    scope: &str,
+) {
+    let mut worst = vec![(0.0f64, 0usize, true); p.tensors.len()];
+    for (m, (rec, g)) in by_m.iter().zip(graded).enumerate() {
+        for (i, (a, b)) in rec.tensors.iter().zip(&g.tensors).enumerate() {
+            let e = max_rel_err(&a.value, &b.value);
+            if e >= worst[i].0 {
+                (worst[i].0, worst[i].1) = (e, m);
+            }
+            worst[i].2 &= alive(&b.value);
+        }
+    }
+    for (i, t) in p.tensors.iter().enumerate() {
+        let (e, m, live) = worst[i];
+        cx.push(
+            "family-recursion=family-graded",
+            "f64",
+            format!("{} (worst m={m}{scope})", t.name),
+            e,
+            TOL_F64,
+            live,
+        );
+    }
 }

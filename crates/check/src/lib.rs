@@ -16,6 +16,7 @@
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
+//! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare).
 //!
@@ -27,6 +28,7 @@ pub mod compare;
 pub mod eprop;
 pub mod family;
 pub mod fixtures;
+pub mod registry;
 pub mod relations;
 pub mod report;
 pub mod stacks;

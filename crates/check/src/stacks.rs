@@ -4,15 +4,19 @@
 //! reconstruction, `docs/deep.md` §6): `deep=oracle-detached` (equal to the exact gradient of
 //! the graph with every within-layer `z^{t−1}` detached), `deep!=bptt` (generic stacks, expect
 //! differ), `deep=bptt@R0` (no within-layer recurrence and the reset detached in every layer);
-//! OSTL: `ostl-top=bptt` (the top layer and the readout are exact), `ostl-lower!=bptt` (lower
-//! layers differ when the layers above are leaky — every built-in stack's are).
+//! OSTL: `ostl=oracle-detached` (every tensor equals the exact gradient of the graph in which,
+//! for a parameter of layer `l`, every temporal edge of every layer above `l` is detached: the
+//! stop-gradient form (O-D) of `docs/deep.md` §7, by the oracle's `gradient_cut` (O7)),
+//! `ostl-top=bptt` (the top layer and the readout are exact), `ostl=bptt` (every tensor, on the
+//! stacks whose layers above the first have no memory: rate `α = 1`, `W_rec = 0`),
+//! `ostl-lower!=bptt` (lower layers differ when the layers above are leaky: every other stack).
 //! Cell ids are `stack(<cell>,…)`.
 
 use crate::compare::{Liveness, alive, max_rel_err, worst_tensor};
 use crate::relations::{Expect, Row, TOL_F64};
 use crate::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
-use credit_core::stack::{InterLayer, Layer, ReadoutFrom, Stack};
+use credit_core::stack::{InterLayer, Layer, LayerCut, ReadoutFrom, Stack};
 use credit_core::{Detach, Edges, Loss, Params, Readout};
 
 /// One stack config.
@@ -28,6 +32,9 @@ pub struct StackConfig {
     pub seed: u64,
     /// `W_rec = 0` in every layer.
     pub no_recurrence: bool,
+    /// `W_rec = 0` in every layer above the first (with rate cells of `α = 1` there, the layers
+    /// above the first have no memory: OSTL must be BPTT).
+    pub memoryless_upper: bool,
     /// Explicit parameters and sequence (a fixture's) instead of drawing them from the seed.
     pub data: Option<(Params<f64>, credit_core::Sequence)>,
 }
@@ -40,6 +47,7 @@ pub fn from_fixture(fx: &crate::fixtures::stack::StackFixture) -> StackConfig {
         steps: fx.seq.len(),
         seed: fx.config.seed,
         no_recurrence: false,
+        memoryless_upper: false,
         data: Some((fx.params.clone(), fx.seq.clone())),
     }
 }
@@ -57,7 +65,20 @@ fn make(
         Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse).expect("built-in stacks are valid");
     stack.inter = inter;
     stack.readout_from = from;
-    StackConfig { name: name.to_string(), stack, steps, seed, no_recurrence: false, data: None }
+    StackConfig {
+        name: name.to_string(),
+        stack,
+        steps,
+        seed,
+        no_recurrence: false,
+        memoryless_upper: false,
+        data: None,
+    }
+}
+
+fn memoryless_upper(mut c: StackConfig) -> StackConfig {
+    c.memoryless_upper = true;
+    c
 }
 
 fn no_rec(mut c: StackConfig) -> StackConfig {
@@ -127,6 +148,23 @@ pub fn builtin_stacks() -> Vec<StackConfig> {
             12,
             208,
         )),
+        // no memory above the first layer (rate α = 1, W_rec = 0 there): OSTL must be BPTT
+        memoryless_upper(make(
+            "n4x2-t12-upper-memoryless",
+            vec![(lif(0, d), 4), (rate(1.0), 4)],
+            InterLayer::SameStep,
+            ReadoutFrom::Top,
+            12,
+            221,
+        )),
+        memoryless_upper(make(
+            "n4x3-t12-upper-memoryless-delay-read-all",
+            vec![(alif(0, d), 4), (rate(1.0), 4), (rate(1.0), 3)],
+            InterLayer::OneStep,
+            ReadoutFrom::All,
+            12,
+            222,
+        )),
     ]
 }
 
@@ -161,8 +199,9 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
         Some((p, s)) => (p.clone(), s.clone()),
         None => (stack.random_params(cfg.seed)?, stack.random_sequence(cfg.steps, cfg.seed)?),
     };
-    if cfg.no_recurrence {
-        for l in 0..stack.layers.len() {
+    if cfg.no_recurrence || cfg.memoryless_upper {
+        let first = if cfg.no_recurrence { 0 } else { 1 };
+        for l in first..stack.layers.len() {
             for k in stack.layer_tensors(l) {
                 if p.tensors[k].name.contains(".w_rec") {
                     p.tensors[k].value.fill(0.0);
@@ -252,7 +291,39 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
         let err = max_rel_err(&ta.value, &tb.value);
         rows.push(row("ostl-top=bptt", Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value)));
     }
-    if nl > 1 {
+    // OSTL = the exact gradient of the graph in which, for a parameter of layer l, every
+    // temporal edge of every layer above l is a stop-gradient (Eq. O-D of docs/deep.md §7)
+    let ostl_target = credit_oracle::gradient_cut(stack, &p, &seq, Detach::default(), |layer| {
+        let above = |k: usize| layer.is_some_and(|l| k > l);
+        (0..nl).map(|k| if above(k) { LayerCut::TEMPORAL } else { LayerCut::default() }).collect()
+    })?;
+    for (ta, tb) in ostl.grad.tensors.iter().zip(&ostl_target.grad.tensors) {
+        let err = max_rel_err(&ta.value, &tb.value);
+        rows.push(row(
+            "ostl=oracle-detached",
+            Expect::Equal,
+            ta.name.to_string(),
+            err,
+            TOL_F64,
+            alive(&tb.value),
+        ));
+    }
+    // no memory above the first layer (rate cells with α = 1 and W_rec = 0): OSTL drops nothing
+    let memoryless = |l: usize| {
+        let rate_1 = matches!(&stack.layers[l].cell, credit_core::Cell::Rate(r) if r.alpha >= 1.0); // α ∈ (0, 1]
+        rate_1
+            && stack
+                .layer_tensors(l)
+                .all(|k| !p.tensors[k].name.ends_with(".w_rec") || !alive(&p.tensors[k].value))
+    };
+    let upper_memoryless = nl > 1 && (1..nl).all(memoryless);
+    if upper_memoryless {
+        for (ta, tb) in ostl.grad.tensors.iter().zip(&bptt.grad.tensors) {
+            let err = max_rel_err(&ta.value, &tb.value);
+            rows.push(row("ostl=bptt", Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value)));
+        }
+    }
+    if nl > 1 && !upper_memoryless {
         let lower = 0..top.start;
         let (worst, name, all_alive) =
             worst_tensor(&ostl.grad.tensors[lower.clone()], &bptt.grad.tensors[lower]);

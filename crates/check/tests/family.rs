@@ -113,6 +113,31 @@ fn graded_rejects_too_long_sequences() {
     assert!(e.to_string().starts_with("family.graded.T = 5"), "{e}");
 }
 
+/// The graded pass truncated at `G` coefficients is exact below `G` whatever `T`: on `T = 12`
+/// its orders `0..4` are those of the full pass (`G = 24`) bit for bit, and on `T = 30 > 24`
+/// they equal the recursion.
+#[test]
+fn truncated_graded_pass_is_exact_below_g() {
+    for kind in 0..4 {
+        let net = net(cell(kind, 0), 2, 4, 2, false, 0.8);
+        let (p, seq) = instance(&net, 12, 40 + kind as u64);
+        let full = graded::family_gradients::<24>(&net, &p, &seq).unwrap();
+        let cut = graded::family_gradients_truncated::<4>(&net, &p, &seq).unwrap();
+        assert_eq!(cut.len(), 4);
+        for m in 0..4 {
+            for (a, b) in cut[m].tensors.iter().zip(&full[m].tensors) {
+                assert!(a.value == b.value, "kind {kind} m={m} {}", a.name);
+            }
+        }
+        let (p, seq) = instance(&net, 30, 50 + kind as u64);
+        let cut = graded::family_gradients_truncated::<4>(&net, &p, &seq).unwrap();
+        for (m, g) in cut.iter().enumerate() {
+            let rec = recursion::gradient(&net, &p, &seq, m, Reading::HopCount).unwrap();
+            assert_close(&format!("kind {kind} m={m}"), &rec.grad, g, 1e-10);
+        }
+    }
+}
+
 /// The time-lag reading: order 0 is e-prop, order `T` keeps every path (RTRL), and in between it
 /// is a different rule from the hop-count reading.
 #[test]

@@ -9,11 +9,12 @@
 use credit_check::stacks::{builtin_stacks, run_stack};
 use credit_check::{Row, builtin_suite, run_config};
 
-fn failures(label: String, rows: credit_core::Result<Vec<Row>>) -> Vec<String> {
+fn failures(label: String, rows: credit_core::Result<Vec<Row>>, seen: &mut Vec<&'static str>) -> Vec<String> {
     match rows {
         Err(e) => vec![format!("{label}: error: {e}")],
         Ok(rows) => {
             assert!(!rows.is_empty(), "{label}: no rows");
+            seen.extend(rows.iter().map(|r| r.relation));
             rows.iter()
                 .filter(|r| !r.pass)
                 .map(|r| {
@@ -31,12 +32,21 @@ fn failures(label: String, rows: credit_core::Result<Vec<Row>>) -> Vec<String> {
 #[ignore = "CI runs this suite as `cargo xtask check-gradients` (release); `cargo xtask mutants` runs this test"]
 fn every_relation_of_the_builtin_suite_passes() {
     use credit_core::CellModel;
-    let mut failed = Vec::new();
+    let (mut failed, mut seen) = (Vec::new(), Vec::new());
     for cfg in builtin_suite() {
-        failed.extend(failures(format!("{} {}", cfg.net.cell.id(), cfg.name), run_config(&cfg)));
+        failed.extend(failures(format!("{} {}", cfg.net.cell.id(), cfg.name), run_config(&cfg), &mut seen));
     }
     for cfg in builtin_stacks() {
-        failed.extend(failures(format!("{} {}", cfg.stack.id(), cfg.name), run_stack(&cfg)));
+        failed.extend(failures(format!("{} {}", cfg.stack.id(), cfg.name), run_stack(&cfg), &mut seen));
+    }
+    // the registry and the suite agree: every row's relation is registered, every registered
+    // relation has rows
+    let registered: Vec<&str> = credit_check::registry::RELATIONS.iter().map(|(id, _)| *id).collect();
+    for id in &seen {
+        assert!(registered.contains(id), "relation {id} is not in credit_check::registry::RELATIONS");
+    }
+    for id in &registered {
+        assert!(seen.contains(id), "registered relation {id} has no row in the built-in suite");
     }
     assert!(failed.is_empty(), "{} failing rows:\n{}", failed.len(), failed.join("\n"));
 }

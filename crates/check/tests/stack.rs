@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use credit_core::stack::{InterLayer, Layer, ReadoutFrom, Stack};
+use credit_core::stack::{InterLayer, Layer, LayerCut, ReadoutFrom, Stack};
 use credit_core::{Detach, Loss, Params, Readout, Sequence};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, RngSeed};
@@ -63,6 +63,16 @@ proptest! {
                 let e = credit_check::max_rel_err(&a.value, &b.value);
                 prop_assert!(e <= 1e-10, "{} ostl top {}: {:e}", stack.id(), a.name, e);
             }
+        }
+        // OSTL, every layer: the exact gradient of the graph with every temporal edge of the
+        // layers above the parameter's layer cut (docs/deep.md §7, Eq. O-D)
+        let nl = stack.layers.len();
+        let target = credit_oracle::gradient_cut(&stack, &p, &seq, Detach::default(), |layer| {
+            (0..nl).map(|k| if layer.is_some_and(|l| k > l) { LayerCut::TEMPORAL } else { LayerCut::default() }).collect()
+        }).unwrap();
+        prop_assert_eq!(target.loss.to_bits(), oracle.loss.to_bits());
+        for (name, e) in per_tensor(&ostl.grad, &target.grad) {
+            prop_assert!(e <= 1e-10, "{} ostl {}: {:e}", stack.id(), name, e);
         }
         let rtrl = credit_rtrl::stack::gradient(&stack, &p, &seq).unwrap();
         prop_assert!((rtrl.loss - oracle.loss).abs() <= 1e-12 * oracle.loss.abs().max(1.0));
@@ -174,4 +184,49 @@ fn ostl_single_layer_exact_lower_layers_differ() {
     let bptt = credit_bptt::stack::gradient(&stack, &p, &seq).unwrap();
     let e = credit_check::max_rel_err(ostl.grad.get("l1.w_in").unwrap(), bptt.grad.get("l1.w_in").unwrap());
     assert!(e > 1e-3, "lower layer under a leaky upper layer: {e:e}");
+}
+
+/// The cut oracle: no cut is the exact gradient; cutting every temporal edge of a layer that is
+/// memoryless anyway (rate, α = 1, W_rec = 0) changes nothing, while cutting a leaky layer's
+/// does change the gradient of the layers below it (so `ostl=oracle-detached` cannot pass
+/// because the cut is a no-op).
+#[test]
+fn layer_cuts_act_only_where_there_is_memory() {
+    let build = |upper: credit_core::Cell| {
+        let layers = vec![Layer { cell: cell(0, 0), n: 3 }, Layer { cell: upper, n: 3 }];
+        let stack = Stack::new(layers, 2, 2, Readout::leaky(0.8), Loss::Mse).unwrap();
+        let mut p = random_params(&stack, 9);
+        p.tensors[stack.layer_tensors(1).start + 1].value.fill(0.0); // l2.w_rec = 0
+        let seq = sequence(&stack, 10, 9);
+        (stack, p, seq)
+    };
+    let cut_upper = |layer: Option<usize>| {
+        (0..2)
+            .map(|k| if layer.is_some_and(|l| k > l) { LayerCut::TEMPORAL } else { LayerCut::default() })
+            .collect()
+    };
+    let none = |_: Option<usize>| Vec::new();
+    for (upper, memoryless) in [
+        (credit_core::Cell::Rate(credit_core::cell::Rate { alpha: 1.0 }), true),
+        (credit_core::Cell::Rate(credit_core::cell::Rate { alpha: 0.5 }), false),
+    ] {
+        let (stack, p, seq) = build(upper);
+        let exact = credit_oracle::gradient_of(&stack, &p, &seq, Detach::default()).unwrap();
+        let uncut = credit_oracle::gradient_cut(&stack, &p, &seq, Detach::default(), none).unwrap();
+        for (name, e) in per_tensor(&uncut.grad, &exact.grad) {
+            assert!(e == 0.0, "uncut {name}: {e:e}");
+        }
+        let cut = credit_oracle::gradient_cut(&stack, &p, &seq, Detach::default(), cut_upper).unwrap();
+        let lower =
+            credit_check::max_rel_err(cut.grad.get("l1.w_in").unwrap(), exact.grad.get("l1.w_in").unwrap());
+        if memoryless {
+            assert!(lower <= 1e-14, "memoryless upper layer: {lower:e}");
+        } else {
+            assert!(lower > 1e-3, "leaky upper layer: the cut must matter, {lower:e}");
+        }
+        for name in ["l2.w_in", "l2.w_rec", "l2.b", "w_out", "b_out"] {
+            let (a, b) = (cut.grad.get(name).unwrap(), exact.grad.get(name).unwrap());
+            assert!(credit_check::max_rel_err(a, b) <= 1e-14, "{name}: above-or-readout tensors are not cut");
+        }
+    }
 }

@@ -35,8 +35,8 @@ pub use error::{Error, Result, decay_from_tau};
 pub use init::InitScale;
 pub use model::Model;
 pub use network::{
-    ForwardOptions, Network, Params, Sequence, Tap, Tensor, Trajectory, forward, forward_unchecked,
+    ForwardOptions, Network, Params, Sequence, Tap, TapSite, Tensor, Trajectory, forward, forward_unchecked,
 };
 pub use readout::{Loss, RateReg, Readout, ReadoutDelay, ReadoutScale, RegFactor};
 pub use scalar::Scalar;
-pub use stack::{InterLayer, Layer, ReadoutFrom, Stack, StackTrajectory};
+pub use stack::{InterLayer, Layer, LayerCut, ReadoutFrom, Stack, StackTrajectory};

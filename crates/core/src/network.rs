@@ -362,16 +362,32 @@ impl Sequence {
     }
 }
 
-/// An additive perturbation of one output, `z_j^t ← z_j^t + δ`: seeding `δ = 0 + 1ε` makes
-/// the forward pass return the total learning signal `dE/dz_j^t` in the dual part.
+/// An additive perturbation of one quantity of step `t` ([`TapSite`]): an output,
+/// `z_j^t ← z_j^t + δ`, or a readout drive, `u_k^t ← u_k^t + δ`. Seeding `δ = 0 + 1ε` makes the
+/// forward pass return `dE/dz_j^t` (the total learning signal) or `dE/du_k^t` in the dual part.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tap<T> {
     /// Time step `t ∈ 1..=T`.
     pub t: usize,
-    /// Neuron `j`.
+    /// Neuron `j` (`j < N`) for [`TapSite::Output`], readout unit `k` (`< K`) for
+    /// [`TapSite::ReadoutDrive`].
     pub j: usize,
     /// The perturbation added.
     pub delta: T,
+    /// What is perturbed.
+    pub site: TapSite,
+}
+
+/// Where a [`Tap`] adds its perturbation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TapSite {
+    /// The stored output `z_j^t`, right after `z^t = f(h^t)`: every reader of it sees the tap
+    /// (readout, regulariser, recurrent input and reset at `t + 1`).
+    #[default]
+    Output,
+    /// The readout drive `u_k^t = (W_out z^{t−δ} + b_out)_k` of Eq. (Y1), inside the filter:
+    /// `y^t = κ y^{t−1} + c (u^t + δ e_k)`. Nothing but the loss reads it.
+    ReadoutDrive,
 }
 
 /// Options of the forward pass.
@@ -437,14 +453,18 @@ pub fn forward<T: Scalar>(
     net.validate()?;
     params.validate(net)?;
     seq.validate(net)?;
-    if let Some(tap) = opts.tap
-        && (tap.t == 0 || tap.t > seq.len() || tap.j >= net.n)
-    {
-        return Err(Error::Invalid {
-            field: "forward.tap".into(),
-            value: format!("(t = {}, j = {})", tap.t, tap.j),
-            requirement: "a tap needs 1 <= t <= T and j < N",
-        });
+    if let Some(tap) = opts.tap {
+        let (bound, requirement) = match tap.site {
+            TapSite::Output => (net.n, "an output tap needs 1 <= t <= T and j < N"),
+            TapSite::ReadoutDrive => (net.n_out, "a readout-drive tap needs 1 <= t <= T and j < K"),
+        };
+        if tap.t == 0 || tap.t > seq.len() || tap.j >= bound {
+            return Err(Error::Invalid {
+                field: "forward.tap".into(),
+                value: format!("(t = {}, j = {})", tap.t, tap.j),
+                requirement,
+            });
+        }
     }
     Ok(forward_unchecked(net, params, seq, opts))
 }
@@ -475,12 +495,21 @@ pub fn forward_unchecked<T: Scalar>(
         let x = seq.x[t - 1].map(T::c);
         let s = net.cell.step(&w, &states[t - 1], &z[t - 1], &x, &opts.edges); // Eq. (C1)
         let mut zt = net.cell.output(&s);
-        if let Some(tap) = opts.tap.filter(|tap| tap.t == t) {
+        let tap = opts.tap.filter(|tap| tap.t == t);
+        if let Some(tap) = tap.filter(|tap| tap.site == TapSite::Output) {
             zt[tap.j] += tap.delta;
         }
-        // Eq. (Y1): y^t = κ y^{t-1} + c (W_out z^{t-δ} + b_out)
+        // Eq. (Y1): y^t = κ y^{t-1} + c (W_out z^{t-δ} + b_out); a drive tap adds δ to u_k^t
+        // through the bias, u^t + δ e_k = W_out z^{t-δ} + (b_out + δ e_k)
         let z_read = if lag == 0 { &zt } else { &z[t - 1] };
-        let yt = net.readout.next(&y[t - 1], w_out, params.b_out(), z_read);
+        let yt = match tap.filter(|tap| tap.site == TapSite::ReadoutDrive) {
+            Some(tap) => {
+                let mut b = params.b_out().clone();
+                b[(tap.j, 0)] += tap.delta;
+                net.readout.next(&y[t - 1], w_out, &b, z_read)
+            }
+            None => net.readout.next(&y[t - 1], w_out, params.b_out(), z_read),
+        };
         let target = seq.target[t - 1].map(T::c);
         let (e, g) = net.loss.value_and_grad(&yt, &target); // Eqs. (Y2)–(Y4)
         let m = T::c(seq.mask[t - 1]);

@@ -10,7 +10,7 @@
 //! edges can be detached or mapped ([`Edges`]) exactly as in a single layer, while the
 //! inter-layer input is a plain input of the layer above.
 
-use crate::cell::{Cell, CellModel, CellState, Edges};
+use crate::cell::{Cell, CellModel, CellState, Detach, Edges};
 use crate::error::{Error, Result, check_positive_size};
 use crate::network::{Params, Sequence, Tensor};
 use crate::readout::{Loss, Readout};
@@ -95,6 +95,26 @@ pub fn renamed<T: Scalar>(p: &Params<T>, names: impl IntoIterator<Item = &'stati
             .map(|(t, name)| Tensor { name, value: t.value.clone() })
             .collect(),
     }
+}
+
+/// Stop-gradients of one layer of a stack forward pass, added to the pass's [`Edges`]: with a
+/// cut per layer the oracle builds graphs whose detached edges depend on the layer (the target
+/// of OSTL, Eq. (O-D) of `docs/deep.md` §7). Real parts are unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LayerCut {
+    /// Edges of `z^{l,t−1}` (recurrent input, reset) and the adaptation edge detached in this
+    /// layer, in addition to those the pass's [`Edges`] detach.
+    pub detach: Detach,
+    /// The layer's previous hidden state `h^{l,t−1}` enters `M^l` as a constant (every
+    /// neuron-local temporal edge: leak, adaptation, LSTM cell state).
+    pub state: bool,
+}
+
+impl LayerCut {
+    /// Every temporal edge of the layer cut: `h^{l,t−1}` and `z^{l,t−1}` (recurrent, reset,
+    /// adaptation) are constants; only the input from below and the parameters stay live.
+    pub const TEMPORAL: LayerCut =
+        LayerCut { detach: Detach { recurrent: true, reset: true, adaptation: true }, state: true };
 }
 
 /// The per-layer data of a stack forward pass (index 0 holds the initial values).
@@ -395,6 +415,31 @@ impl Stack {
         seq: &Sequence,
         edges: &Edges<'_, T>,
     ) -> StackTrajectory<T> {
+        self.forward_cut(params, seq, edges, &[])
+    }
+
+    /// The forward pass without validation, with [`LayerCut`] `cuts[l]` applied to layer `l`
+    /// on top of `edges` (layers past the end of `cuts` get none). The values are those of
+    /// [`Stack::forward_unchecked`]; only the derivatives of a dual run change.
+    pub fn forward_cut<T: Scalar>(
+        &self,
+        params: &Params<T>,
+        seq: &Sequence,
+        edges: &Edges<'_, T>,
+        cuts: &[LayerCut],
+    ) -> StackTrajectory<T> {
+        let cut = |l: usize| cuts.get(l).copied().unwrap_or_default();
+        let layer_edges: Vec<Edges<'_, T>> = (0..self.layers.len())
+            .map(|l| {
+                let (a, b) = (edges.detach, cut(l).detach);
+                let detach = Detach {
+                    recurrent: a.recurrent || b.recurrent,
+                    reset: a.reset || b.reset,
+                    adaptation: a.adaptation || b.adaptation,
+                };
+                Edges { detach, explicit: edges.explicit }
+            })
+            .collect();
         let nl = self.layers.len();
         let w: Vec<Vec<DMatrix<T>>> = (0..nl)
             .map(|l| self.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect())
@@ -428,7 +473,15 @@ impl Stack {
                     }
                 };
                 let lt = &mut layers[l];
-                let s = self.layers[l].cell.step(&w[l], &lt.states[t - 1], &lt.z[t - 1], &input, edges);
+                let prev = &lt.states[t - 1];
+                let s = if cut(l).state {
+                    // h^{l,t-1} as a constant of the same value
+                    let frozen =
+                        CellState { h: prev.h.map(|v| v.detach()), refractory: prev.refractory.clone() };
+                    self.layers[l].cell.step(&w[l], &frozen, &lt.z[t - 1], &input, &layer_edges[l])
+                } else {
+                    self.layers[l].cell.step(&w[l], prev, &lt.z[t - 1], &input, &layer_edges[l])
+                };
                 let z = self.layers[l].cell.output(&s);
                 lt.states.push(s);
                 lt.z.push(z);

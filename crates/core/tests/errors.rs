@@ -5,7 +5,7 @@
 
 use credit_core::cell::{Alif, Cell, Lif, Rate, Spiking};
 use credit_core::{
-    Error, ForwardOptions, Loss, Network, Params, Readout, Sequence, Tap, decay_from_tau, forward,
+    Error, ForwardOptions, Loss, Network, Params, Readout, Sequence, Tap, TapSite, decay_from_tau, forward,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -147,11 +147,22 @@ fn forward_rejects_bad_input_and_bad_taps() {
     let net = ok_net();
     let p = Params::<f64>::random(&net, 1).unwrap();
     let mut s = Sequence::random(&net, 5, 1).unwrap();
-    let opts = |t, j| ForwardOptions { tap: Some(Tap { t, j, delta: 0.0 }), ..Default::default() };
+    let opts = |t, j| ForwardOptions {
+        tap: Some(Tap { t, j, delta: 0.0, site: TapSite::Output }),
+        ..Default::default()
+    };
     assert_eq!(field(forward(&net, &p, &s, opts(0, 0)).unwrap_err()), "forward.tap");
     assert_eq!(field(forward(&net, &p, &s, opts(6, 0)).unwrap_err()), "forward.tap");
     assert_eq!(field(forward(&net, &p, &s, opts(5, 3)).unwrap_err()), "forward.tap");
     assert!(forward(&net, &p, &s, opts(5, 2)).is_ok());
+    // a readout-drive tap indexes the K = 2 readout units, not the N = 3 neurons
+    let drive = |t, j| ForwardOptions {
+        tap: Some(Tap { t, j, delta: 0.0, site: TapSite::ReadoutDrive }),
+        ..Default::default()
+    };
+    assert_eq!(field(forward(&net, &p, &s, drive(5, 2)).unwrap_err()), "forward.tap");
+    assert_eq!(field(forward(&net, &p, &s, drive(0, 0)).unwrap_err()), "forward.tap");
+    assert!(forward(&net, &p, &s, drive(5, 1)).is_ok());
     s.x[0][0] = f64::NAN;
     assert_eq!(field(forward(&net, &p, &s, ForwardOptions::default()).unwrap_err()), "sequence.x[0]");
 }

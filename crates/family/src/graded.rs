@@ -41,6 +41,18 @@ pub fn hop_gradients<const G: usize>(
             requirement: "the graded number holds G coefficients: T must be <= G",
         });
     }
+    hop_gradients_truncated::<G>(net, params, seq)
+}
+
+/// [`hop_gradients`] for any `T`: entries `k = 0..G` hold the paths with exactly `k` hops also
+/// when `T > G`. Exact because coefficient `k` of the graded tangent is fed only by coefficients
+/// `≤ k` (arithmetic acts on each coefficient alike, [`shift`] moves `k − 1` to `k`), so the
+/// coefficients `≥ G` that [`shift`] drops never reach a kept one (`docs/family.md` §5).
+pub fn hop_gradients_truncated<const G: usize>(
+    net: &Network,
+    params: &Params<f64>,
+    seq: &Sequence,
+) -> credit_core::Result<Vec<Params<f64>>> {
     let base: Params<DualSVec64<G>> = params.map(DualSVec64::<G>::from);
     let hop = |x: DualSVec64<G>| shift(x);
     let opts = ForwardOptions { edges: Edges { explicit: Some(&hop), ..Edges::default() }, tap: None };
@@ -68,13 +80,28 @@ pub fn family_gradients<const G: usize>(
     seq: &Sequence,
 ) -> credit_core::Result<Vec<Params<f64>>> {
     let by_hop = hop_gradients::<G>(net, params, seq)?;
+    Ok(cumulative(net, by_hop))
+}
+
+/// The order-`m` gradient for `m = 0..G` and any `T`: cumulative sums of
+/// [`hop_gradients_truncated`] (orders `≥ G` are not computed).
+pub fn family_gradients_truncated<const G: usize>(
+    net: &Network,
+    params: &Params<f64>,
+    seq: &Sequence,
+) -> credit_core::Result<Vec<Params<f64>>> {
+    let by_hop = hop_gradients_truncated::<G>(net, params, seq)?;
+    Ok(cumulative(net, by_hop))
+}
+
+fn cumulative(net: &Network, by_hop: Vec<Params<f64>>) -> Vec<Params<f64>> {
     let mut acc = Params::<f64>::zeros(net);
-    let mut out = Vec::with_capacity(G);
+    let mut out = Vec::with_capacity(by_hop.len());
     for g in by_hop {
         for (a, b) in acc.tensors.iter_mut().zip(&g.tensors) {
             a.value += &b.value;
         }
         out.push(acc.clone());
     }
-    Ok(out)
+    out
 }

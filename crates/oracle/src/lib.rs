@@ -11,6 +11,12 @@
 //!   edges are stop-gradients — the target of approximate rules (e-prop's, property P4).
 //! * [`learning_signals`]: the total learning signal `dE/dz_j^t` of Bellec et al. (2020) Eq. (1),
 //!   by seeding an additive tap on `z_j^t`.
+//! * [`readout_signals`]: `dE/du^t` of the readout drive `u^t = W_out z^{t−δ} + b_out`, by a
+//!   tap on the drive — the readout error signal of e-prop's learning signal, from the forward
+//!   code.
+//! * [`output_tangents`]: `dz^t/dθ_p` for every parameter, one pass each (with a [`Detach`]).
+//! * [`gradient_cut`]: the exact gradient of a stack whose stop-gradients depend on the layer
+//!   of the parameter ([`LayerCut`]) — the target of OSTL.
 //! * [`step_jacobians`]: dual-number Jacobians of one step, to check the hand-derived ones.
 //! * [`finite_difference`]: central differences, a third opinion for smooth cells.
 //!
@@ -36,8 +42,8 @@
 //! ```
 
 use credit_core::{
-    CellModel, CellState, Detach, Edges, ForwardOptions, LocalJacobians, Model, Network, Params, Scalar,
-    Sequence, Tap, forward, forward_unchecked,
+    CellModel, CellState, Detach, Edges, ForwardOptions, LayerCut, LocalJacobians, Model, Network, Params,
+    Scalar, Sequence, Stack, Tap, TapSite, forward, forward_unchecked,
 };
 use nalgebra::{DMatrix, DVector};
 use num_dual::{Dual, DualNumFloat};
@@ -155,7 +161,7 @@ where
     let (steps, n) = (seq.len(), net.n);
     let vals = par_map(steps * n, |k| {
         let (t, j) = (k / n + 1, k % n);
-        let tap = Tap { t, j, delta: Dual::new(F::zero(), F::one()) };
+        let tap = Tap { t, j, delta: Dual::new(F::zero(), F::one()), site: TapSite::Output };
         forward_unchecked(
             net,
             &base,
@@ -170,6 +176,94 @@ where
         out.push(DVector::from_fn(n, |j, _| vals[(t - 1) * n + j]));
     }
     Ok(out)
+}
+
+/// Readout signals `dE/du^t`, `t = 0..=T` (entry 0 is zero), of the readout drive
+/// `u^t = W_out z^{t−δ} + b_out` of Eq. (Y1), by an additive tap `u_k^t + (0 + 1ε)` (Eq. O5):
+/// one pass per `(t, k)`. The readout does not feed back into the network, so this is the
+/// loss's sensitivity to the drive through the leaky filter alone, `c ȳ^t` of `docs/eprop.md`
+/// (E4) — computed here from the forward code, not from that formula.
+pub fn readout_signals<F: Primitive>(
+    net: &Network,
+    params: &Params<F>,
+    seq: &Sequence,
+) -> credit_core::Result<Vec<DVector<F>>>
+where
+    Dual<F>: Scalar,
+{
+    let base = lift(params);
+    forward(net, &base, seq, ForwardOptions::default())?;
+    let (steps, k_out) = (seq.len(), net.n_out);
+    let vals = par_map(steps * k_out, |i| {
+        let (t, k) = (i / k_out + 1, i % k_out);
+        let tap = Tap { t, j: k, delta: Dual::new(F::zero(), F::one()), site: TapSite::ReadoutDrive };
+        forward_unchecked(net, &base, seq, ForwardOptions { tap: Some(tap), ..ForwardOptions::default() })
+            .loss
+            .eps
+    });
+    let mut out = vec![DVector::zeros(k_out)];
+    for t in 1..=steps {
+        out.push(DVector::from_fn(k_out, |k, _| vals[(t - 1) * k_out + k]));
+    }
+    Ok(out)
+}
+
+/// Output tangents `dz^t/dθ_p` of the graph with `detach` applied, for every parameter `p`
+/// (flat layout of `Params::locate`): entry `p` is an `N × (T+1)` matrix whose column `t` is
+/// `dz^t/dθ_p` (column 0 is zero). One `Dual<F>` pass per parameter, seeding `ε = 1` on
+/// `θ_p` and reading the dual parts of the stored outputs (Eq. O6).
+pub fn output_tangents<F: Primitive>(
+    net: &Network,
+    params: &Params<F>,
+    seq: &Sequence,
+    detach: Detach,
+) -> credit_core::Result<Vec<DMatrix<F>>>
+where
+    Dual<F>: Scalar,
+{
+    let base = lift(params);
+    forward(net, &base, seq, ForwardOptions::detached(detach))?;
+    let steps = seq.len();
+    Ok(par_map(params.len(), |k| {
+        let mut p = base.clone();
+        let (ti, r, c) = p.locate(k).expect("k < P");
+        p.tensors[ti].value[(r, c)].eps = F::one(); // seed θ_k
+        let traj = forward_unchecked(net, &p, seq, ForwardOptions::detached(detach));
+        DMatrix::from_fn(net.n, steps + 1, |j, t| traj.z[t][j].eps) // dz_j^t/dθ_k
+    }))
+}
+
+/// Exact `dE/dθ` of a stack whose stop-gradients depend on the parameter: for parameter `p`
+/// the pass detaches `detach` everywhere and, in layer `l`, the [`LayerCut`] `cuts(layer)[l]`,
+/// where `layer` is the 0-based layer of `p` (`None` for the readout tensors). One `Dual<F>`
+/// pass per parameter (Eq. O7); with `cuts` always empty this is [`gradient_of`].
+pub fn gradient_cut<F: Primitive>(
+    stack: &Stack,
+    params: &Params<F>,
+    seq: &Sequence,
+    detach: Detach,
+    cuts: impl Fn(Option<usize>) -> Vec<LayerCut> + Sync,
+) -> credit_core::Result<OracleGradient<F>>
+where
+    Dual<F>: Scalar,
+{
+    stack.validate_all(params, seq)?;
+    let base = lift(params);
+    let edges = Edges::detached(detach);
+    let loss = stack.forward_unchecked(&base, seq, &edges).loss.re;
+    let layer_of = |ti: usize| (0..stack.layers.len()).find(|&l| stack.layer_tensors(l).contains(&ti));
+    let derivs = par_map(params.len(), |k| {
+        let mut p = base.clone();
+        let (ti, r, c) = p.locate(k).expect("k < P");
+        p.tensors[ti].value[(r, c)].eps = F::one(); // seed θ_k
+        stack.forward_cut(&p, seq, &edges, &cuts(layer_of(ti))).loss.eps // dE'/dθ_k
+    });
+    let mut grad: Params<F> = stack.zeros();
+    for (k, g) in derivs.into_iter().enumerate() {
+        let (ti, r, c) = grad.locate(k).expect("k < P");
+        grad.tensors[ti].value[(r, c)] = g;
+    }
+    Ok(OracleGradient { loss, grad })
 }
 
 /// Dense dual-number Jacobians of one step (Eq. O3): each column from one seeded pass.

@@ -48,56 +48,21 @@ struct Args {
     wide: bool,
 }
 
-/// Every relation id `check-gradients` can print, with its claim (docs/relations.md §1).
-const RELATIONS: [(&str, &str); 25] = [
-    ("jacobian=dual", "hand-derived D, dM/dz, I, dz/dh, dM/dx = dual-number Jacobians, every step"),
-    ("bptt=oracle", "BPTT = the exact gradient (dual numbers), per tensor; also on stacks"),
-    ("rtrl=oracle", "RTRL = the exact gradient; also on stacks"),
-    ("rtrl=bptt", "RTRL = BPTT in f64, and in Dual64 also along a random direction; also on stacks"),
-    ("fd=oracle", "central finite differences = the exact gradient (smooth cells: rate, LSTM)"),
-    ("f32~f64", "BPTT, RTRL and the oracle in f32 = the same in f64 (identical spike trains)"),
-    ("eprop-total=bptt", "sum_t (dE/dz^t) e^t with the total learning signal = BPTT (P2)"),
-    ("eprop-causal=eprop-noncausal", "online e-prop = sum_t (B y^t) e^t, symmetric and random B (P3)"),
-    (
-        "eprop=oracle-detached",
-        "symmetric e-prop = exact gradient with recurrent and reset z^{t-1} detached (P4)",
-    ),
-    ("eprop=bptt@R0", "e-prop = BPTT when R = 0 (W_rec = 0, reset detached) (P5)"),
-    ("eprop!=bptt", "e-prop differs from BPTT on generic nets and on W_rec = 0 with a differentiated reset"),
-    ("eprop-wout=bptt", "the readout gradient of every e-prop variant is exact (P6)"),
-    ("adaptive-decay", "adaptive feedback: |B - W_out^T| shrinks by exactly 1 - lambda per update (P15)"),
-    (
-        "eprop-literal=eprop-generic",
-        "the paper's LIF/ALIF traces = the generic eps = D eps + I, every step (P17)",
-    ),
-    ("family0=eprop", "order 0 of the m-order family = symmetric e-prop"),
-    ("familyT=rtrl", "order T-1 of the family = RTRL"),
-    ("family-recursion=family-graded", "the family's recursion = the hop-graded forward pass, every order"),
-    ("familym!=rtrl", "intermediate orders of the family differ from RTRL on generic nets"),
-    ("deep=oracle-detached", "deep e-prop = exact gradient with within-layer z^{t-1} detached (stacks)"),
-    ("deep=bptt@R0", "deep e-prop = BPTT without within-layer recurrence (stacks)"),
-    ("deep!=bptt", "deep e-prop differs from BPTT with within-layer recurrence (stacks)"),
-    ("deep1=eprop", "deep e-prop on one layer = e-prop"),
-    ("ostl1=bptt", "OSTL on one layer = BPTT"),
-    ("ostl-top=bptt", "OSTL = BPTT on the top layer of a stack"),
-    ("ostl-lower!=bptt", "OSTL's lower layers differ from BPTT under leaky upper layers"),
-];
-
 fn main() -> ExitCode {
     let args: Args = match credit_check::cli::parse(TOOL) {
         Ok(a) => a,
         Err(code) => return code,
     };
     if args.list_relations {
-        let width = RELATIONS.iter().map(|(id, _)| id.len()).max().unwrap_or(0);
-        for (id, claim) in RELATIONS {
+        let width = credit_check::registry::RELATIONS.iter().map(|(id, _)| id.len()).max().unwrap_or(0);
+        for (id, claim) in credit_check::registry::RELATIONS {
             out!("{id:<width$}  {claim}");
         }
         return ExitCode::SUCCESS;
     }
     for id in &args.relations {
-        if !RELATIONS.iter().any(|(known, _)| known == id) {
-            let known: Vec<&str> = RELATIONS.iter().map(|(k, _)| *k).collect();
+        if !credit_check::registry::RELATIONS.iter().any(|(known, _)| known == id) {
+            let known: Vec<&str> = credit_check::registry::RELATIONS.iter().map(|(k, _)| *k).collect();
             eprintln!("check-gradients: unknown relation `{id}` (known: {})", known.join(", "));
             return ExitCode::from(2);
         }
@@ -193,16 +158,22 @@ fn main() -> ExitCode {
     bar.finish_and_clear();
     // the catalogue of --list-relations and --relations must name every relation that runs, and
     // an unfiltered run of the suite must run every relation it names
-    if let Some(r) = rows.iter().find(|r| !RELATIONS.iter().any(|(id, _)| *id == r.relation)) {
-        eprintln!("check-gradients: relation `{}` is missing from RELATIONS (--list-relations)", r.relation);
+    if let Some(r) =
+        rows.iter().find(|r| !credit_check::registry::RELATIONS.iter().any(|(id, _)| *id == r.relation))
+    {
+        eprintln!(
+            "check-gradients: relation `{}` is missing from credit_check::registry::RELATIONS (--list-relations)",
+            r.relation
+        );
         return ExitCode::from(2);
     }
     let unfiltered = args.cell.is_empty() && args.preset.is_none() && args.fixture.is_none();
-    if let Some((id, _)) =
-        RELATIONS.iter().find(|(id, _)| unfiltered && !rows.iter().any(|r| r.relation == *id))
+    if let Some((id, _)) = credit_check::registry::RELATIONS
+        .iter()
+        .find(|(id, _)| unfiltered && !rows.iter().any(|r| r.relation == *id))
     {
         eprintln!(
-            "check-gradients: relation `{id}` of RELATIONS (--list-relations) ran on no config of the suite"
+            "check-gradients: relation `{id}` of credit_check::registry::RELATIONS (--list-relations) ran on no config of the suite"
         );
         return ExitCode::from(2);
     }

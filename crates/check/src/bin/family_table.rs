@@ -1,15 +1,18 @@
 //! `family-table`: the m-order family on one fixed config per cell, `m = 0 … T−1` (or the orders
 //! asked for): cosine similarity and relative error to the exact gradient, floats held and
 //! multiply-adds per step (counted by the recursion), next to the theoretical orders of
-//! `docs/family.md` §3. JSON and CSV: `docs/family.md` §6. Usually `cargo xtask family-table`.
+//! `docs/family.md` §3, and the recursion's error against the hop-graded pass (F6), its second
+//! witness, where that exists. JSON and CSV: `docs/family.md` §6. Usually `cargo xtask
+//! family-table`.
 
 use clap::Parser;
 use credit_check::cli::{OutputFile, non_negative};
+use credit_check::family::{GRADED_MAX_T, GRADED_TRUNCATED};
 use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
 use credit_core::{CellModel, Loss, Network, Params, Readout, Sequence};
-use credit_family::{Reading, recursion};
+use credit_family::{Reading, graded, recursion};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -64,11 +67,25 @@ struct FamilyRow {
     floats: u64,
     madds_per_step: u64,
     theory_madds_per_step: u64,
+    /// The recursion against the hop-graded pass (F6) at this order, max over every tensor;
+    /// `None` where the graded witness does not exist (another reading, or an order beyond the
+    /// truncation of long sequences).
+    vs_graded: Option<f64>,
 }
 
 impl FamilyRow {
-    const COLUMNS: [&str; 9] =
-        ["cell", "n", "steps", "m", "cosine", "rel_err", "floats", "madds_per_step", "theory_madds_per_step"];
+    const COLUMNS: [&str; 10] = [
+        "cell",
+        "n",
+        "steps",
+        "m",
+        "cosine",
+        "rel_err",
+        "floats",
+        "madds_per_step",
+        "theory_madds_per_step",
+        "vs_graded",
+    ];
 
     fn csv(&self) -> String {
         credit_check::cli::csv_record([
@@ -81,6 +98,7 @@ impl FamilyRow {
             self.floats.to_string(),
             self.madds_per_step.to_string(),
             self.theory_madds_per_step.to_string(),
+            self.vs_graded.map_or_else(String::new, |e| format!("{e:e}")),
         ])
     }
 }
@@ -190,6 +208,23 @@ fn main() -> ExitCode {
             }
         };
         let nc = net.n_cell_tensors();
+        // the second witness (hop-count reading only): the hop-graded pass (F6), every order when
+        // T ≤ GRADED_MAX_T, else the orders below GRADED_TRUNCATED (docs/family.md §2)
+        let graded = match reading {
+            Reading::HopCount if seq.len() <= GRADED_MAX_T => {
+                graded::family_gradients::<GRADED_MAX_T>(net, p, seq)
+            }
+            Reading::HopCount => graded::family_gradients_truncated::<GRADED_TRUNCATED>(net, p, seq),
+            _ => Ok(Vec::new()),
+        };
+        let graded = match graded {
+            Ok(g) => g,
+            Err(e) => {
+                bar.finish_and_clear();
+                eprintln!("family-table: {e}");
+                return ExitCode::from(2);
+            }
+        };
         for &m in &orders {
             bar.set_message(format!("{} m = {m}", net.cell.id()));
             let g = match recursion::gradient(net, p, seq, m, reading) {
@@ -222,6 +257,14 @@ fn main() -> ExitCode {
                 floats: g.cost.floats,
                 madds_per_step: g.cost.madds / seq.len() as u64,
                 theory_madds_per_step: theory,
+                vs_graded: graded.get(m).map(|w| {
+                    g.grad
+                        .tensors
+                        .iter()
+                        .zip(&w.tensors)
+                        .map(|(a, b)| credit_check::max_rel_err(&a.value, &b.value))
+                        .fold(0.0, f64::max)
+                }),
             });
             bar.inc(1);
         }
@@ -263,29 +306,31 @@ fn main() -> ExitCode {
         let (d, pl, pc) = (net.d(), net.p_loc(), net.p_cell());
         out!("cell {} (d = {d}, P_loc = {pl}, P_cell = {pc})", net.cell.id());
         out!(
-            "  {:>3}  {:>10}  {:>10}  {:>10}  {:>12}  {:>18}",
+            "  {:>3}  {:>10}  {:>10}  {:>10}  {:>12}  {:>18}  {:>10}",
             "m",
             "cosine",
             "rel. err",
             "floats",
             "madds/step",
-            "theory madds/step"
+            "theory madds/step",
+            "vs graded"
         );
         for r in case_rows {
             out!(
-                "  {:>3}  {:>10.6}  {:>10.2e}  {:>10}  {:>12}  {:>18}",
+                "  {:>3}  {:>10.6}  {:>10.2e}  {:>10}  {:>12}  {:>18}  {:>10}",
                 r.m,
                 r.cosine,
                 r.rel_err,
                 r.floats,
                 r.madds_per_step,
-                r.theory_madds_per_step
+                r.theory_madds_per_step,
+                r.vs_graded.map_or_else(|| "—".to_string(), |e| format!("{e:.2e}"))
             );
         }
         out!();
     }
     out!(
-        "rel. err = max over cell tensors of max|a − b| / max|b| against BPTT; the error need not fall monotonically in m."
+        "rel. err = max over cell tensors of max|a − b| / max|b| against BPTT; the error need not fall monotonically in m.\nvs graded = the recursion against the hop-graded pass (F6) at the same order, max over every tensor (hop-count reading; orders 0..3 only when T > 24)."
     );
     out!(
         "\n{} rows: {} cells × {} orders (m = {}), {:.1} s",

@@ -1,0 +1,49 @@
+//! The one registry of relation ids: every relation that `check-gradients` can report, with a
+//! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
+//! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
+//! [`crate::family`], [`crate::stacks`]); `check-gradients` refuses to finish a run that produces
+//! an id missing here, and `tests/cli.rs` checks the list against a run.
+
+/// `(id, claim)` of every relation, in the order of the summary.
+pub const RELATIONS: &[(&str, &str)] = &[
+    ("jacobian=dual", "hand-derived D, dM/dz, I, dz/dh, dM/dx = dual-number Jacobians, every step"),
+    ("bptt=oracle", "BPTT = the exact gradient (dual numbers), per tensor; also on stacks"),
+    ("rtrl=oracle", "RTRL = the exact gradient; also on stacks"),
+    ("rtrl=bptt", "RTRL = BPTT in f64, and in Dual64 also along a random direction; also on stacks"),
+    ("fd=oracle", "central finite differences = the exact gradient (smooth cells: rate, LSTM)"),
+    ("f32~f64", "BPTT, RTRL and the oracle in f32 = the same in f64 (identical spike trains)"),
+    ("eprop-total=bptt", "sum_t (dE/dz^t) e^t with the total learning signal = BPTT (P2)"),
+    ("eprop-causal=eprop-noncausal", "online e-prop = sum_t (B y^t) e^t, symmetric and random B (P3)"),
+    (
+        "eprop=oracle-detached",
+        "symmetric e-prop = exact gradient with recurrent and reset z^{t-1} detached (P4)",
+    ),
+    ("eprop=bptt@R0", "e-prop = BPTT when R = 0 (W_rec = 0, reset detached) (P5)"),
+    ("eprop!=bptt", "e-prop differs from BPTT on generic nets and on W_rec = 0 with a differentiated reset"),
+    ("eprop-wout=bptt", "the readout gradient of every e-prop variant is exact (P6)"),
+    ("adaptive-decay", "adaptive feedback: |B - W_out^T| shrinks by exactly 1 - lambda per update (P15)"),
+    (
+        "eprop-literal=eprop-generic",
+        "the paper's LIF/ALIF traces = the generic eps = D eps + I, every step (P17)",
+    ),
+    ("family0=eprop", "order 0 of the m-order family = symmetric e-prop"),
+    ("familyT=rtrl", "order T-1 of the family = RTRL"),
+    ("family-recursion=family-graded", "the family's recursion = the hop-graded forward pass, every order"),
+    ("familym!=rtrl", "intermediate orders of the family differ from RTRL on generic nets"),
+    ("deep=oracle-detached", "deep e-prop = exact gradient with within-layer z^{t-1} detached (stacks)"),
+    ("deep=bptt@R0", "deep e-prop = BPTT without within-layer recurrence (stacks)"),
+    ("deep!=bptt", "deep e-prop differs from BPTT with within-layer recurrence (stacks)"),
+    ("deep1=eprop", "deep e-prop on one layer = e-prop"),
+    ("ostl1=bptt", "OSTL on one layer = BPTT"),
+    ("ostl-top=bptt", "OSTL = BPTT on the top layer of a stack"),
+    ("ostl-lower!=bptt", "OSTL's lower layers differ from BPTT under leaky upper layers"),
+    (
+        "eprop-random=oracle-feedback",
+        "random and adaptive e-prop = sum_t sum_j (B dE/da^t)_j dz_j^t/dtheta on the detached graph, from the oracle alone",
+    ),
+    (
+        "ostl=oracle-detached",
+        "OSTL = exact gradient with every temporal edge detached in the layers above the parameter's (stacks)",
+    ),
+    ("ostl=bptt", "OSTL = BPTT on stacks whose upper layers have no memory"),
+];
