@@ -1,7 +1,12 @@
 //! The built-in configs: each cell at several sizes, seeds, losses and conventions.
 
 use credit_core::cell::{Alif, Cell, Lif, Lstm, Rate, Reset, Spiking};
-use credit_core::{CellModel, InitScale, Loss, Network, Params, Preset, Readout, Sequence};
+use credit_core::cell::{InputScale, RefractoryPsi};
+use credit_core::conventions::{Choice, SurrogateShape};
+use credit_core::{
+    CellModel, InitScale, Loss, Network, Params, Preset, RateReg, Readout, ReadoutDelay, ReadoutScale,
+    RegFactor, Sequence, SequenceStyle,
+};
 
 /// What a config is for: generic (`W_rec ≠ 0`) or built without recurrent weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +36,9 @@ pub struct Config {
     pub data: Option<(Params<f64>, Sequence)>,
     /// Explicit random feedback matrix `B` (a fixture's), instead of drawing it from the seed.
     pub feedback: Option<nalgebra::DMatrix<f64>>,
+    /// How the sequence's targets and mask are drawn ([`Sequence::random_styled`]; the default
+    /// is [`Sequence::random`]: one-hot targets, 0/1 mask).
+    pub style: SequenceStyle,
 }
 
 impl Config {
@@ -41,7 +49,7 @@ impl Config {
         }
         let scale = self.scale.unwrap_or_else(|| InitScale::default_for(&self.net));
         let p = Params::random_scaled(&self.net, self.seed, scale)?;
-        let s = Sequence::random(&self.net, self.steps, self.seed)?;
+        let s = Sequence::random_styled(&self.net, self.steps, self.seed, self.style)?;
         Ok((p, s))
     }
 }
@@ -63,6 +71,7 @@ pub fn from_fixture(fx: &crate::fixtures::Fixture) -> Config {
         },
         data: Some((fx.params.clone(), fx.seq.clone())),
         feedback: Some(fx.feedback.clone()),
+        style: SequenceStyle::default(),
     }
 }
 
@@ -114,6 +123,7 @@ fn cfg(
         role: Role::Generic,
         data: None,
         feedback: None,
+        style: SequenceStyle::default(),
     }
 }
 
@@ -200,6 +210,7 @@ pub fn builtin_suite() -> Vec<Config> {
                 role: Role::Generic,
                 data: None,
                 feedback: None,
+                style: SequenceStyle::default(),
             });
         }
     }
@@ -208,5 +219,107 @@ pub fn builtin_suite() -> Vec<Config> {
     v.push(cfg("n3-t8-mse", lstm(), 2, 3, 2, 8, 61, Loss::Mse, 0.8));
     v.push(cfg("n5-t12-ce", lstm(), 3, 5, 3, 12, 62, Loss::CrossEntropy, 0.9));
     v.push(cfg("n16-t40-mse", lstm(), 4, 16, 2, 40, 63, Loss::Mse, 0.0));
+    v.extend(coverage());
+    v
+}
+
+/// Row `r` (0..8) of the covering array of the spiking conventions: with the bits
+/// `r₀, r₁, r₂` of `r`, the surrogate shape is `r >> 1` and each two-valued option is a distinct
+/// non-zero parity of the bits (an orthogonal array OA(8, 2⁷): every pair of two-valued options
+/// takes each of its four value pairs twice); the four parities with `r₀` are also paired with
+/// every surrogate shape.
+fn covering_row(r: usize) -> [usize; 8] {
+    let (b0, b1, b2) = (r & 1, (r >> 1) & 1, (r >> 2) & 1);
+    [
+        r >> 1,       // surrogate shape
+        b0,           // loss: mse / ce with soft targets
+        b0 ^ b1,      // input scale ζ
+        b0 ^ b2,      // ψ while refractory
+        b0 ^ b1 ^ b2, // readout delay δ
+        b1,           // reset
+        b2,           // readout scale c
+        b1 ^ b2,      // regulariser factor k
+    ]
+}
+
+/// The coverage configs (`cov<r>-…`): every value of every convention and every cell parameter
+/// that enters a Jacobian away from its default, on small nets that run every relation
+/// (`docs/relations.md` §4). Spiking cells: the eight rows of [`covering_row`] per cell, each
+/// with `v_th ≠ 1`, `γ ≠ 0.3`, a surrogate width `β ≠ 1`, `n_ref ≥ 2`, a regulariser, fractional
+/// mask weights, and soft cross-entropy targets of mass ≠ 1; inputs scaled by `v_th/ζ` so that
+/// the membrane sees the same drive in units of the threshold. Rate and LSTM: two configs each
+/// with the non-default readout values, a regulariser of each factor, fractional masks and soft
+/// targets.
+pub fn coverage() -> Vec<Config> {
+    let mut v = Vec::new();
+    for (kind, cell_seed) in [("lif", 300u64), ("alif", 320)] {
+        for r in 0..8 {
+            let [shape, loss, zeta, psi, delay, reset, scale, factor] = covering_row(r);
+            let odd = r % 2 == 1;
+            let v_th = if (r >> 1) % 2 == 0 { 0.7 } else { 1.6 };
+            let gamma = if odd { 0.5 } else { 0.2 };
+            let tau_m: f64 = if r < 4 { 10.0 } else { 25.0 };
+            let mut sp = credit_core::cell::Spiking::new((-1.0 / tau_m).exp(), v_th);
+            let width = if odd { 1.5 } else { 3.0 } / v_th; // β in units of 1/v_th
+            sp.surrogate = SurrogateShape::ALL[shape].with(gamma, width);
+            sp.input_scale = InputScale::ALL[zeta];
+            sp.refractory_psi = RefractoryPsi::ALL[psi];
+            sp.reset = Reset::ALL[reset];
+            sp.n_ref = 2 + (r as u32 % 2);
+            let cell = if kind == "lif" {
+                Cell::Lif(Lif { spiking: sp })
+            } else {
+                let tau_a: f64 = if odd { 30.0 } else { 80.0 };
+                Cell::Alif(Alif { spiking: sp, rho: (-1.0 / tau_a).exp(), beta: if odd { 0.6 } else { 1.7 } })
+            };
+            let ce = loss == 1;
+            let readout =
+                Readout { kappa: 0.85, scale: ReadoutScale::ALL[scale], delay: ReadoutDelay::ALL[delay] };
+            let reg = RateReg { c_reg: 0.3, f_target: 0.08, dt: 1.0, factor: RegFactor::ALL[factor] };
+            let loss = if ce { Loss::CrossEntropy } else { Loss::Mse };
+            let net = Network::new(cell, 3, 6, if ce { 3 } else { 2 }, readout, loss)
+                .and_then(|n| n.with_reg(reg))
+                .expect("coverage configs are valid");
+            let gain = v_th / sp.zeta();
+            let scale = InitScale { w_in: 3.0 * gain, w_rec: gain, b: 0.3 * gain, w_out: 1.0, b_out: 0.1 };
+            let mass = if (r >> 2) % 2 == 0 { 0.6 } else { 1.7 };
+            v.push(Config {
+                name: format!("cov{r}-n6-t20"),
+                net,
+                steps: 20,
+                seed: cell_seed + r as u64,
+                scale: Some(scale),
+                role: Role::Generic,
+                data: None,
+                feedback: None,
+                style: SequenceStyle { soft_targets: ce.then_some(mass), fractional_mask: true },
+            });
+        }
+    }
+    for (cell, seed) in [(rate(0.4), 340u64), (rate(0.7), 341), (lstm(), 342), (lstm(), 343)] {
+        let second = seed % 2 == 1;
+        let readout = if second {
+            Readout { kappa: 0.85, scale: ReadoutScale::One, delay: ReadoutDelay::OneStep }
+        } else {
+            Readout { kappa: 0.85, scale: ReadoutScale::OneMinusKappa, delay: ReadoutDelay::SameStep }
+        };
+        let factor = if second { RegFactor::Full } else { RegFactor::Half };
+        let reg = RateReg { c_reg: 0.3, f_target: 0.1, dt: 1.0, factor };
+        let (loss, k) = if second { (Loss::Mse, 2) } else { (Loss::CrossEntropy, 3) };
+        let net = Network::new(cell, 3, 5, k, readout, loss)
+            .and_then(|n| n.with_reg(reg))
+            .expect("coverage configs are valid");
+        v.push(Config {
+            name: format!("cov{}-n5-t16", seed - 340),
+            net,
+            steps: 16,
+            seed,
+            scale: None,
+            role: Role::Generic,
+            data: None,
+            feedback: None,
+            style: SequenceStyle { soft_targets: (!second).then_some(1.7), fractional_mask: true },
+        });
+    }
     v
 }
