@@ -1,20 +1,23 @@
-//! The table printed by `check-gradients` and its JSON form (schema 1).
+//! The table printed by `check-gradients` and its JSON form (schema 2).
 
 use crate::relations::{Expect, Row};
 use serde::Serialize;
 
-/// The JSON document: `{"schema":1,"results":[…]}`.
+/// Version of the JSON report: 2 adds `reason` and `spec` to each row (`docs/relations.md` §6).
+pub const SCHEMA: u32 = 2;
+
+/// The JSON document: `{"schema":2,"results":[…]}`.
 #[derive(Serialize)]
 pub struct Report<'a> {
-    /// Schema version (1).
+    /// Schema version ([`SCHEMA`]).
     pub schema: u32,
     /// One object per row.
     pub results: &'a [Row],
 }
 
-/// Serialises the rows as schema-1 JSON.
+/// Serialises the rows as JSON ([`SCHEMA`]).
 pub fn to_json(rows: &[Row]) -> String {
-    serde_json::to_string_pretty(&Report { schema: 1, results: rows }).expect("rows serialise")
+    serde_json::to_string_pretty(&Report { schema: SCHEMA, results: rows }).expect("rows serialise")
 }
 
 /// Formats the rows as an aligned text table.
@@ -46,7 +49,13 @@ pub fn table(rows: &[Row]) -> String {
                 r.tensor.clone(),
                 format!("{:.2e}", r.max_rel_err),
                 format!("{:.0e}", r.tolerance),
-                if r.pass { "ok".into() } else { "FAIL".into() },
+                if r.skipped() {
+                    "skip".into()
+                } else if r.pass {
+                    "ok".into()
+                } else {
+                    "FAIL".into()
+                },
                 r.liveness_text(),
             ]
         })
@@ -78,6 +87,9 @@ pub fn table(rows: &[Row]) -> String {
 
 impl Row {
     fn liveness_text(&self) -> String {
-        self.liveness.describe()
+        match &self.reason {
+            Some(why) => format!("{} ({why})", self.liveness.describe()),
+            None => self.liveness.describe(),
+        }
     }
 }

@@ -54,6 +54,68 @@ impl Config {
     }
 }
 
+/// The JSON description of a config, shared by single-layer and stack rows: the fixture
+/// description `fixture` (a `config.json`, `docs/fixtures.md` §2) without its fixture-only keys
+/// (`schema`, `training`, `generator`), plus how the data were drawn: `data` (`seed` or
+/// `fixture`), `init_scale` (the gains of `Params::random_scaled`), `w_rec_zero`, `soft_targets`
+/// (the CE target mass, or `null` for one-hot), `fractional_mask`.
+pub(crate) fn spec_json(
+    fixture: serde_json::Value,
+    data: bool,
+    scale: Option<InitScale>,
+    w_rec_zero: bool,
+    style: SequenceStyle,
+) -> serde_json::Value {
+    let mut v = fixture;
+    if let Some(o) = v.as_object_mut() {
+        for key in ["schema", "training", "generator"] {
+            o.remove(key);
+        }
+        o.insert("data".into(), (if data { "fixture" } else { "seed" }).into());
+        o.insert(
+            "init_scale".into(),
+            scale.map_or(serde_json::Value::Null, |s| {
+                serde_json::json!({"w_in": s.w_in, "w_rec": s.w_rec, "b": s.b, "w_out": s.w_out, "b_out": s.b_out})
+            }),
+        );
+        o.insert("w_rec_zero".into(), w_rec_zero.into());
+        o.insert("soft_targets".into(), style.soft_targets.into());
+        o.insert("fractional_mask".into(), style.fractional_mask.into());
+    }
+    v
+}
+
+/// `preset` of a config's description: `<name>` for the configs `preset-<name>-…`, else `custom`.
+pub(crate) fn preset_label(name: &str) -> &'static str {
+    Preset::ALL
+        .into_iter()
+        .find(|p| name.starts_with(&format!("preset-{}-", p.name())))
+        .map_or("custom", |p| p.name())
+}
+
+impl Config {
+    /// This config as JSON, with the keys of a fixture's `config.json` (the fixture serialiser
+    /// `FixtureConfig::describe`) and how its data are drawn ([`spec_json`]); the `spec` of
+    /// every row of the report.
+    pub fn spec(&self) -> serde_json::Value {
+        let training = crate::fixtures::config::TrainingSpec { lr: 0.0, updates: 0 };
+        let fx = crate::fixtures::config::FixtureConfig::describe(
+            &self.name,
+            preset_label(&self.name),
+            &self.net,
+            self.steps,
+            self.seed,
+            training,
+        );
+        let scale = match self.data {
+            Some(_) => None,
+            None => Some(self.scale.unwrap_or_else(|| InitScale::default_for(&self.net))),
+        };
+        let fx = serde_json::to_value(fx).unwrap_or(serde_json::Value::Null);
+        spec_json(fx, self.data.is_some(), scale, self.role == Role::NoRecurrence, self.style)
+    }
+}
+
 /// The config of a fixture read from disk (`--fixture DIR`): its network, weights and data.
 pub fn from_fixture(fx: &crate::fixtures::Fixture) -> Config {
     Config {
@@ -127,6 +189,15 @@ fn cfg(
     }
 }
 
+/// The same config with the default gains of `w_in` and `w_rec` multiplied.
+fn gains(mut c: Config, w_in: f64, w_rec: f64) -> Config {
+    let mut s = c.scale.unwrap_or_else(|| InitScale::default_for(&c.net));
+    s.w_in *= w_in;
+    s.w_rec *= w_rec;
+    c.scale = Some(s);
+    c
+}
+
 /// The same config with `W_rec = 0` (and a stronger input drive so spiking cells stay live).
 fn no_rec(mut c: Config) -> Config {
     let mut s = InitScale::default_for(&c.net);
@@ -149,8 +220,15 @@ pub fn builtin_suite() -> Vec<Config> {
         cfg("n4-t10-vanilla", rate(1.0), 3, 4, 2, 10, 4, Loss::Mse, 0.0),
         cfg("n16-t40-mse", rate(0.2), 4, 16, 2, 40, 3, Loss::Mse, 0.95),
     ];
-    for (s, mk) in [(40, lif as fn(u32, Reset) -> Cell), (20, alif)] {
-        v.push(cfg("n3-t8-mse", mk(0, Reset::Differentiated), 2, 3, 2, 8, s + 1, Loss::Mse, 0.8));
+    // seeds (and two gains) chosen so that every config passes the liveness guard (`compare.rs`:
+    // ≥ 10 % active surrogates, every cell tensor's gradient non-zero in ≥ half its entries)
+    // and keeps identical f32/f64 spike trains: found by search, `docs/relations.md` §4
+    let tuned = [
+        (lif as fn(u32, Reset) -> Cell, [41, 6006, 7005, 8001, 9000, 46, 11001]),
+        (alif, [12007, 13002, 14005, 15017, 25, 17007, 27]),
+    ];
+    for (mk, seed) in tuned {
+        v.push(cfg("n3-t8-mse", mk(0, Reset::Differentiated), 2, 3, 2, 8, seed[0], Loss::Mse, 0.8));
         v.push(cfg(
             "n6-t20-ce-ref2",
             mk(2, Reset::Differentiated),
@@ -158,13 +236,18 @@ pub fn builtin_suite() -> Vec<Config> {
             6,
             3,
             20,
-            s + 2,
+            seed[1],
             Loss::CrossEntropy,
             0.9,
         ));
-        v.push(cfg("n5-t16-reset-detached", mk(0, Reset::Detached), 3, 5, 2, 16, s + 3, Loss::Mse, 0.9));
-        v.push(cfg("n16-t40-mse", mk(1, Reset::Differentiated), 4, 16, 2, 40, s + 4, Loss::Mse, 0.95));
-        v.push(cfg("n32-t60-mse", mk(0, Reset::Differentiated), 6, 32, 3, 60, s + 5, Loss::Mse, 0.9));
+        v.push(cfg("n5-t16-reset-detached", mk(0, Reset::Detached), 3, 5, 2, 16, seed[2], Loss::Mse, 0.9));
+        let mut big =
+            cfg("n16-t40-mse", mk(1, Reset::Differentiated), 4, 16, 2, 40, seed[3], Loss::Mse, 0.95);
+        if big.net.cell.id() == "lif" {
+            big = gains(big, 0.8, 1.5);
+        }
+        v.push(big);
+        v.push(cfg("n32-t60-mse", mk(0, Reset::Differentiated), 6, 32, 3, 60, seed[4], Loss::Mse, 0.9));
         // R ≡ 0: W_rec = 0 and the reset detached (e-prop = BPTT); and W_rec = 0 with the reset
         // differentiated (e-prop ≠ BPTT: the reset is an explicit self-path)
         v.push(no_rec(cfg(
@@ -174,7 +257,7 @@ pub fn builtin_suite() -> Vec<Config> {
             6,
             2,
             20,
-            s + 6,
+            seed[5],
             Loss::Mse,
             0.9,
         )));
@@ -185,7 +268,7 @@ pub fn builtin_suite() -> Vec<Config> {
             6,
             2,
             20,
-            s + 7,
+            seed[6],
             Loss::Mse,
             0.9,
         )));
@@ -196,17 +279,25 @@ pub fn builtin_suite() -> Vec<Config> {
         let conv = preset.conventions();
         let (alpha, kappa) = ((-1.0f64 / 20.0).exp(), (-1.0f64 / 10.0).exp());
         let cells = [conv.lif(alpha, 1.0), conv.alif(alpha, 1.0, (-1.0f64 / 50.0).exp(), 0.3)];
+        // seeds found by search as above (`80 + 2i + j` before the stricter guard)
+        let seeds = [[80, 21001], [22000, 23001], [24000, 25002]][i];
         for (j, cell) in cells.into_iter().enumerate() {
             let net = Network::new(cell, 3, 6, 2, conv.readout(kappa), Loss::Mse)
                 .and_then(|n| n.with_reg(conv.reg(0.5, 0.1, 1.0)))
                 .expect("preset configs are valid");
             let name = format!("preset-{}-n6-t24-reg", preset.name());
+            // the NEST LIF config needs a stronger W_rec to keep half of dE/dW_rec non-zero
+            let scale = (i == 2 && j == 0).then(|| {
+                let mut s = InitScale::default_for(&net);
+                s.w_rec *= 1.5;
+                s
+            });
             v.push(Config {
                 name,
                 net,
                 steps: 24,
-                seed: 80 + 2 * i as u64 + j as u64,
-                scale: None,
+                seed: seeds[j],
+                scale,
                 role: Role::Generic,
                 data: None,
                 feedback: None,
@@ -252,7 +343,9 @@ fn covering_row(r: usize) -> [usize; 8] {
 /// targets.
 pub fn coverage() -> Vec<Config> {
     let mut v = Vec::new();
-    for (kind, cell_seed) in [("lif", 300u64), ("alif", 320)] {
+    // seeds: `300 + r` (LIF), `320 + r` (ALIF), three replaced by search as in `builtin_suite`
+    let seeds = [[31012, 32003, 302, 303, 304, 36000, 306, 307], [39002, 321, 322, 323, 324, 325, 326, 327]];
+    for (kind, seeds) in ["lif", "alif"].into_iter().zip(seeds) {
         for r in 0..8 {
             let [shape, loss, zeta, psi, delay, reset, scale, factor] = covering_row(r);
             let odd = r % 2 == 1;
@@ -281,13 +374,14 @@ pub fn coverage() -> Vec<Config> {
                 .and_then(|n| n.with_reg(reg))
                 .expect("coverage configs are valid");
             let gain = v_th / sp.zeta();
-            let scale = InitScale { w_in: 3.0 * gain, w_rec: gain, b: 0.3 * gain, w_out: 1.0, b_out: 0.1 };
+            let w_in = if kind == "lif" && r == 5 { 3.9 } else { 3.0 }; // found by search
+            let scale = InitScale { w_in: w_in * gain, w_rec: gain, b: 0.3 * gain, w_out: 1.0, b_out: 0.1 };
             let mass = if (r >> 2) % 2 == 0 { 0.6 } else { 1.7 };
             v.push(Config {
                 name: format!("cov{r}-n6-t20"),
                 net,
                 steps: 20,
-                seed: cell_seed + r as u64,
+                seed: seeds[r],
                 scale: Some(scale),
                 role: Role::Generic,
                 data: None,

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
-    /// Also write the results as JSON (schema 1) to this path.
+    /// Also write the results as JSON (schema 2) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
     /// Only run configs of these cells (comma-separated ids: rate, lif, alif, lstm; `stack` for
