@@ -11,9 +11,9 @@
 use crate::compare::{Liveness, alive, max_rel_err, worst_tensor};
 use crate::relations::{Expect, Row, TOL_F64};
 use crate::suite::{alif, lif, lstm, rate};
-use credit_core::cell::Reset;
+use credit_core::cell::{InputScale, RefractoryPsi, Reset, Surrogate};
 use credit_core::stack::{InterLayer, Layer, ReadoutFrom, Stack};
-use credit_core::{Detach, Edges, Loss, Params, Readout};
+use credit_core::{Detach, Edges, Loss, Params, Readout, ReadoutDelay, ReadoutScale};
 
 /// One stack config.
 #[derive(Clone, Debug)]
@@ -82,6 +82,31 @@ fn make(
     StackConfig { name: name.to_string(), stack, steps, seed, no_recurrence: false, data: None }
 }
 
+/// `cell` (LIF or ALIF) with its spiking conventions and parameters changed by `f`; the
+/// stacks' share of the convention coverage (`docs/relations.md` §4).
+fn tweak(cell: credit_core::Cell, f: impl FnOnce(&mut credit_core::cell::Spiking)) -> credit_core::Cell {
+    use credit_core::Cell;
+    match cell {
+        Cell::Lif(mut c) => {
+            f(&mut c.spiking);
+            Cell::Lif(c)
+        }
+        Cell::Alif(mut c) => {
+            f(&mut c.spiking);
+            Cell::Alif(c)
+        }
+        other => other,
+    }
+}
+
+/// The same stack with readout decay `κ`, prefactor `c` and delay `δ`.
+fn readout(mut c: StackConfig, kappa: f64, scale: ReadoutScale, delay: ReadoutDelay) -> StackConfig {
+    c.stack.readout.kappa = kappa;
+    c.stack.readout.scale = scale;
+    c.stack.readout.delay = delay;
+    c
+}
+
 fn no_rec(mut c: StackConfig) -> StackConfig {
     c.no_recurrence = true;
     c
@@ -91,6 +116,32 @@ fn no_rec(mut c: StackConfig) -> StackConfig {
 /// passes the liveness guard ([`Liveness::verdict`]; `docs/relations.md` §4).
 pub fn builtin_stacks() -> Vec<StackConfig> {
     let d = Reset::Differentiated;
+    // non-default conventions and parameters in the spiking layers (every value of every
+    // convention appears in some stack layer; `tests/coverage.rs`)
+    let lif_exp = tweak(lif(0, d), |sp| {
+        sp.surrogate = Surrogate::Exponential { gamma: 0.5, beta: 2.0 };
+        sp.v_th = 0.8;
+    });
+    let alif_fs_keep = tweak(alif(2, d), |sp| {
+        sp.surrogate = Surrogate::FastSigmoid { gamma: 0.4, beta: 2.5 };
+        sp.refractory_psi = RefractoryPsi::Keep;
+    });
+    let lif_arctan = tweak(lif(1, d), |sp| sp.surrogate = Surrogate::ArcTan { gamma: 0.5, beta: 1.5 });
+    let lif_zeta = tweak(lif(0, Reset::Detached), |sp| {
+        sp.alpha = (-0.5f64).exp(); // τ_m = 2 steps: ζ = 1 − α ≈ 0.39
+        sp.input_scale = InputScale::OneMinusAlpha;
+        sp.v_th = 0.4;
+    });
+    let lif_ref2 = lif(2, d);
+    let alif_pl = match tweak(alif(0, d), |sp| {
+        sp.surrogate = Surrogate::PiecewiseLinear { gamma: 0.5 };
+        sp.v_th = 1.3;
+    }) {
+        credit_core::Cell::Alif(a) => {
+            credit_core::Cell::Alif(credit_core::cell::Alif { rho: (-1.0f64 / 30.0).exp(), beta: 0.8, ..a })
+        }
+        other => other,
+    };
     vec![
         make(
             "n4x2-t12",
@@ -100,29 +151,39 @@ pub fn builtin_stacks() -> Vec<StackConfig> {
             12,
             201,
         ),
-        make(
-            "n5x2-t16",
-            vec![(lif(0, d), 5), (alif(0, d), 5)],
-            InterLayer::SameStep,
-            ReadoutFrom::Top,
-            16,
-            6070,
+        readout(
+            make(
+                "n5x2-t16",
+                vec![(lif_exp, 5), (alif_fs_keep, 5)],
+                InterLayer::SameStep,
+                ReadoutFrom::Top,
+                16,
+                6070,
+            ),
+            0.8,
+            ReadoutScale::OneMinusKappa,
+            ReadoutDelay::SameStep,
         ),
-        make(
-            "n4x3-t16-delay",
-            vec![(lif(1, d), 4), (lif(0, Reset::Detached), 4), (lif(0, d), 4)],
-            InterLayer::OneStep,
-            ReadoutFrom::Top,
-            16,
-            7637,
+        readout(
+            make(
+                "n4x3-t16-delay",
+                vec![(lif_arctan, 4), (lif_zeta, 4), (lif_ref2, 4)],
+                InterLayer::OneStep,
+                ReadoutFrom::Top,
+                16,
+                7637,
+            ),
+            0.7,
+            ReadoutScale::One,
+            ReadoutDelay::OneStep,
         ),
         make(
             "n4x3-t16-read-all",
-            vec![(alif(0, d), 4), (rate(0.5), 4), (alif(1, d), 4)],
+            vec![(alif_pl, 4), (rate(0.5), 4), (alif(1, d), 4)],
             InterLayer::SameStep,
             ReadoutFrom::All,
             16,
-            8063,
+            8154,
         ),
         make("n3x2-t10", vec![(rate(0.5), 3), (lstm(), 3)], InterLayer::SameStep, ReadoutFrom::Top, 10, 205),
         // R ≡ 0 in every layer: deep e-prop must be BPTT
