@@ -95,7 +95,7 @@ pub(crate) fn preset_label(name: &str) -> &'static str {
 
 impl Config {
     /// This config as JSON, with the keys of a fixture's `config.json` (the fixture serialiser
-    /// `FixtureConfig::describe`) and how its data are drawn ([`spec_json`]); the `spec` of
+    /// `FixtureConfig::describe`) and how its data are drawn (`spec_json`); the `spec` of
     /// every row of the report.
     pub fn spec(&self) -> serde_json::Value {
         let training = crate::fixtures::config::TrainingSpec { lr: 0.0, updates: 0 };
@@ -335,7 +335,7 @@ fn covering_row(r: usize) -> [usize; 8] {
 
 /// The coverage configs (`cov<r>-…`): every value of every convention and every cell parameter
 /// that enters a Jacobian away from its default, on small nets that run every relation
-/// (`docs/relations.md` §4). Spiking cells: the eight rows of [`covering_row`] per cell, each
+/// (`docs/relations.md` §4). Spiking cells: the eight rows of `covering_row` per cell, each
 /// with `v_th ≠ 1`, `γ ≠ 0.3`, a surrogate width `β ≠ 1`, `n_ref ≥ 2`, a regulariser, fractional
 /// mask weights, and soft cross-entropy targets of mass ≠ 1; inputs scaled by `v_th/ζ` so that
 /// the membrane sees the same drive in units of the threshold. Rate and LSTM: two configs each
