@@ -237,3 +237,24 @@ fn the_coverage_check_fails_on_the_old_suite() {
     let params = missing_parameters(&units, by_cell);
     assert!(params.iter().any(|m| m.starts_with("lif: v_th")), "{params:?}");
 }
+
+/// `Sequence::random_styled`: the default style is `Sequence::random`; a style keeps the inputs
+/// and the dropped steps, gives every CE target the mass asked for and every kept step a weight
+/// in [0.25, 1.75).
+#[test]
+fn styled_sequences_keep_the_draws_of_random() {
+    use credit_core::{Network, Sequence, SequenceStyle};
+    let net = Network::new(credit_check::suite::rate(0.5), 3, 4, 3, Readout::leaky(0.8), Loss::CrossEntropy)
+        .unwrap();
+    let plain = Sequence::random(&net, 30, 9).unwrap();
+    assert_eq!(Sequence::random_styled(&net, 30, 9, SequenceStyle::default()).unwrap(), plain);
+    let style = SequenceStyle { soft_targets: Some(1.7), fractional_mask: true };
+    let s = Sequence::random_styled(&net, 30, 9, style).unwrap();
+    assert_eq!(s.x, plain.x);
+    for (t, (m, m0)) in s.mask.iter().zip(&plain.mask).enumerate() {
+        assert_eq!(*m == 0.0, *m0 == 0.0, "step {t}");
+        assert!(*m == 0.0 || (0.25..1.75).contains(m), "step {t}: {m}");
+        assert!((s.target[t].sum() - 1.7).abs() < 1e-12 && s.target[t].iter().all(|&p| p > 0.0));
+    }
+    assert!(s.mask.iter().any(|&m| m != 0.0 && m != 1.0));
+}
