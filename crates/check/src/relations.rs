@@ -310,6 +310,7 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
             for r in &mut cx.rows[before..] {
                 r.pass = false;
                 r.tensor.push_str(" (spike trains differ)");
+                r.reason.get_or_insert_with(|| "the f32 and f64 spike trains differ".into());
             }
         }
     }
