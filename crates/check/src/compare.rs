@@ -43,25 +43,53 @@ pub fn alive(m: &DMatrix<f64>) -> bool {
     m.iter().all(|x| x.is_finite()) && m.iter().any(|&x| x != 0.0)
 }
 
-/// Evidence that a config exercises something: spikes were emitted, the surrogate was non-zero
-/// somewhere, and the gradient is not negligible. A silent spiking net makes every gradient
-/// relation hold trivially; these numbers are printed next to each row and checked.
+/// Least fraction of the `(t, j)` pairs with `∂z_j^t/∂h_j^t ≠ 0` in a live run (each layer of a
+/// stack): one active pair, or a handful, is not a test of the surrogate.
+pub const MIN_ACTIVE_FRACTION: f64 = 0.1;
+/// Least fraction of the entries of every non-readout gradient tensor that must be non-zero
+/// (structural zeros excepted, [`structural_zero`]): a tensor with a dead half is half untested.
+pub const MIN_LIVE_ENTRIES: f64 = 0.5;
+/// Least Euclidean norm of the non-readout gradient.
+pub const MIN_GRAD_NORM: f64 = 1e-8;
+
+/// Whether entry `(i, j)` of the gradient tensor `name` of `cell` is zero by construction, and
+/// why: the diagonal of `w_rec` (`l<k>.w_rec` in a stack) of a cell without autapses, which the
+/// forward pass never reads.
+pub fn structural_zero(cell: &Cell, name: &str, i: usize, j: usize) -> Option<&'static str> {
+    let w_rec = name == "w_rec" || name.ends_with(".w_rec");
+    (w_rec && i == j && !cell.allows_autapses()).then_some("no autapses: the diagonal of w_rec is not read")
+}
+
+/// Evidence that a config exercises something: spikes were emitted (and not everywhere), the
+/// surrogate (or `∂z/∂h` of a smooth cell) is non-zero on at least [`MIN_ACTIVE_FRACTION`] of
+/// the `(t, j)`, and every non-readout gradient tensor is non-zero in at least
+/// [`MIN_LIVE_ENTRIES`] of its entries. A silent spiking net makes every gradient relation hold
+/// trivially; these numbers are printed next to each row and checked ([`Liveness::verdict`]).
+/// For a stack, the counts are summed over layers and the sparsest tensor is the sparsest of
+/// any layer; each layer is judged on its own.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Liveness {
     /// Whether the cell spikes.
     pub spiking: bool,
-    /// Spikes emitted over the sequence (0 for the rate cell).
+    /// Spikes emitted over the sequence (0 for smooth cells).
     pub spikes: usize,
     /// Number of `(t, j)` with `∂z_j^t/∂h_j^t ≠ 0`.
     pub active_derivatives: usize,
     /// Number of `(t, j)` in total.
     pub outputs: usize,
-    /// Euclidean norm of the reference gradient over all tensors.
+    /// Euclidean norm of the reference gradient over the non-readout tensors.
     pub grad_norm: f64,
+    /// The non-readout gradient tensor with the smallest fraction of non-zero entries.
+    pub sparsest: &'static str,
+    /// Its non-zero entries (structural zeros not counted).
+    pub sparsest_nonzero: usize,
+    /// Its entries that can be non-zero (structural zeros excepted).
+    pub sparsest_entries: usize,
 }
 
 impl Liveness {
-    /// Measures a config.
+    /// Measures a config: its trajectory and the cell tensors of `grad` (the readout tensors
+    /// `w_out`, `b_out` are left out).
     pub fn measure(
         net: &Network,
         params: &Params<f64>,
@@ -69,41 +97,127 @@ impl Liveness {
         grad: &Params<f64>,
     ) -> credit_core::Result<Self> {
         let traj = forward(net, params, seq, ForwardOptions::default())?;
-        Ok(Liveness::of_run(&net.cell, &traj.states, &traj.z, grad))
+        let cell_tensors = &grad.tensors[..net.n_cell_tensors()];
+        Ok(Liveness::of_run(&net.cell, &traj.states, &traj.z, cell_tensors))
     }
 
     /// The evidence of one run of `cell`: its states and outputs `t = 0..=T` (entry 0, the
-    /// initial value, is not counted) and the gradient computed on it.
-    pub fn of_run(cell: &Cell, states: &[CellState<f64>], z: &[DVector<f64>], grad: &Params<f64>) -> Self {
+    /// initial value, is not counted) and the gradient tensors of this cell's parameters
+    /// computed on it (no readout tensors).
+    pub fn of_run(cell: &Cell, states: &[CellState<f64>], z: &[DVector<f64>], grad: &[Tensor<f64>]) -> Self {
         let mut active = 0;
         for s in &states[1..] {
             let zh = cell.output_jacobian(s);
             active += zh.row_iter().filter(|row| row.iter().any(|v| *v != 0.0)).count();
         }
-        let grad_norm = grad.tensors.iter().map(|t| t.value.norm_squared()).sum::<f64>().sqrt();
+        let grad_norm = grad.iter().map(|t| t.value.norm_squared()).sum::<f64>().sqrt();
         let spiking = cell.is_spiking();
         let spikes =
             if spiking { z[1..].iter().map(|zt| zt.iter().filter(|v| **v > 0.5).count()).sum() } else { 0 };
         let outputs = z[1..].iter().map(|zt| zt.len()).sum();
-        Liveness { spiking, spikes, active_derivatives: active, outputs, grad_norm }
+        let mut l = Liveness {
+            spiking,
+            spikes,
+            active_derivatives: active,
+            outputs,
+            grad_norm,
+            sparsest: "",
+            sparsest_nonzero: 0,
+            sparsest_entries: 0,
+        };
+        for t in grad {
+            let (mut nonzero, mut entries) = (0, 0);
+            for i in 0..t.value.nrows() {
+                for j in 0..t.value.ncols() {
+                    if structural_zero(cell, t.name, i, j).is_none() {
+                        entries += 1;
+                        nonzero += usize::from(t.value[(i, j)] != 0.0);
+                    }
+                }
+            }
+            l.keep_sparser(t.name, nonzero, entries);
+        }
+        l
     }
 
-    /// The guard: spiking cells must spike and have a non-zero surrogate somewhere; every cell
-    /// must have a gradient of norm > 1e-8 and derivatives that are not all zero.
+    /// Keeps `(name, nonzero, entries)` as the sparsest tensor if its fraction is smaller.
+    fn keep_sparser(&mut self, name: &'static str, nonzero: usize, entries: usize) {
+        // a/b < c/d ⇔ a·d < c·b (entries > 0); an empty record is replaced
+        if self.sparsest.is_empty() || nonzero * self.sparsest_entries < self.sparsest_nonzero * entries {
+            (self.sparsest, self.sparsest_nonzero, self.sparsest_entries) = (name, nonzero, entries);
+        }
+    }
+
+    /// Adds the counts of another layer of the same stack (sums; the sparsest of both; the norm
+    /// of both).
+    pub fn add_layer(&mut self, other: &Liveness) {
+        self.spiking |= other.spiking;
+        self.spikes += other.spikes;
+        self.active_derivatives += other.active_derivatives;
+        self.outputs += other.outputs;
+        self.grad_norm = self.grad_norm.hypot(other.grad_norm);
+        if !other.sparsest.is_empty() {
+            self.keep_sparser(other.sparsest, other.sparsest_nonzero, other.sparsest_entries);
+        }
+    }
+
+    /// The guard, with the reason of a failure: a spiking cell must spike, and not at every
+    /// `(t, j)`; `∂z/∂h ≠ 0` on at least [`MIN_ACTIVE_FRACTION`] of the `(t, j)`; the
+    /// non-readout gradient must have a norm above [`MIN_GRAD_NORM`] and every one of its
+    /// tensors non-zero entries on at least [`MIN_LIVE_ENTRIES`] of the entries that are not
+    /// structurally zero.
+    pub fn verdict(&self, cell: &Cell) -> Result<(), String> {
+        if cell.is_spiking() && self.spikes == 0 {
+            return Err("not live: no spikes".into());
+        }
+        if cell.is_spiking() && self.spikes >= self.outputs {
+            return Err("not live: a spike at every (t, j)".into());
+        }
+        if (self.active_derivatives as f64) < MIN_ACTIVE_FRACTION * self.outputs as f64 {
+            return Err(format!(
+                "not live: dz/dh≠0 at {}/{} (t, j), fewer than {} %",
+                self.active_derivatives,
+                self.outputs,
+                MIN_ACTIVE_FRACTION * 100.0
+            ));
+        }
+        if self.grad_norm.is_nan() || self.grad_norm <= MIN_GRAD_NORM {
+            return Err(format!("not live: |g| = {:.1e} over the cell tensors", self.grad_norm));
+        }
+        if (self.sparsest_nonzero as f64) < MIN_LIVE_ENTRIES * self.sparsest_entries as f64 {
+            return Err(format!(
+                "not live: dE/d{} non-zero in {}/{} entries, fewer than {} %",
+                self.sparsest,
+                self.sparsest_nonzero,
+                self.sparsest_entries,
+                MIN_LIVE_ENTRIES * 100.0
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Liveness::verdict`] on a network's cell, as a bool.
     pub fn ok(&self, net: &Network) -> bool {
-        self.ok_for(&net.cell)
+        self.verdict(&net.cell).is_ok()
     }
 
-    /// [`Liveness::ok`] for a run of `cell`.
+    /// [`Liveness::verdict`] for a run of `cell`, as a bool.
     pub fn ok_for(&self, cell: &Cell) -> bool {
-        let spiking_ok = !cell.is_spiking() || (self.spikes > 0 && self.spikes < self.outputs);
-        spiking_ok && self.active_derivatives > 0 && self.grad_norm > 1e-8
+        self.verdict(cell).is_ok()
     }
 
-    /// Short text for the table: `spikes=…/… ψ≠0=… |g|=…`.
+    /// Short text for the table: `spikes=…/… dz/dh≠0=…/… |g|=… sparsest=name k/n`.
     pub fn describe(&self) -> String {
         let spikes =
             if self.spiking { format!("spikes={}/{} ", self.spikes, self.outputs) } else { String::new() };
-        format!("{spikes}dz/dh≠0={}/{} |g|={:.2e}", self.active_derivatives, self.outputs, self.grad_norm)
+        format!(
+            "{spikes}dz/dh≠0={}/{} |g|={:.2e} {}≠0={}/{}",
+            self.active_derivatives,
+            self.outputs,
+            self.grad_norm,
+            self.sparsest,
+            self.sparsest_nonzero,
+            self.sparsest_entries
+        )
     }
 }

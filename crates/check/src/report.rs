@@ -1,21 +1,24 @@
 //! The tables printed by `check-gradients` (narrow by default, wide, per-relation summary) and
-//! its JSON (schema 1) and CSV forms.
+//! its JSON (schema 2) and CSV forms.
 
 use crate::relations::{Expect, Row};
 use serde::Serialize;
 
-/// The JSON document: `{"schema":1,"results":[…]}`.
+/// Version of the JSON report: 2 adds `reason` and `spec` to each row (`docs/relations.md` §6).
+pub const SCHEMA: u32 = 2;
+
+/// The JSON document: `{"schema":2,"results":[…]}`.
 #[derive(Serialize)]
 pub struct Report<'a> {
-    /// Schema version (1).
+    /// Schema version ([`SCHEMA`]).
     pub schema: u32,
     /// One object per row.
     pub results: &'a [Row],
 }
 
-/// Serialises the rows as schema-1 JSON.
+/// Serialises the rows as JSON ([`SCHEMA`]).
 pub fn to_json(rows: &[Row]) -> String {
-    serde_json::to_string_pretty(&Report { schema: 1, results: rows }).expect("rows serialise")
+    serde_json::to_string_pretty(&Report { schema: SCHEMA, results: rows }).expect("rows serialise")
 }
 
 /// The columns of the wide table (`--wide`) and of the CSV form, in order.
@@ -34,7 +37,13 @@ fn expect_text(e: Expect) -> &'static str {
 }
 
 fn verdict_text(r: &Row) -> &'static str {
-    if r.pass { "ok" } else { "FAIL" }
+    if r.skipped() {
+        "skip"
+    } else if r.pass {
+        "ok"
+    } else {
+        "FAIL"
+    }
 }
 
 /// Formats the rows as an aligned text table with every column ([`WIDE_COLUMNS`]).
@@ -93,7 +102,7 @@ fn failure_note(r: &Row) -> String {
 }
 
 /// The rows as CSV: a header of [`WIDE_COLUMNS`], then one record per row with the errors in
-/// full precision (`{:e}`, `inf` for an infinite error), the verdict as `ok`/`FAIL` and the
+/// full precision (`{:e}`, `inf` for an infinite error), the verdict as `ok`/`skip`/`FAIL` and the
 /// liveness as the table's text.
 pub fn to_csv(rows: &[Row]) -> String {
     let mut out = crate::cli::csv_record(WIDE_COLUMNS);
@@ -214,6 +223,9 @@ fn align<S: AsRef<str>>(head: &[&str], body: &[Vec<S>]) -> String {
 
 impl Row {
     fn liveness_text(&self) -> String {
-        self.liveness.describe()
+        match &self.reason {
+            Some(why) => format!("{} ({why})", self.liveness.describe()),
+            None => self.liveness.describe(),
+        }
     }
 }

@@ -89,15 +89,25 @@ fn error_measure_catches_a_planted_error() {
 
 /// The report's JSON has the documented schema.
 #[test]
-fn json_schema_1() {
+fn json_schema_2() {
     let cfg = &builtin_suite()[0];
     let rows = run_config(cfg).unwrap();
     let v: serde_json::Value = serde_json::from_str(&credit_check::report::to_json(&rows)).unwrap();
-    assert_eq!(v["schema"], 1);
+    assert_eq!(v["schema"], 2);
     let r = &v["results"][0];
-    for key in
-        ["relation", "expect", "cell", "config", "scalar", "tensor", "max_rel_err", "tolerance", "pass"]
-    {
+    for key in [
+        "relation",
+        "expect",
+        "cell",
+        "config",
+        "scalar",
+        "tensor",
+        "max_rel_err",
+        "tolerance",
+        "pass",
+        "reason",
+        "spec",
+    ] {
         assert!(r.get(key).is_some(), "missing {key}");
     }
     assert_eq!(r["expect"], "equal");

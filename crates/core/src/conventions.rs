@@ -17,10 +17,15 @@
 //! The paper column is the design notes' reading of Bellec et al. (2020) \[M\]: the Methods text was
 //! not available to check it. The `tf` and `nest` columns were read in the sources
 //! (`docs/presets-research.md`).
+//!
+//! [`Conventions::OPTIONS`] is this table in code: [`Conventions::set`] and [`Conventions::get`]
+//! go through it, each choice lists its values in [`Choice::ALL`] (names by an exhaustive
+//! match), and `credit-check`'s coverage test walks it over the built-in suite.
 
 use crate::cell::{Alif, Cell, InputScale, Lif, RefractoryPsi, Reset, Spiking, Surrogate};
 use crate::error::{Error, Result};
 use crate::readout::{RateReg, Readout, ReadoutDelay, ReadoutScale, RegFactor};
+use crate::stack::{InterLayer, ReadoutFrom};
 
 /// A named preset of conventions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -118,9 +123,228 @@ fn bad(field: &str, value: &str, requirement: &'static str) -> Error {
     Error::Invalid { field: field.to_string(), value: value.to_string(), requirement }
 }
 
+/// A convention with a fixed set of named values: the names are those of [`Conventions::set`]
+/// (and of a fixture's `config.json`); [`Choice::ALL`] lists every value.
+pub trait Choice: Copy + PartialEq + Sized + 'static {
+    /// Every value, default first.
+    const ALL: &'static [Self];
+    /// `one of …` listing the names of [`Choice::ALL`] (the requirement of a parse error; a unit
+    /// test checks it against the names).
+    const REQUIREMENT: &'static str;
+    /// The value's name (an exhaustive match, so a new variant needs a name).
+    fn name(self) -> &'static str;
+    /// Parses a name; anything else is an error naming `field` and the choices.
+    fn parse(field: &str, value: &str) -> Result<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.name() == value)
+            .ok_or_else(|| bad(field, value, Self::REQUIREMENT))
+    }
+}
+
+/// The names of every value of `E`, in the order of [`Choice::ALL`].
+pub fn names<E: Choice>() -> Vec<&'static str> {
+    E::ALL.iter().map(|v| v.name()).collect()
+}
+
+macro_rules! choice {
+    ($t:ty, $req:literal, [$($v:path => $n:literal),+ $(,)?]) => {
+        impl Choice for $t {
+            const ALL: &'static [Self] = &[$($v),+];
+            const REQUIREMENT: &'static str = $req;
+            fn name(self) -> &'static str {
+                match self {
+                    $($v => $n),+
+                }
+            }
+        }
+    };
+}
+
+choice!(InputScale, "one of one, one-minus-alpha", [InputScale::One => "one", InputScale::OneMinusAlpha => "one-minus-alpha"]);
+choice!(Reset, "one of differentiated, detached", [Reset::Differentiated => "differentiated", Reset::Detached => "detached"]);
+choice!(RefractoryPsi, "one of zero, keep", [RefractoryPsi::Zero => "zero", RefractoryPsi::Keep => "keep"]);
+choice!(ReadoutScale, "one of one, one-minus-kappa", [ReadoutScale::One => "one", ReadoutScale::OneMinusKappa => "one-minus-kappa"]);
+choice!(ReadoutDelay, "one of same, one", [ReadoutDelay::SameStep => "same", ReadoutDelay::OneStep => "one"]);
+choice!(RegFactor, "one of full, half", [RegFactor::Full => "full", RegFactor::Half => "half"]);
+choice!(InterLayer, "one of same, one", [InterLayer::SameStep => "same", InterLayer::OneStep => "one"]);
+choice!(ReadoutFrom, "one of top, all", [ReadoutFrom::Top => "top", ReadoutFrom::All => "all"]);
+
+/// The surrogate shapes by name (`pl`, `exp`, `fast-sigmoid`, `arctan`, [`Surrogate::id`]); the
+/// height and width are separate numeric options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SurrogateShape(&'static str);
+
+impl SurrogateShape {
+    /// The shape of a surrogate.
+    pub fn of(s: &Surrogate) -> Self {
+        SurrogateShape(s.id())
+    }
+
+    /// The surrogate of this shape with height `gamma` and inverse width `beta` (unused by `pl`).
+    pub fn with(self, gamma: f64, beta: f64) -> Surrogate {
+        match self.0 {
+            "exp" => Surrogate::Exponential { gamma, beta },
+            "fast-sigmoid" => Surrogate::FastSigmoid { gamma, beta },
+            "arctan" => Surrogate::ArcTan { gamma, beta },
+            _ => Surrogate::PiecewiseLinear { gamma },
+        }
+    }
+}
+
+impl Choice for SurrogateShape {
+    // one per variant of `Surrogate`: `Surrogate::id` is an exhaustive match
+    const ALL: &'static [Self] = &[
+        SurrogateShape("pl"),
+        SurrogateShape("exp"),
+        SurrogateShape("fast-sigmoid"),
+        SurrogateShape("arctan"),
+    ];
+    const REQUIREMENT: &'static str = "one of pl, exp, fast-sigmoid, arctan";
+    fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+/// Which networks an option of [`Conventions`] applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// LIF and ALIF cells (Eqs. L1–L4).
+    Spiking,
+    /// Every network: the readout (Eq. Y1).
+    Readout,
+    /// Networks with a firing-rate regulariser (Eq. Y5).
+    Reg,
+}
+
+/// One option of [`Conventions`]: its key, the cells it applies to, its values and how it is
+/// read and written. [`Conventions::OPTIONS`] is the one table [`Conventions::set`] and
+/// [`Conventions::get`] use.
+pub struct ConvOption {
+    /// The key of [`Conventions::set`].
+    pub key: &'static str,
+    /// What it applies to.
+    pub scope: Scope,
+    /// The names of its values for a choice ([`names`]); empty for a number.
+    pub values: fn() -> Vec<&'static str>,
+    /// The value of `c` as its name or number; `None` when it does not exist (the width `beta`
+    /// of the piecewise-linear surrogate).
+    pub get: fn(&Conventions) -> Option<String>,
+    set: fn(&mut Conventions, &str, &str) -> Result<()>,
+}
+
+fn number(key: &str, v: &str) -> Result<f64> {
+    v.parse::<f64>().map_err(|_| bad(key, v, "a number"))
+}
+
+fn no_values() -> Vec<&'static str> {
+    Vec::new()
+}
+
 impl Conventions {
-    /// Sets one option by name (`key=value` on a command line). Unknown keys and values are
-    /// errors that name them.
+    /// Every option, in the order of the module table.
+    pub const OPTIONS: &'static [ConvOption] = &[
+        ConvOption {
+            key: "input_scale",
+            scope: Scope::Spiking,
+            values: names::<InputScale>,
+            get: |c| Some(c.input_scale.name().into()),
+            set: |c, k, v| Choice::parse(k, v).map(|x| c.input_scale = x),
+        },
+        ConvOption {
+            key: "reset",
+            scope: Scope::Spiking,
+            values: names::<Reset>,
+            get: |c| Some(c.reset.name().into()),
+            set: |c, k, v| Choice::parse(k, v).map(|x| c.reset = x),
+        },
+        ConvOption {
+            key: "surrogate",
+            scope: Scope::Spiking,
+            values: names::<SurrogateShape>,
+            get: |c| Some(SurrogateShape::of(&c.surrogate).name().into()),
+            set: |c, k, v| {
+                let (gamma, beta) = c.surrogate_params();
+                c.surrogate = SurrogateShape::parse(k, v)?.with(gamma, beta);
+                Ok(())
+            },
+        },
+        ConvOption {
+            key: "gamma",
+            scope: Scope::Spiking,
+            values: no_values,
+            get: |c| Some(c.surrogate_params().0.to_string()),
+            set: |c, k, v| {
+                let beta = c.surrogate_params().1;
+                c.set_surrogate_params(number(k, v)?, beta);
+                Ok(())
+            },
+        },
+        ConvOption {
+            key: "beta",
+            scope: Scope::Spiking,
+            values: no_values,
+            get: |c| match c.surrogate {
+                Surrogate::PiecewiseLinear { .. } => None,
+                _ => Some(c.surrogate_params().1.to_string()),
+            },
+            set: |c, k, v| {
+                if matches!(c.surrogate, Surrogate::PiecewiseLinear { .. }) {
+                    return Err(bad(
+                        k,
+                        v,
+                        "the piecewise-linear surrogate has no width β: set `surrogate` first",
+                    ));
+                }
+                let gamma = c.surrogate_params().0;
+                c.set_surrogate_params(gamma, number(k, v)?);
+                Ok(())
+            },
+        },
+        ConvOption {
+            key: "refractory_psi",
+            scope: Scope::Spiking,
+            values: names::<RefractoryPsi>,
+            get: |c| Some(c.refractory_psi.name().into()),
+            set: |c, k, v| Choice::parse(k, v).map(|x| c.refractory_psi = x),
+        },
+        ConvOption {
+            key: "n_ref",
+            scope: Scope::Spiking,
+            values: no_values,
+            get: |c| Some(c.n_ref.to_string()),
+            set: |c, k, v| v.parse().map(|n| c.n_ref = n).map_err(|_| bad(k, v, "an integer >= 0")),
+        },
+        ConvOption {
+            key: "readout_scale",
+            scope: Scope::Readout,
+            values: names::<ReadoutScale>,
+            get: |c| Some(c.readout_scale.name().into()),
+            set: |c, k, v| Choice::parse(k, v).map(|x| c.readout_scale = x),
+        },
+        ConvOption {
+            key: "readout_delay",
+            scope: Scope::Readout,
+            values: names::<ReadoutDelay>,
+            get: |c| Some(c.readout_delay.name().into()),
+            set: |c, k, v| Choice::parse(k, v).map(|x| c.readout_delay = x),
+        },
+        ConvOption {
+            key: "reg_factor",
+            scope: Scope::Reg,
+            values: names::<RegFactor>,
+            get: |c| Some(c.reg_factor.name().into()),
+            set: |c, k, v| Choice::parse(k, v).map(|x| c.reg_factor = x),
+        },
+    ];
+
+    /// The requirement of the unknown-key error: the keys of [`Conventions::OPTIONS`] (a unit
+    /// test checks the two agree).
+    const KNOWN: &'static str = "unknown option; known: input_scale, reset, surrogate, gamma, beta, refractory_psi, n_ref, readout_scale, readout_delay, reg_factor";
+
+    /// Sets one option by name (`key=value` on a command line), through [`Conventions::OPTIONS`].
+    /// Unknown keys and values are errors that name them.
     ///
     /// ```
     /// use credit_core::conventions::Conventions;
@@ -128,85 +352,69 @@ impl Conventions {
     /// c.set("reset", "detached").unwrap();
     /// c.set("surrogate", "arctan").unwrap();
     /// c.set("beta", "2.5").unwrap(); // β exists for exp, fast-sigmoid, arctan (not for pl)
+    /// assert_eq!(c.get("beta").unwrap().as_deref(), Some("2.5"));
     /// assert!(c.set("resett", "detached").unwrap_err().to_string().starts_with("option resett"));
     /// assert!(c.set("reset", "maybe").is_err());
     /// ```
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let num = |v: &str| v.parse::<f64>().map_err(|_| bad(key, v, "a number"));
-        let (gamma, beta) = self.surrogate_params();
-        match key {
-            "input_scale" => {
-                self.input_scale = match value {
-                    "one" => InputScale::One,
-                    "one-minus-alpha" => InputScale::OneMinusAlpha,
-                    _ => return Err(bad(key, value, "one of one, one-minus-alpha")),
-                }
-            }
-            "reset" => {
-                self.reset = match value {
-                    "differentiated" => Reset::Differentiated,
-                    "detached" => Reset::Detached,
-                    _ => return Err(bad(key, value, "one of differentiated, detached")),
-                }
-            }
-            "surrogate" => {
-                self.surrogate = match value {
-                    "pl" => Surrogate::PiecewiseLinear { gamma },
-                    "exp" => Surrogate::Exponential { gamma, beta },
-                    "fast-sigmoid" => Surrogate::FastSigmoid { gamma, beta },
-                    "arctan" => Surrogate::ArcTan { gamma, beta },
-                    _ => return Err(bad(key, value, "one of pl, exp, fast-sigmoid, arctan")),
-                }
-            }
-            "gamma" => self.set_surrogate_params(num(value)?, beta),
-            "beta" => {
-                if matches!(self.surrogate, Surrogate::PiecewiseLinear { .. }) {
-                    return Err(bad(
-                        key,
-                        value,
-                        "the piecewise-linear surrogate has no width β: set `surrogate` first",
-                    ));
-                }
-                self.set_surrogate_params(gamma, num(value)?)
-            }
-            "refractory_psi" => {
-                self.refractory_psi = match value {
-                    "zero" => RefractoryPsi::Zero,
-                    "keep" => RefractoryPsi::Keep,
-                    _ => return Err(bad(key, value, "one of zero, keep")),
-                }
-            }
-            "n_ref" => self.n_ref = value.parse().map_err(|_| bad(key, value, "an integer >= 0"))?,
-            "readout_scale" => {
-                self.readout_scale = match value {
-                    "one" => ReadoutScale::One,
-                    "one-minus-kappa" => ReadoutScale::OneMinusKappa,
-                    _ => return Err(bad(key, value, "one of one, one-minus-kappa")),
-                }
-            }
-            "readout_delay" => {
-                self.readout_delay = match value {
-                    "same" => ReadoutDelay::SameStep,
-                    "one" => ReadoutDelay::OneStep,
-                    _ => return Err(bad(key, value, "one of same, one")),
-                }
-            }
-            "reg_factor" => {
-                self.reg_factor = match value {
-                    "full" => RegFactor::Full,
-                    "half" => RegFactor::Half,
-                    _ => return Err(bad(key, value, "one of full, half")),
-                }
-            }
-            _ => {
-                return Err(Error::Invalid {
-                    field: format!("option {key}"),
-                    value: value.to_string(),
-                    requirement: "unknown option; known: input_scale, reset, surrogate, gamma, beta, refractory_psi, n_ref, readout_scale, readout_delay, reg_factor",
-                });
-            }
-        }
-        Ok(())
+        (Self::option(key, value)?.set)(self, key, value)
+    }
+
+    /// The value of one option by name (`None`: the option does not exist for these conventions,
+    /// e.g. `beta` of the piecewise-linear surrogate).
+    pub fn get(&self, key: &str) -> Result<Option<String>> {
+        Ok((Self::option(key, "")?.get)(self))
+    }
+
+    fn option(key: &str, value: &str) -> Result<&'static ConvOption> {
+        Self::OPTIONS.iter().find(|o| o.key == key).ok_or_else(|| Error::Invalid {
+            field: format!("option {key}"),
+            value: value.to_string(),
+            requirement: Self::KNOWN,
+        })
+    }
+
+    /// The conventions a network uses: its spiking cell's (defaults for other cells), its
+    /// readout's and its regulariser's factor (default without one).
+    pub fn of(cell: &Cell, readout: &Readout, reg: Option<&RateReg>) -> Self {
+        let d = Conventions::default();
+        let sp = match cell {
+            Cell::Lif(l) => Some(l.spiking),
+            Cell::Alif(a) => Some(a.spiking),
+            Cell::Rate(_) | Cell::Lstm(_) => None,
+        };
+        let mut c = match sp {
+            Some(sp) => Conventions {
+                input_scale: sp.input_scale,
+                reset: sp.reset,
+                surrogate: sp.surrogate,
+                refractory_psi: sp.refractory_psi,
+                n_ref: sp.n_ref,
+                ..d
+            },
+            None => d,
+        };
+        c.readout_scale = readout.scale;
+        c.readout_delay = readout.delay;
+        c.reg_factor = reg.map_or(d.reg_factor, |r| r.factor);
+        c
+    }
+
+    /// The options that apply to a network (by [`Scope`]) with their values: what
+    /// [`Conventions::get`] gives on [`Conventions::of`], for the keys whose scope the network
+    /// has, and only the options that exist (`beta` not for `pl`).
+    pub fn in_effect(cell: &Cell, readout: &Readout, reg: Option<&RateReg>) -> Vec<(&'static str, String)> {
+        let c = Conventions::of(cell, readout, reg);
+        let spiking = matches!(cell, Cell::Lif(_) | Cell::Alif(_));
+        Self::OPTIONS
+            .iter()
+            .filter(|o| match o.scope {
+                Scope::Spiking => spiking,
+                Scope::Readout => true,
+                Scope::Reg => reg.is_some(),
+            })
+            .filter_map(|o| (o.get)(&c).map(|v| (o.key, v)))
+            .collect()
     }
 
     fn surrogate_params(&self) -> (f64, f64) {
@@ -258,5 +466,71 @@ impl Conventions {
     /// The readout with decay `κ` and these conventions.
     pub fn readout(&self, kappa: f64) -> Readout {
         Readout { kappa, scale: self.readout_scale, delay: self.readout_delay }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_of<E: Choice>() -> String {
+        format!("one of {}", names::<E>().join(", "))
+    }
+
+    /// The parse errors list exactly the names of `ALL`, and the unknown-key error exactly the
+    /// keys of `OPTIONS`: the table cannot drift from its messages.
+    #[test]
+    fn requirements_match_the_tables() {
+        assert_eq!(InputScale::REQUIREMENT, one_of::<InputScale>());
+        assert_eq!(Reset::REQUIREMENT, one_of::<Reset>());
+        assert_eq!(RefractoryPsi::REQUIREMENT, one_of::<RefractoryPsi>());
+        assert_eq!(ReadoutScale::REQUIREMENT, one_of::<ReadoutScale>());
+        assert_eq!(ReadoutDelay::REQUIREMENT, one_of::<ReadoutDelay>());
+        assert_eq!(RegFactor::REQUIREMENT, one_of::<RegFactor>());
+        assert_eq!(InterLayer::REQUIREMENT, one_of::<InterLayer>());
+        assert_eq!(ReadoutFrom::REQUIREMENT, one_of::<ReadoutFrom>());
+        assert_eq!(SurrogateShape::REQUIREMENT, one_of::<SurrogateShape>());
+        let keys: Vec<_> = Conventions::OPTIONS.iter().map(|o| o.key).collect();
+        assert_eq!(Conventions::KNOWN, format!("unknown option; known: {}", keys.join(", ")));
+    }
+
+    /// Every surrogate variant has its shape in `SurrogateShape::ALL` and back.
+    #[test]
+    fn surrogate_shapes_are_every_variant() {
+        let all = [
+            Surrogate::PiecewiseLinear { gamma: 0.5 },
+            Surrogate::Exponential { gamma: 0.5, beta: 2.0 },
+            Surrogate::FastSigmoid { gamma: 0.5, beta: 2.0 },
+            Surrogate::ArcTan { gamma: 0.5, beta: 2.0 },
+        ];
+        assert_eq!(all.len(), SurrogateShape::ALL.len());
+        for s in all {
+            let shape = SurrogateShape::of(&s);
+            assert!(SurrogateShape::ALL.contains(&shape));
+            assert_eq!(shape.with(0.5, 2.0), s);
+        }
+    }
+
+    /// `set` then `get` round-trips every value of every option; every value is distinct.
+    #[test]
+    fn set_get_round_trip() {
+        for o in Conventions::OPTIONS {
+            let values = (o.values)();
+            let mut seen = std::collections::BTreeSet::new();
+            for v in &values {
+                assert!(seen.insert(*v), "{} lists {v} twice", o.key);
+                let mut c = Conventions::default();
+                c.set(o.key, v).unwrap();
+                assert_eq!(c.get(o.key).unwrap().as_deref(), Some(*v), "{}", o.key);
+            }
+        }
+        let mut c = Conventions::default();
+        c.set("surrogate", "exp").unwrap();
+        c.set("gamma", "0.7").unwrap();
+        c.set("beta", "2").unwrap();
+        c.set("n_ref", "3").unwrap();
+        assert_eq!(c.surrogate, Surrogate::Exponential { gamma: 0.7, beta: 2.0 });
+        assert_eq!(c.get("n_ref").unwrap().as_deref(), Some("3"));
+        assert!(c.get("nope").is_err());
     }
 }

@@ -114,4 +114,44 @@ impl Sequence {
         s.validate(net)?;
         Ok(s)
     }
+
+    /// [`Sequence::random`] with targets and mask weights redrawn as `style` says (a second
+    /// stream from `seed`, so the inputs, and everything `style` leaves alone, are those of
+    /// [`Sequence::random`]; the default style returns that sequence unchanged).
+    ///
+    /// Soft targets (cross-entropy only): `π*^t_k = mass · u_k / Σ_i u_i` with
+    /// `u_k ~ U(0.1, 1)`, so every class has weight and the target mass `Σ_k π*^t_k` is `mass`.
+    /// Fractional mask: every kept step (weight 1) gets a weight `~ U(0.25, 1.75)`; dropped steps
+    /// stay 0.
+    pub fn random_styled(net: &Network, steps: usize, seed: u64, style: SequenceStyle) -> Result<Self> {
+        let mut s = Sequence::random(net, steps, seed)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x50F7_7A96_E75E);
+        if let (Some(mass), Loss::CrossEntropy) = (style.soft_targets, net.loss) {
+            for t in &mut s.target {
+                let u = DVector::from_fn(t.len(), |_, _| rng.random_range(0.1..1.0));
+                *t = &u * (mass / u.sum());
+            }
+        }
+        if style.fractional_mask {
+            for m in &mut s.mask {
+                if *m > 0.0 {
+                    *m = rng.random_range(0.25..1.75);
+                }
+            }
+        }
+        s.validate(net)?;
+        Ok(s)
+    }
+}
+
+/// Targets and mask weights beyond the one-hot targets and 0/1 masks of [`Sequence::random`]
+/// ([`Sequence::random_styled`]): a wrong term multiplied by the target mass or by a mask
+/// weight is invisible when both are always 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SequenceStyle {
+    /// Cross-entropy targets: `Some(mass)` draws soft targets of total mass `mass > 0` per step
+    /// instead of one-hot ones (ignored for MSE).
+    pub soft_targets: Option<f64>,
+    /// Kept steps get fractional mask weights instead of 1.
+    pub fractional_mask: bool,
 }

@@ -32,7 +32,7 @@ pub mod stack;
 pub use cell::{Cell, CellModel, CellState, Detach, Edges, LocalJacobians};
 pub use conventions::{Conventions, Preset};
 pub use error::{Error, Result, decay_from_tau};
-pub use init::InitScale;
+pub use init::{InitScale, SequenceStyle};
 pub use model::Model;
 pub use network::{
     ForwardOptions, Network, Params, Sequence, Tap, TapSite, Tensor, Trajectory, forward, forward_unchecked,

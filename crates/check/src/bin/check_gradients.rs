@@ -18,7 +18,7 @@ const TOOL: &str = "check-gradients";
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Also write the results as JSON (schema 1, docs/relations.md §6) to this path.
+    /// Also write the results as JSON (schema 2, docs/relations.md §6) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
     /// Also write the results as CSV (the columns of the wide table, docs/relations.md §6).
