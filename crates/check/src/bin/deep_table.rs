@@ -4,6 +4,7 @@
 //! against the `O(L²N³)` estimate of `docs/deep.md` §6. Usually `cargo xtask deep-table`.
 
 use clap::Parser;
+use credit_check::budget::{Sizes, stack_suite};
 use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
@@ -34,6 +35,8 @@ struct Args {
     /// Use this stack fixture's layers, weights and inputs instead of the built-in stacks.
     #[arg(long, value_name = "DIR")]
     fixture: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    limits: credit_check::budget::Limits,
 }
 
 fn layer_stats(a: &Params<f64>, b: &Params<f64>, range: std::ops::Range<usize>) -> (f64, f64) {
@@ -74,7 +77,7 @@ fn main() -> ExitCode {
     };
     let mut cases = Vec::new();
     match &args.fixture {
-        Some(dir) => match credit_check::fixtures::read_any(dir) {
+        Some(dir) => match credit_check::fixtures::read_any_limited(dir, &args.limits) {
             Ok(credit_check::fixtures::AnyFixture::Stack(fx)) => cases.push((fx.stack, fx.params, fx.seq)),
             Ok(credit_check::fixtures::AnyFixture::Single(_)) => {
                 eprintln!(
@@ -91,7 +94,15 @@ fn main() -> ExitCode {
         None => {
             for depth in 1..=4usize {
                 let layers = vec![Layer { cell: cell.clone(), n: args.n }; depth];
-                let built = Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse).and_then(|mut s| {
+                let sized = Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse);
+                if let Ok(s) = &sized
+                    && let Err(e) =
+                        args.limits.check("the deep table", stack_suite(&Sizes::of_stack(s, args.steps)))
+                {
+                    eprintln!("deep-table: {e}");
+                    return ExitCode::from(2);
+                }
+                let built = sized.and_then(|mut s| {
                     s.readout_from = from;
                     let p = s.random_params(args.seed)?;
                     let seq = s.random_sequence(args.steps, args.seed)?;
@@ -105,6 +116,12 @@ fn main() -> ExitCode {
                     }
                 }
             }
+        }
+    }
+    for (s, _, seq) in &cases {
+        if let Err(e) = args.limits.check("the deep table", stack_suite(&Sizes::of_stack(s, seq.len()))) {
+            eprintln!("deep-table: {e}");
+            return ExitCode::from(2);
         }
     }
     let what = match &args.fixture {

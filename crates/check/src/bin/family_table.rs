@@ -4,6 +4,7 @@
 //! Usually invoked as `cargo xtask family-table`.
 
 use clap::Parser;
+use credit_check::budget::{Sizes, family_table};
 use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
@@ -30,6 +31,8 @@ struct Args {
     /// Use this fixture's config, weights and inputs instead of the four built-in cells.
     #[arg(long, value_name = "DIR")]
     fixture: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    limits: credit_check::budget::Limits,
 }
 
 fn cosine(a: &Params<f64>, b: &Params<f64>, tensors: usize) -> f64 {
@@ -58,7 +61,7 @@ fn main() -> ExitCode {
     };
     let mut cases = Vec::new();
     match &args.fixture {
-        Some(dir) => match credit_check::fixtures::read_any(dir) {
+        Some(dir) => match credit_check::fixtures::read_any_limited(dir, &args.limits) {
             Ok(credit_check::fixtures::AnyFixture::Single(fx)) => cases.push((fx.net, fx.params, fx.seq)),
             Ok(credit_check::fixtures::AnyFixture::Stack(_)) => {
                 eprintln!(
@@ -74,12 +77,20 @@ fn main() -> ExitCode {
         },
         None => {
             for cell in [rate(0.5), lif(0, Reset::Differentiated), alif(0, Reset::Differentiated), lstm()] {
-                let built =
-                    Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse).and_then(|net| {
-                        let p = Params::<f64>::random(&net, args.seed)?;
-                        let seq = Sequence::random(&net, args.steps, args.seed)?;
-                        Ok((net, p, seq))
-                    });
+                let sized = Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse);
+                if let Ok(net) = &sized
+                    && let Err(e) = args
+                        .limits
+                        .check("the family table", family_table(&Sizes::of_network(net, args.steps)))
+                {
+                    eprintln!("family-table: {e}");
+                    return ExitCode::from(2);
+                }
+                let built = sized.and_then(|net| {
+                    let p = Params::<f64>::random(&net, args.seed)?;
+                    let seq = Sequence::random(&net, args.steps, args.seed)?;
+                    Ok((net, p, seq))
+                });
                 match built {
                     Ok(c) => cases.push(c),
                     Err(e) => {
@@ -88,6 +99,14 @@ fn main() -> ExitCode {
                     }
                 }
             }
+        }
+    }
+    for (net, _, seq) in &cases {
+        if let Err(e) =
+            args.limits.check("the family table", family_table(&Sizes::of_network(net, seq.len())))
+        {
+            eprintln!("family-table: {e}");
+            return ExitCode::from(2);
         }
     }
     let what = match &args.fixture {
