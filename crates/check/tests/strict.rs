@@ -334,11 +334,10 @@ fn sizes_over_the_budget_are_refused_before_reading_the_arrays() {
     }
     // raising the limit lets the fixture through the check (the run itself is another matter)
     let small = input_with("small-n", false, |_| {});
-    let mut tight = Limits::default();
-    tight.max_memory = 1000;
+    let tight = Limits { max_memory: 1000, ..Limits::default() };
     assert!(matches!(fixtures::read_any_limited(&small, &tight), Err(FixtureError::Budget { .. })));
-    tight.max_memory = 1 << 20;
-    assert!(fixtures::read_any_limited(&small, &tight).is_ok());
+    let enough = Limits { max_memory: 1 << 20, ..Limits::default() };
+    assert!(fixtures::read_any_limited(&small, &enough).is_ok());
 }
 
 #[test]
