@@ -21,7 +21,7 @@
 //! | e-prop (any signal), the intermediates | forward + `2(T+1) N P_loc` (traces stored) | `T(2P + 2 N d² P_loc)` |
 //! | RTRL | `2 N d P_cell` (sensitivities `dh/dθ`, `O(N³)`) | `T N² d² P_cell` (`O(N⁴)` per step) |
 //! | oracle (dual numbers) | `2·2(T+1)(N d + N + K)` (a dual trajectory per core) + `P` | `3 T P²` (`P` passes) |
-//! | family, order `m` | `N d² P_loc + m N d P_cell` | `T(N d² P_loc + [m ≥ 1](N² d P_loc + N d² P_cell) + (m−1)⁺(N² d P_cell + N d² P_cell))` |
+//! | family, order `m` | `N d² P_loc + m N d P_cell` | `T(N d² P_loc + [m ≥ 1](N² d P_loc + N d² P_cell) + (m−1)⁺(N² d P_cell + N d² P_cell) + 80 m N d P_cell)` ([`FAMILY_PASS`]) |
 //! | family table (`m = 0 … T−1`) | the family at `m = T−1` | the sum over `m` |
 //! | deep e-prop, OSTL | bounded by RTRL's | bounded by RTRL's |
 //! | `check-gradients` (one config) | the largest of the above | their sum, with the oracle twice and `2P` forward passes of central differences |
@@ -145,13 +145,20 @@ pub fn oracle(s: &Sizes) -> Cost {
     Cost { bytes: inputs(s).bytes + F64 * (2.0 * dual_traj + s.p), madds: 3.0 * s.steps * s.p * s.p }
 }
 
+/// Multiply-adds charged per entry of each dense `N d × P_cell` level of the family per step
+/// (orders `m ≥ 1`), for its row-strided passes (`D^t S`, `∂z/∂h · S`, the accumulations): measured,
+/// `family_m1` on `N_in = N = 100`, `T = 1000` takes ~165 s in a release build where its counted
+/// multiply-adds (6·10⁹) predict ~6 s.
+pub const FAMILY_PASS: f64 = 80.0;
+
 /// The m-order family at order `m` (hop-count reading; the others are no dearer).
 pub fn family(s: &Sizes, m: usize) -> Cost {
     let (n, d, pl, pc) = (s.n, s.d, s.p_loc, s.p_cell());
     let m = m as f64;
     let per_step = n * d * d * pl
         + if m >= 1.0 { n * d * n * pl + n * d * d * pc } else { 0.0 }
-        + (m - 1.0).max(0.0) * (n * d * n * pc + n * d * d * pc);
+        + (m - 1.0).max(0.0) * (n * d * n * pc + n * d * d * pc)
+        + m * FAMILY_PASS * n * d * pc;
     Cost { bytes: bptt(s).bytes + F64 * (n * d * d * pl + m * n * d * pc), madds: s.steps * per_step }
 }
 
@@ -163,8 +170,9 @@ pub fn family_table(s: &Sizes) -> Cost {
     let level0 = t * n * d * d * pl;
     let first = (t - 1.0).max(0.0) * (n * d * n * pl + n * d * d * pc);
     let further = ((t - 1.0) * (t - 2.0) / 2.0).max(0.0) * (n * d * n * pc + n * d * d * pc);
+    let passes = (t * (t - 1.0) / 2.0) * FAMILY_PASS * n * d * pc;
     let last = family(s, (t as usize).saturating_sub(1));
-    Cost { bytes: last.bytes, madds: s.steps * (level0 + first + further) + bptt(s).madds }
+    Cost { bytes: last.bytes, madds: s.steps * (level0 + first + further + passes) + bptt(s).madds }
 }
 
 /// `check-gradients` on one single-layer config: the oracle (twice: exact and detached), central
