@@ -54,7 +54,7 @@ fn input_with(name: &str, stack: bool, edit: impl FnOnce(&mut Value)) -> PathBuf
 }
 
 fn read_err(dir: &Path) -> FixtureError {
-    let e = fixtures::read_any(dir).unwrap_err();
+    let Err(e) = fixtures::read_any(dir) else { panic!("{} loaded", dir.display()) };
     assert!(!e.to_string().contains('\n'), "not one line: {e}");
     e
 }
