@@ -53,22 +53,25 @@ pub struct Sizes {
 impl Sizes {
     /// The sizes of a single-layer network run for `steps` steps.
     pub fn of_network(net: &credit_core::Network, steps: usize) -> Self {
-        let p: f64 = net.tensor_shapes().iter().map(|(_, r, c)| *r as f64 * *c as f64).sum();
+        let shapes = net.tensor_shapes();
+        let p: f64 = shapes.iter().map(|(_, r, c)| *r as f64 * *c as f64).sum();
+        // P_loc from the cell tensors' columns, in f64: sizes near usize::MAX must not overflow
+        let p_loc: f64 = shapes[..net.n_cell_tensors()].iter().map(|(_, _, c)| *c as f64).sum();
         Sizes {
             steps: steps as f64,
             n_in: net.n_in as f64,
             n: net.n as f64,
             n_out: net.n_out as f64,
             d: net.d() as f64,
-            p_loc: net.p_loc() as f64,
+            p_loc,
             p,
         }
     }
 
-    /// The sizes of a stack run for `steps` steps (one network of `Σ N_l` neurons).
+    /// The sizes of a stack run for `steps` steps (one network of `Σ N_l` neurons), in `f64`
+    /// throughout: sizes near `usize::MAX` must not overflow.
     pub fn of_stack(s: &credit_core::stack::Stack, steps: usize) -> Self {
         use credit_core::CellModel;
-        let shapes = s.tensor_shapes();
         let mut sz = Sizes {
             steps: steps as f64,
             n_in: s.n_in as f64,
@@ -76,13 +79,27 @@ impl Sizes {
             n_out: s.n_out as f64,
             d: 0.0,
             p_loc: 0.0,
-            p: shapes.iter().map(|(_, r, c)| *r as f64 * *c as f64).sum(),
+            p: 0.0,
         };
-        for (l, layer) in s.layers.iter().enumerate() {
-            sz.n += layer.n as f64;
+        let mut below = s.n_in; // the layer's input: the inputs, then the layer below
+        let mut top = 0.0;
+        for layer in &s.layers {
+            let (n, p_loc) = (
+                layer.n as f64,
+                layer.cell.tensor_cols(below, layer.n).iter().map(|c| *c as f64).sum::<f64>(),
+            );
+            sz.n += n;
             sz.d = sz.d.max(layer.cell.state_dim() as f64);
-            sz.p_loc = sz.p_loc.max(shapes[s.layer_tensors(l)].iter().map(|(_, _, c)| *c as f64).sum());
+            sz.p_loc = sz.p_loc.max(p_loc);
+            sz.p += n * p_loc;
+            below = layer.n;
+            top = n;
         }
+        let read = match s.readout_from {
+            credit_core::stack::ReadoutFrom::Top => top,
+            credit_core::stack::ReadoutFrom::All => sz.n,
+        };
+        sz.p += sz.n_out * (read + 1.0);
         sz
     }
 
@@ -260,7 +277,13 @@ pub fn human(bytes: f64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{v:.0} B") } else { format!("{v:.1} {}", units[u]) }
+    if v >= 1024.0 {
+        format!("{bytes:.1e} B") // beyond the units
+    } else if u == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
 
 /// Parses `8GiB`, `512MiB`, `100KiB`, `2GB` (powers of 1000), `1e9` or `4096` into bytes.
@@ -310,5 +333,7 @@ mod tests {
         assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
         assert!(parse_bytes("8 parsecs").is_err() && parse_bytes("-1").is_err() && parse_bytes("").is_err());
         assert!(parse_count("5e10").is_ok() && parse_count("nan").is_err());
+        assert_eq!(human(1536.0), "1.5 KiB");
+        assert_eq!(human(3e30), "3.0e30 B");
     }
 }

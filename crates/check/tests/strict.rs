@@ -654,18 +654,18 @@ mod mangled {
     }
 
     fn replacement(ty: u8) -> Value {
-        [json!(null), json!(true), json!("text"), json!(1.5), json!(-1), json!([]), json!({})]
-            [ty as usize % 7]
-            .clone()
+        let huge = [json!(u64::MAX), json!(1u64 << 40)];
+        let small = [json!(null), json!(true), json!("text"), json!(1.5), json!(-1), json!([]), json!({})];
+        small.iter().chain(&huge).nth(ty as usize % 9).unwrap().clone()
     }
 
     proptest! {
-        #![proptest_config(PtConfig { cases: 160, failure_persistence: None, rng_seed: RngSeed::Fixed(0x57_21C7), ..PtConfig::default() })]
+        #![proptest_config(PtConfig { cases: 256, failure_persistence: None, rng_seed: RngSeed::Fixed(0x57_21C7), ..PtConfig::default() })]
 
         #[test]
         fn mangled_configs_give_one_line_typed_errors(
             stack in any::<bool>(),
-            ops in proptest::collection::vec((0u8..4, any::<Index>(), "zz[a-z_]{1,6}", 0u8..7), 1..4),
+            ops in proptest::collection::vec((0u8..4, any::<Index>(), "zz[a-z_]{1,6}", 0u8..9), 1..4),
         ) {
             let src = reference(stack);
             let mut v: Value = serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
@@ -715,5 +715,24 @@ mod mangled {
             }
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+}
+
+/// Sizes near `u64::MAX` are refused by the estimate (in `f64`), never an overflow panic.
+#[test]
+fn sizes_near_the_integer_limit_are_refused_not_overflowed() {
+    for (name, stack, edit) in [
+        ("max-n", false, &(|v: &mut Value| v["n"] = json!(u64::MAX)) as &dyn Fn(&mut Value)),
+        ("max-n-in", false, &|v: &mut Value| v["n_in"] = json!(u64::MAX)),
+        ("max-steps", false, &|v: &mut Value| v["steps"] = json!(u64::MAX)),
+        ("max-layers", true, &|v: &mut Value| {
+            v["layers"][0]["n"] = json!(u64::MAX);
+            v["layers"][1]["n"] = json!(u64::MAX);
+            v["readout_from"] = json!("all");
+        }),
+    ] {
+        let d = input_with(name, stack, edit);
+        let e = read_err(&d);
+        assert!(matches!(e, FixtureError::Budget { .. } | FixtureError::Invalid { .. }), "{name}: {e}");
     }
 }
