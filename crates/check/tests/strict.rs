@@ -123,6 +123,11 @@ fn unknown_keys_are_named_with_the_nearest_valid_one() {
         v["layers"][0]["size"] = json!(5);
     });
     assert_eq!(key_err(&d).0, "config.layers[0].size");
+    let d = input_with("empty-layer", true, |v| {
+        v["layers"][1]["n"] = json!(0);
+    });
+    let e = read_err(&d).to_string();
+    assert!(e.contains("config.layers[1].n: must not be empty"), "{e}");
     // and so are the paths of the core's checks on a layer's values
     let d = input_with("bad-layer-value", true, |v| {
         v["layers"][1]["cell"]["alpha"] = json!(7.0);
