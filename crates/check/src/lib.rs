@@ -18,11 +18,13 @@
 //!   `stack(…)`);
 //! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
-//! * [`fixtures`]: conformance fixtures (export, import, compare).
+//! * [`fixtures`]: conformance fixtures (export, import, compare);
+//! * [`budget`]: cost estimates (memory, multiply-adds) checked before a run allocates.
 //!
 //! **Architecture invariant:** this is the only crate that depends on both the oracle and the
 //! algorithms; the algorithms never see the oracle and the oracle never sees them.
 
+pub mod budget;
 pub mod cli;
 pub mod compare;
 pub mod eprop;

@@ -275,7 +275,9 @@ fn family_table_orders_json_and_csv() {
     }
     let csv = std::fs::read_to_string(csv).unwrap();
     assert_eq!(csv.lines().count(), 17);
-    assert!(csv.starts_with("cell,n,steps,m,cosine,rel_err,floats,madds_per_step,theory_madds_per_step,vs_graded\n"));
+    assert!(csv.starts_with(
+        "cell,n,steps,m,cosine,rel_err,floats,madds_per_step,theory_madds_per_step,vs_graded\n"
+    ));
     let last = text(&out.stdout).lines().last().unwrap().to_string();
     assert!(last.starts_with("16 rows: 4 cells × 4 orders (m = 0,1,2,9)"), "{last}");
 

@@ -342,3 +342,48 @@ fn imported_fixture_roles_and_feedback() {
     assert!(rows.iter().all(|r| r.pass), "{:?}", rows.iter().find(|r| !r.pass));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every canonical fixture is live, so that a port error anywhere shows in it: each spiking
+/// neuron spikes at least once and not at every step, and every off-diagonal entry of the exact
+/// `w_rec` gradient (BPTT; of each layer of the stack) is non-zero.
+#[test]
+fn canonical_fixtures_are_live() {
+    use credit_core::{CellModel, Edges, ForwardOptions, forward};
+    let check_w_rec = |name: &str, tensor: &str, g: &nalgebra::DMatrix<f64>| {
+        for i in 0..g.nrows() {
+            for j in (0..g.ncols()).filter(|&j| j != i) {
+                assert!(g[(i, j)] != 0.0, "{name}: d E / d {tensor}[{i}, {j}] is zero");
+            }
+        }
+    };
+    let check_spikes = |name: &str, z: &[nalgebra::DVector<f64>]| {
+        for j in 0..z[0].len() {
+            let count = z[1..].iter().filter(|zt| zt[j] != 0.0).count();
+            assert!(
+                count > 0 && count < z.len() - 1,
+                "{name}: neuron {j} spikes {count} of {} steps",
+                z.len() - 1
+            );
+        }
+    };
+    for fx in fixtures::canonical() {
+        let name = fx.config.name.as_str();
+        let traj = forward(&fx.net, &fx.params, &fx.seq, ForwardOptions::default()).unwrap();
+        if fx.net.cell.is_spiking() {
+            check_spikes(name, &traj.z);
+        }
+        let g = credit_bptt::gradient(&fx.net, &fx.params, &fx.seq).unwrap().grad;
+        for t in g.tensors.iter().filter(|t| t.name.starts_with("w_rec")) {
+            check_w_rec(name, t.name, &t.value);
+        }
+    }
+    let fx = fixtures::stack::canonical_stack();
+    let traj = fx.stack.forward(&fx.params, &fx.seq, &Edges::default()).unwrap();
+    for (l, lt) in traj.layers.iter().enumerate() {
+        check_spikes(&format!("{} layer {l}", fx.config.name), &lt.z);
+    }
+    let g = credit_bptt::stack::gradient(&fx.stack, &fx.params, &fx.seq).unwrap().grad;
+    for t in g.tensors.iter().filter(|t| t.name.contains("w_rec")) {
+        check_w_rec(&fx.config.name, t.name, &t.value);
+    }
+}

@@ -46,6 +46,8 @@ struct Args {
     /// Print every column (expectation, scalar, liveness evidence) instead of the narrow table.
     #[arg(long)]
     wide: bool,
+    #[command(flatten)]
+    limits: credit_check::budget::Limits,
 }
 
 fn main() -> ExitCode {
@@ -70,13 +72,30 @@ fn main() -> ExitCode {
     let mut fixture_stack = None;
     let mut suite = match &args.fixture {
         None => builtin_suite(),
-        Some(dir) => match credit_check::fixtures::read_any(dir) {
-            Ok(credit_check::fixtures::AnyFixture::Single(fx)) => {
-                vec![credit_check::suite::from_fixture(&fx)]
-            }
-            Ok(credit_check::fixtures::AnyFixture::Stack(fx)) => {
-                fixture_stack = Some(credit_check::stacks::from_fixture(&fx));
-                Vec::new()
+        Some(dir) => match credit_check::fixtures::read_any_limited(dir, &args.limits) {
+            Ok(fx) => {
+                use credit_check::budget::{Sizes, stack_suite, suite};
+                let cost = match &fx {
+                    credit_check::fixtures::AnyFixture::Single(f) => {
+                        suite(&Sizes::of_network(&f.net, f.seq.len()))
+                    }
+                    credit_check::fixtures::AnyFixture::Stack(f) => {
+                        stack_suite(&Sizes::of_stack(&f.stack, f.seq.len()))
+                    }
+                };
+                if let Err(e) = args.limits.check("checking every relation", cost) {
+                    eprintln!("check-gradients: {}: {e}", dir.display());
+                    return ExitCode::from(2);
+                }
+                match fx {
+                    credit_check::fixtures::AnyFixture::Single(fx) => {
+                        vec![credit_check::suite::from_fixture(&fx)]
+                    }
+                    credit_check::fixtures::AnyFixture::Stack(fx) => {
+                        fixture_stack = Some(credit_check::stacks::from_fixture(&fx));
+                        Vec::new()
+                    }
+                }
             }
             Err(e) => {
                 eprintln!("check-gradients: {e}");

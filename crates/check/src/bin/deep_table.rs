@@ -5,6 +5,7 @@
 //! Usually `cargo xtask deep-table`.
 
 use clap::Parser;
+use credit_check::budget::{Sizes, stack_suite};
 use credit_check::cli::{OutputFile, non_negative};
 use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
@@ -50,6 +51,8 @@ struct Args {
     /// Also write the rows as CSV (docs/deep.md §9) to this path.
     #[arg(long, value_name = "PATH")]
     csv: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    limits: credit_check::budget::Limits,
 }
 
 /// One row of the table, of its JSON and of its CSV: one rule on one layer of one stack
@@ -155,7 +158,7 @@ fn main() -> ExitCode {
     };
     let mut cases = Vec::new();
     match &args.fixture {
-        Some(dir) => match credit_check::fixtures::read_any(dir) {
+        Some(dir) => match credit_check::fixtures::read_any_limited(dir, &args.limits) {
             Ok(credit_check::fixtures::AnyFixture::Stack(fx)) => cases.push((fx.stack, fx.params, fx.seq)),
             Ok(credit_check::fixtures::AnyFixture::Single(_)) => {
                 eprintln!(
@@ -172,7 +175,15 @@ fn main() -> ExitCode {
         None => {
             for depth in 1..=4usize {
                 let layers = vec![Layer { cell: cell.clone(), n: args.n }; depth];
-                let built = Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse).and_then(|mut s| {
+                let sized = Stack::new(layers, 3, 2, Readout::leaky(0.9), Loss::Mse);
+                if let Ok(s) = &sized
+                    && let Err(e) =
+                        args.limits.check("the deep table", stack_suite(&Sizes::of_stack(s, args.steps)))
+                {
+                    eprintln!("deep-table: {e}");
+                    return ExitCode::from(2);
+                }
+                let built = sized.and_then(|mut s| {
                     s.readout_from = from;
                     let p = s.random_params(args.seed)?;
                     let seq = s.random_sequence(args.steps, args.seed)?;
@@ -186,6 +197,12 @@ fn main() -> ExitCode {
                     }
                 }
             }
+        }
+    }
+    for (s, _, seq) in &cases {
+        if let Err(e) = args.limits.check("the deep table", stack_suite(&Sizes::of_stack(s, seq.len()))) {
+            eprintln!("deep-table: {e}");
+            return ExitCode::from(2);
         }
     }
     let (json, csv) = match (

@@ -6,6 +6,7 @@
 //! family-table`.
 
 use clap::Parser;
+use credit_check::budget::{Sizes, family_table};
 use credit_check::cli::{OutputFile, non_negative};
 use credit_check::family::{GRADED_MAX_T, GRADED_TRUNCATED};
 use credit_check::out;
@@ -53,6 +54,8 @@ struct Args {
     /// Also write the rows as CSV (docs/family.md §6) to this path.
     #[arg(long, value_name = "PATH")]
     csv: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    limits: credit_check::budget::Limits,
 }
 
 /// One row of the table, of its JSON and of its CSV (docs/family.md §6).
@@ -140,7 +143,7 @@ fn main() -> ExitCode {
     };
     let mut cases = Vec::new();
     match &args.fixture {
-        Some(dir) => match credit_check::fixtures::read_any(dir) {
+        Some(dir) => match credit_check::fixtures::read_any_limited(dir, &args.limits) {
             Ok(credit_check::fixtures::AnyFixture::Single(fx)) => cases.push((fx.net, fx.params, fx.seq)),
             Ok(credit_check::fixtures::AnyFixture::Stack(_)) => {
                 eprintln!(
@@ -156,12 +159,20 @@ fn main() -> ExitCode {
         },
         None => {
             for cell in [rate(0.5), lif(0, Reset::Differentiated), alif(0, Reset::Differentiated), lstm()] {
-                let built =
-                    Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse).and_then(|net| {
-                        let p = Params::<f64>::random(&net, args.seed)?;
-                        let seq = Sequence::random(&net, args.steps, args.seed)?;
-                        Ok((net, p, seq))
-                    });
+                let sized = Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse);
+                if let Ok(net) = &sized
+                    && let Err(e) = args
+                        .limits
+                        .check("the family table", family_table(&Sizes::of_network(net, args.steps)))
+                {
+                    eprintln!("family-table: {e}");
+                    return ExitCode::from(2);
+                }
+                let built = sized.and_then(|net| {
+                    let p = Params::<f64>::random(&net, args.seed)?;
+                    let seq = Sequence::random(&net, args.steps, args.seed)?;
+                    Ok((net, p, seq))
+                });
                 match built {
                     Ok(c) => cases.push(c),
                     Err(e) => {
@@ -170,6 +181,14 @@ fn main() -> ExitCode {
                     }
                 }
             }
+        }
+    }
+    for (net, _, seq) in &cases {
+        if let Err(e) =
+            args.limits.check("the family table", family_table(&Sizes::of_network(net, seq.len())))
+        {
+            eprintln!("family-table: {e}");
+            return ExitCode::from(2);
         }
     }
     // the orders, checked against T before anything runs

@@ -1,0 +1,57 @@
+//! Writes the inputs (`config.json`, `inputs.npz`) of a paper-sized single-layer fixture —
+//! 100 inputs, 100 LIF neurons (paper conventions), 2 readouts, T = 1000 — into `DIR`, to time
+//! `export-fixtures OUT --fixture DIR` on it (`docs/fixtures.md` §4):
+//!
+//! ```sh
+//! cargo run --release -p credit-check --example paper_fixture /tmp/paper-in
+//! time target/release/export-fixtures /tmp/paper-out --fixture /tmp/paper-in
+//! ```
+
+use credit_check::fixtures::{self, Fixture, config::FixtureConfig};
+use credit_core::{Loss, Network, Params, Preset, Sequence};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let Some(dir) = std::env::args_os().nth(1) else {
+        eprintln!("paper_fixture: usage: paper_fixture DIR");
+        return ExitCode::from(2);
+    };
+    let c = Preset::Paper.conventions();
+    let (steps, seed) = (1000, 5);
+    let built = Network::new(
+        c.lif((-1.0f64 / 20.0).exp(), 1.0),
+        100,
+        100,
+        2,
+        c.readout((-1.0f64 / 10.0).exp()),
+        Loss::Mse,
+    )
+    .and_then(|net| {
+        let params = Params::random(&net, seed)?;
+        let seq = Sequence::random(&net, steps, seed)?;
+        Ok(Fixture {
+            config: FixtureConfig::describe(
+                "lif-paper-n100-t1000",
+                "paper",
+                &net,
+                steps,
+                seed,
+                fixtures::TRAINING,
+            ),
+            feedback: credit_eprop::random_feedback(&net, seed),
+            net,
+            params,
+            seq,
+        })
+    });
+    let result = built.map_err(|e| e.to_string()).and_then(|fx| {
+        fixtures::write_inputs(std::path::Path::new(&dir), &fx, false).map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("paper_fixture: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
