@@ -35,6 +35,22 @@ pub const ADAPTIVE_LAMBDA: f64 = 0.1;
 /// (a huge raw step would bury it under cancellation).
 pub const ADAPTIVE_STEP: f64 = 0.5;
 
+/// The ids of this module's relations (`check-gradients --relations` runs `rows` when one
+/// of them is selected).
+pub const IDS: &[&str] = &[
+    "eprop-total=bptt",
+    "eprop-causal=eprop-noncausal",
+    "eprop=oracle-detached",
+    "eprop=bptt@R0",
+    "eprop!=bptt",
+    "deep1=eprop",
+    "ostl1=bptt",
+    "eprop-wout=bptt",
+    "adaptive-decay",
+    "eprop-random=oracle-feedback",
+    "eprop-literal=eprop-generic",
+];
+
 fn cell_only(p: &Params<f64>, n_cell: usize) -> Params<f64> {
     Params { tensors: p.tensors[..n_cell].to_vec() }
 }
@@ -54,9 +70,11 @@ pub(crate) fn rows(
     let role = cx.cfg.role;
 
     // P2: the exact factorisation with the total learning signal from the oracle's taps
-    let total = credit_oracle::learning_signals(net, p, seq, Detach::default())?;
-    let fact = credit_eprop::gradient_with_signals(net, p, seq, &total)?;
-    cx.tensors("eprop-total=bptt", "f64", "", &fact, bptt, TOL_F64);
+    if cx.select.wants("eprop-total=bptt") {
+        let total = credit_oracle::learning_signals(net, p, seq, Detach::default())?;
+        let fact = credit_eprop::gradient_with_signals(net, p, seq, &total)?;
+        cx.tensors("eprop-total=bptt", "f64", "", &fact, bptt, TOL_F64);
+    }
 
     // P3: causal = non-causal, symmetric and random feedback
     let b_random = cx.cfg.feedback.clone().unwrap_or_else(|| credit_eprop::random_feedback(net, cx.cfg.seed));
@@ -69,9 +87,11 @@ pub(crate) fn rows(
     cx.tensors("eprop-causal=eprop-noncausal", "f64", "rand/", &rnd.grad, &rnd_nc, TOL_F64);
 
     // P4: symmetric e-prop = exact gradient of the graph with recurrent and reset z detached
-    let detached =
-        credit_oracle::gradient(net, p, seq, Detach { recurrent: true, reset: true, adaptation: false })?;
-    cx.tensors("eprop=oracle-detached", "f64", "", &sym.grad, &detached.grad, TOL_F64);
+    if cx.select.wants("eprop=oracle-detached") {
+        let detached =
+            credit_oracle::gradient(net, p, seq, Detach { recurrent: true, reset: true, adaptation: false })?;
+        cx.tensors("eprop=oracle-detached", "f64", "", &sym.grad, &detached.grad, TOL_F64);
+    }
 
     // P5: equal to BPTT iff R ≡ 0; otherwise it must differ (cell tensors only: the readout is
     // exact by P6)
@@ -100,7 +120,7 @@ pub(crate) fn rows(
     }
 
     // deep1 = e-prop: a one-layer stack under deep e-prop is single-layer symmetric e-prop
-    if net.reg.is_none() {
+    if net.reg.is_none() && cx.select.any(&["deep1=eprop", "ostl1=bptt"]) {
         let one = credit_core::Stack::of_network(net)?;
         let q = one.rename(p);
         let as_network = |g: &Params<f64>| renamed(g, p.tensors.iter().map(|t| t.name));
@@ -117,15 +137,21 @@ pub(crate) fn rows(
     cx.tensors("eprop-wout=bptt", "f64", "rand/", &ro, &bo, TOL_F64);
 
     // P15: adaptive feedback decays towards W_outᵀ by exactly (1 − λ) per update
-    let b_adaptive = adaptive_decay(cx, p, seq)?;
+    if cx.select.any(&["adaptive-decay", "eprop-random=oracle-feedback"]) {
+        let b_adaptive = adaptive_decay(cx, p, seq)?;
 
-    // random and adaptive e-prop against a witness built from the oracle alone
-    let adaptive = credit_eprop::gradient(net, p, seq, &Feedback::Matrix(b_adaptive.clone()))?;
-    let witness = FeedbackWitness::new(net, p, seq)?;
-    for (prefix, rule, b) in [("rand/", &rnd.grad, b_random), ("adaptive/", &adaptive.grad, b_adaptive)] {
-        let w = witness.gradient(net, p, &b);
-        let (a, r) = (cell_only(rule, nc), cell_only(&w, nc));
-        cx.tensors("eprop-random=oracle-feedback", "f64", prefix, &a, &r, TOL_F64);
+        // random and adaptive e-prop against a witness built from the oracle alone
+        if cx.select.wants("eprop-random=oracle-feedback") {
+            let adaptive = credit_eprop::gradient(net, p, seq, &Feedback::Matrix(b_adaptive.clone()))?;
+            let witness = FeedbackWitness::new(net, p, seq)?;
+            for (prefix, rule, b) in
+                [("rand/", &rnd.grad, b_random), ("adaptive/", &adaptive.grad, b_adaptive)]
+            {
+                let w = witness.gradient(net, p, &b);
+                let (a, r) = (cell_only(rule, nc), cell_only(&w, nc));
+                cx.tensors("eprop-random=oracle-feedback", "f64", prefix, &a, &r, TOL_F64);
+            }
+        }
     }
 
     // P17 / literal transcription: the paper's LIF/ALIF traces = the generic traces, every step

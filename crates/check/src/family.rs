@@ -34,6 +34,11 @@ pub const TOL_FAMILY_DIFFER: f64 = 1e-12;
 /// Higher orders are reported by `cargo xtask family-table`, not asserted.
 pub const DIFFER_MAX_ORDER: usize = 3;
 
+/// The ids of this module's relations (`check-gradients --relations` runs `rows` when one
+/// of them is selected).
+pub const IDS: &[&str] =
+    &["family0=eprop", "familyT=rtrl", "family-recursion=family-graded", "familym!=rtrl"];
+
 pub(crate) fn rows(
     cx: &mut Ctx,
     p: &Params<f64>,

@@ -98,8 +98,29 @@ pub(crate) fn reason(live: &Result<(), String>, reference_alive: bool) -> Option
     }
 }
 
+/// Which relations a run computes: `None` for all, else the ids to keep. A relation that is not
+/// selected is neither computed (where its computation is its own) nor reported.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Select<'a>(pub Option<&'a [String]>);
+
+impl Select<'_> {
+    /// Every relation.
+    pub const ALL: Select<'static> = Select(None);
+
+    /// Whether relation `id` is selected.
+    pub fn wants(&self, id: &str) -> bool {
+        self.0.is_none_or(|ids| ids.iter().any(|x| x == id))
+    }
+
+    /// Whether any of `ids` is selected: the guard of a computation shared by several relations.
+    pub fn any(&self, ids: &[&str]) -> bool {
+        ids.iter().any(|id| self.wants(id))
+    }
+}
+
 pub(crate) struct Ctx<'a> {
     pub(crate) cfg: &'a Config,
+    pub(crate) select: Select<'a>,
     pub(crate) live: Liveness,
     pub(crate) live_verdict: Result<(), String>,
     pub(crate) spec: serde_json::Value,
@@ -131,6 +152,9 @@ impl Ctx<'_> {
         tol: f64,
         reference_alive: bool,
     ) {
+        if !self.select.wants(relation) {
+            return;
+        }
         let pass = expect.holds(err, tol) && self.live_verdict.is_ok() && reference_alive;
         self.rows.push(Row {
             relation,
@@ -182,24 +206,76 @@ pub fn structural_zero_block(cfg: &Config, block: &str) -> Option<&'static str> 
     }
 }
 
-/// Evaluates every relation of this issue on one config.
+/// Evaluates every relation on one single-layer config.
 pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
+    run_config_selected(cfg, Select::ALL)
+}
+
+/// Evaluates the selected relations on one single-layer config: the rows of the others are not
+/// reported, and computations that only they need are not run (`check-gradients --relations`).
+pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<Vec<Row>> {
     let net = &cfg.net;
     let (p, seq) = cfg.instantiate()?;
+    // the exact gradient: the liveness evidence of every row, and the reference of most
     let oracle = credit_oracle::gradient(net, &p, &seq, Detach::default())?;
     let live = Liveness::measure(net, &p, &seq, &oracle.grad)?;
-    let mut cx = Ctx { cfg, live, live_verdict: live.verdict(&net.cell), spec: cfg.spec(), rows: Vec::new() };
-
-    // jacobian=dual, every step
+    let live_verdict = live.verdict(&net.cell);
+    let mut cx = Ctx { cfg, select, live, live_verdict, spec: cfg.spec(), rows: Vec::new() };
     let traj = forward(net, &p, &seq, ForwardOptions::default())?;
+    if select.wants("jacobian=dual") {
+        jacobian_rows(&mut cx, &p, &traj)?;
+    }
+
+    // the exact triangle in f64
+    let bptt = credit_bptt::gradient(net, &p, &seq)?;
+    let rtrl = credit_rtrl::gradient(net, &p, &seq)?;
+    cx.tensors("bptt=oracle", "f64", "", &bptt.grad, &oracle.grad, TOL_F64);
+    cx.tensors("rtrl=oracle", "f64", "", &rtrl.grad, &oracle.grad, TOL_F64);
+    cx.tensors("rtrl=bptt", "f64", "", &rtrl.grad, &bptt.grad, TOL_F64);
+
+    // the e-prop relations (issue 3)
+    if select.any(crate::eprop::IDS) {
+        crate::eprop::rows(&mut cx, &p, &seq, &bptt.grad)?;
+    }
+    // the m-order family relations (issue 4)
+    if select.any(crate::family::IDS) {
+        crate::family::rows(&mut cx, &p, &seq, &rtrl.grad)?;
+    }
+
+    // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
+    if select.wants("rtrl=bptt") {
+        dual_rows(&mut cx, &p, &seq)?;
+    }
+
+    // fd=oracle for smooth cells
+    if !net.cell.is_spiking() && select.wants("fd=oracle") {
+        let fd = credit_oracle::finite_difference(net, &p, &seq, FD_STEP)?;
+        cx.tensors("fd=oracle", "f64", "", &fd, &oracle.grad, TOL_FD);
+    }
+
+    // f32~f64 for each computation
+    if select.wants("f32~f64") {
+        f32_rows(&mut cx, &p, &seq, &traj, [&bptt.grad, &rtrl.grad, &oracle.grad])?;
+    }
+    Ok(cx.rows)
+}
+
+/// `jacobian=dual`: the hand-derived local Jacobians against dual-number Jacobians of the same
+/// step, every step of the trajectory, one row per block.
+fn jacobian_rows(
+    cx: &mut Ctx,
+    p: &Params<f64>,
+    traj: &credit_core::Trajectory<f64>,
+) -> credit_core::Result<()> {
+    let (cfg, net) = (cx.cfg, &cx.cfg.net);
     let w = p.cell_tensors(net);
     let mut acc = [(0.0f64, 0.0f64); 5]; // (max diff, max reference) per block
-    for t in 1..=seq.len() {
+    for t in 1..traj.z.len() {
         let hand = net.cell.jacobians(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
         let rows = net.cell.output_jacobian(&traj.states[t]);
         let input = net.cell.input_jacobian(&w, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
         let hand = credit_oracle::dense_hand_jacobians(net, &hand, &rows, &input);
-        let dual = credit_oracle::step_jacobians(net, &p, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
+        let dual = credit_oracle::step_jacobians(net, p, &traj.states[t - 1], &traj.z[t - 1], &traj.x[t]);
         let blocks = [
             (&hand.d, &dual.d),
             (&hand.m_z, &dual.m_z),
@@ -243,20 +319,12 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
             None => cx.push("jacobian=dual", "f64", name.to_string(), err, TOL_JACOBIAN, scale > 0.0),
         }
     }
+    Ok(())
+}
 
-    // the exact triangle in f64
-    let bptt = credit_bptt::gradient(net, &p, &seq)?;
-    let rtrl = credit_rtrl::gradient(net, &p, &seq)?;
-    cx.tensors("bptt=oracle", "f64", "", &bptt.grad, &oracle.grad, TOL_F64);
-    cx.tensors("rtrl=oracle", "f64", "", &rtrl.grad, &oracle.grad, TOL_F64);
-    cx.tensors("rtrl=bptt", "f64", "", &rtrl.grad, &bptt.grad, TOL_F64);
-
-    // the e-prop relations (issue 3)
-    crate::eprop::rows(&mut cx, &p, &seq, &bptt.grad)?;
-    // the m-order family relations (issue 4)
-    crate::family::rows(&mut cx, &p, &seq, &rtrl.grad)?;
-
-    // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
+/// `rtrl=bptt` in `Dual64`: values and the derivative of the gradient along a random direction.
+fn dual_rows(cx: &mut Ctx, p: &Params<f64>, seq: &credit_core::Sequence) -> credit_core::Result<()> {
+    let (cfg, net) = (cx.cfg, &cx.cfg.net);
     let dir = Params::<f64>::random(net, cfg.seed.wrapping_add(1000))?;
     let mut k = 0;
     let pd: Params<Dual64> = {
@@ -272,8 +340,8 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
         q
     };
     debug_assert_eq!(k, p.len());
-    let bd = credit_bptt::gradient(net, &pd, &seq)?;
-    let rd = credit_rtrl::gradient(net, &pd, &seq)?;
+    let bd = credit_bptt::gradient(net, &pd, seq)?;
+    let rd = credit_rtrl::gradient(net, &pd, seq)?;
     let eps = |g: &Params<Dual64>| Params {
         tensors: g
             .tensors
@@ -283,27 +351,30 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
     };
     cx.tensors("rtrl=bptt", "Dual64", "", &rd.grad.values(), &bd.grad.values(), TOL_F64);
     cx.tensors("rtrl=bptt", "Dual64", "ε:", &eps(&rd.grad), &eps(&bd.grad), TOL_F64);
+    Ok(())
+}
 
-    // fd=oracle for smooth cells
-    if !net.cell.is_spiking() {
-        let fd = credit_oracle::finite_difference(net, &p, &seq, FD_STEP)?;
-        cx.tensors("fd=oracle", "f64", "", &fd, &oracle.grad, TOL_FD);
-    }
-
-    // f32~f64 for each computation
+/// `f32~f64`: BPTT, RTRL and the oracle in `f32` against their `f64` gradients `g64` (in that
+/// order); the rows fail when the spike trains of the two precisions differ.
+fn f32_rows(
+    cx: &mut Ctx,
+    p: &Params<f64>,
+    seq: &credit_core::Sequence,
+    traj: &credit_core::Trajectory<f64>,
+    g64: [&Params<f64>; 3],
+) -> credit_core::Result<()> {
+    let net = &cx.cfg.net;
     let p32: Params<f32> = p.cast();
-    let b32 = credit_bptt::gradient(net, &p32, &seq)?;
-    let r32 = credit_rtrl::gradient(net, &p32, &seq)?;
-    let o32 = credit_oracle::gradient(net, &p32, &seq, Detach::default())?;
-    let t32 = forward(net, &p32, &seq, ForwardOptions::default())?;
+    let b32 = credit_bptt::gradient(net, &p32, seq)?;
+    let r32 = credit_rtrl::gradient(net, &p32, seq)?;
+    let o32 = credit_oracle::gradient(net, &p32, seq, Detach::default())?;
+    let t32 = forward(net, &p32, seq, ForwardOptions::default())?;
     let same_spikes =
         traj.z.iter().zip(&t32.z).all(|(a, b)| a.iter().zip(b.iter()).all(|(x, y)| (*x > 0.5) == (*y > 0.5)));
     let f32_ok = same_spikes || !net.cell.is_spiking();
-    for (name, g32, g64) in [
-        ("bptt/", &b32.grad, &bptt.grad),
-        ("rtrl/", &r32.grad, &rtrl.grad),
-        ("oracle/", &o32.grad, &oracle.grad),
-    ] {
+    for (name, g32, g64) in
+        [("bptt/", &b32.grad, g64[0]), ("rtrl/", &r32.grad, g64[1]), ("oracle/", &o32.grad, g64[2])]
+    {
         let before = cx.rows.len();
         cx.tensors("f32~f64", "f32", name, &g32.values(), g64, TOL_F32);
         if !f32_ok {
@@ -314,5 +385,5 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
             }
         }
     }
-    Ok(cx.rows)
+    Ok(())
 }

@@ -13,7 +13,7 @@
 //! Cell ids are `stack(<cell>,…)`.
 
 use crate::compare::{Liveness, alive, max_rel_err, worst_tensor};
-use crate::relations::{Expect, Row, TOL_F64};
+use crate::relations::{Expect, Row, Select, TOL_F64};
 use crate::suite::{alif, lif, lstm, rate};
 use credit_core::cell::{InputScale, RefractoryPsi, Reset, Surrogate};
 use credit_core::stack::{InterLayer, Layer, LayerCut, ReadoutFrom, Stack};
@@ -279,8 +279,32 @@ fn liveness(
     Ok((total, verdict))
 }
 
+/// The ids of the relations that run on stacks.
+pub const IDS: &[&str] = &[
+    "bptt=oracle",
+    "rtrl=oracle",
+    "rtrl=bptt",
+    "deep=oracle-detached",
+    "deep=bptt@R0",
+    "deep!=bptt",
+    "ostl-top=bptt",
+    "ostl=oracle-detached",
+    "ostl=bptt",
+    "ostl-lower!=bptt",
+];
+
 /// Evaluates the stack relations on one config.
 pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
+    run_stack_selected(cfg, Select::ALL)
+}
+
+/// Evaluates the selected stack relations on one config (`check-gradients --relations`): a
+/// stack is cheap, so every relation is computed when one is selected, and the rows of the
+/// others are dropped; nothing is computed when none of [`IDS`] is selected.
+pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Result<Vec<Row>> {
+    if !select.any(IDS) {
+        return Ok(Vec::new());
+    }
     let stack = &cfg.stack;
     let (mut p, seq) = match &cfg.data {
         Some((p, s)) => (p.clone(), s.clone()),
@@ -459,5 +483,6 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
             rows.push(row_in("Dual64", "rtrl=bptt", Expect::Equal, tensor, err, TOL_F64, alive(&b)));
         }
     }
+    rows.retain(|r| select.wants(r.relation));
     Ok(rows)
 }

@@ -5,8 +5,9 @@
 use clap::Parser;
 use credit_check::cli::OutputFile;
 use credit_check::out;
-use credit_check::stacks::{builtin_stacks, run_stack};
-use credit_check::{builtin_suite, report, run_config};
+use credit_check::relations::{Select, run_config_selected};
+use credit_check::stacks::{builtin_stacks, run_stack_selected};
+use credit_check::{builtin_suite, report};
 use std::process::ExitCode;
 
 const TOOL: &str = "check-gradients";
@@ -146,13 +147,15 @@ fn main() -> ExitCode {
         (Ok(j), Ok(c)) => (j, c),
         (Err(code), _) | (_, Err(code)) => return code,
     };
+    // --relations: the other relations are neither computed nor reported
+    let select = Select((!args.relations.is_empty()).then_some(args.relations.as_slice()));
     let started = std::time::Instant::now();
     let bar = credit_check::cli::progress((suite.len() + stacks.len()) as u64, "configs");
     let mut rows: Vec<credit_check::Row> = Vec::new();
     for cfg in &suite {
         use credit_core::CellModel;
         bar.set_message(format!("{} {}", cfg.net.cell.id(), cfg.name));
-        match run_config(cfg) {
+        match run_config_selected(cfg, select) {
             Ok(r) => rows.extend(r),
             Err(e) => {
                 bar.finish_and_clear();
@@ -164,7 +167,7 @@ fn main() -> ExitCode {
     }
     for cfg in &stacks {
         bar.set_message(format!("{} {}", cfg.stack.id(), cfg.name));
-        match run_stack(cfg) {
+        match run_stack_selected(cfg, select) {
             Ok(r) => rows.extend(r),
             Err(e) => {
                 bar.finish_and_clear();
@@ -186,7 +189,8 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let unfiltered = args.cell.is_empty() && args.preset.is_none() && args.fixture.is_none();
+    let unfiltered =
+        args.cell.is_empty() && args.preset.is_none() && args.fixture.is_none() && args.relations.is_empty();
     if let Some((id, _)) = credit_check::registry::RELATIONS
         .iter()
         .find(|(id, _)| unfiltered && !rows.iter().any(|r| r.relation == *id))
@@ -196,15 +200,12 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    if !args.relations.is_empty() {
-        rows.retain(|r| args.relations.iter().any(|id| id == r.relation));
-        if rows.is_empty() {
-            eprintln!(
-                "check-gradients: no selected config has the relations {} (a check of nothing is not a pass)",
-                args.relations.join(", ")
-            );
-            return ExitCode::from(2);
-        }
+    if !args.relations.is_empty() && rows.is_empty() {
+        eprintln!(
+            "check-gradients: no selected config has the relations {} (a check of nothing is not a pass)",
+            args.relations.join(", ")
+        );
+        return ExitCode::from(2);
     }
     // the files and the verdict are settled before printing, so that a closed stdout
     // (`… | head -1`) changes neither
