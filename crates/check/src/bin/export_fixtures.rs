@@ -48,13 +48,18 @@ fn resolved(p: &Path) -> Option<PathBuf> {
     Some(resolved(&parent)?.join(p.file_name()?))
 }
 
-fn run(args: &Args) -> Result<Vec<String>, FixtureError> {
+/// Exports and returns one line per fixture written (`DIR: rules …`), and the number of rules
+/// skipped by the cost limits.
+fn run(args: &Args) -> Result<(Vec<String>, usize), FixtureError> {
     let opts = WriteOptions { force: args.force, rules: args.rules.clone(), limits: args.limits };
+    let n_skipped = std::cell::Cell::new(0usize);
     let skipped = |plan: &fixtures::Plan, name: &str| {
         for (rule, why) in &plan.skipped {
             eprintln!("export-fixtures: {name}: skipping {rule}: {why}");
         }
+        n_skipped.set(n_skipped.get() + plan.skipped.len());
     };
+    let line = |dir: &Path, plan: &fixtures::Plan| format!("{}: {}", dir.display(), plan.rules.join(", "));
     match &args.fixture {
         Some(input) => {
             if let (Some(i), Some(o)) = (resolved(input), resolved(&args.dir))
@@ -70,11 +75,14 @@ fn run(args: &Args) -> Result<Vec<String>, FixtureError> {
             }
             let fx = fixtures::read_any_limited(input, &args.limits)?;
             let name = input.display().to_string();
-            match &fx {
+            let bar = credit_check::cli::progress(1, "fixtures");
+            bar.set_message(name.clone());
+            let plan = match &fx {
                 AnyFixture::Single(f) => {
                     let plan = fixtures::plan(input, f, &opts)?;
                     skipped(&plan, &name);
                     fixtures::publish(&args.dir, args.force, |tmp| fixtures::write_into(tmp, f, &plan))?;
+                    plan
                 }
                 AnyFixture::Stack(f) => {
                     let plan = fixtures::stack::plan(input, f, &opts)?;
@@ -82,9 +90,11 @@ fn run(args: &Args) -> Result<Vec<String>, FixtureError> {
                     fixtures::publish(&args.dir, args.force, |tmp| {
                         fixtures::stack::write_into(tmp, f, &plan)
                     })?;
+                    plan
                 }
-            }
-            Ok(vec![format!("{}: recomputed from {}", args.dir.display(), input.display())])
+            };
+            bar.finish_and_clear();
+            Ok((vec![line(&args.dir, &plan)], n_skipped.get()))
         }
         None => {
             let singles = fixtures::canonical();
@@ -118,7 +128,11 @@ fn run(args: &Args) -> Result<Vec<String>, FixtureError> {
             if let Some(plan) = &stack_plan {
                 skipped(plan, &stack.config.name);
             }
-            fixtures::publish(&args.dir, args.force, |tmp| {
+            let bar = credit_check::cli::progress(
+                (plans.len() + usize::from(stack_plan.is_some())) as u64,
+                "fixtures",
+            );
+            let written = fixtures::publish(&args.dir, args.force, |tmp| {
                 let mut written = Vec::new();
                 for (fx, plan) in singles.iter().zip(&plans) {
                     let d = tmp.join(&fx.config.name);
@@ -126,8 +140,10 @@ fn run(args: &Args) -> Result<Vec<String>, FixtureError> {
                         path: d.display().to_string(),
                         message: e.to_string(),
                     })?;
+                    bar.set_message(fx.config.name.clone());
                     fixtures::write_into(&d, fx, plan)?;
-                    written.push(args.dir.join(&fx.config.name).display().to_string());
+                    written.push(line(&args.dir.join(&fx.config.name), plan));
+                    bar.inc(1);
                 }
                 if let Some(plan) = &stack_plan {
                     let d = tmp.join(&stack.config.name);
@@ -135,11 +151,15 @@ fn run(args: &Args) -> Result<Vec<String>, FixtureError> {
                         path: d.display().to_string(),
                         message: e.to_string(),
                     })?;
+                    bar.set_message(stack.config.name.clone());
                     fixtures::stack::write_into(&d, &stack, plan)?;
-                    written.push(args.dir.join(&stack.config.name).display().to_string());
+                    written.push(line(&args.dir.join(&stack.config.name), plan));
+                    bar.inc(1);
                 }
                 Ok(written)
-            })
+            });
+            bar.finish_and_clear();
+            Ok((written?, n_skipped.get()))
         }
     }
 }
@@ -149,9 +169,24 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
+    let started = std::time::Instant::now();
     match run(&args) {
-        Ok(lines) => {
-            for l in lines {
+        Ok((lines, skipped)) => {
+            let summary = format!(
+                "{} fixture{} written to {}{}, {:.1} s",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" },
+                args.dir.display(),
+                match skipped {
+                    0 => String::new(),
+                    k => format!(
+                        " ({k} rule{} skipped by the cost limits, see stderr)",
+                        if k == 1 { "" } else { "s" }
+                    ),
+                },
+                started.elapsed().as_secs_f64()
+            );
+            for l in lines.iter().chain([&summary]) {
                 if writeln!(std::io::stdout(), "{l}").is_err() {
                     break; // a closed pipe is not an error
                 }
