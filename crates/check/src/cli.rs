@@ -116,6 +116,49 @@ impl OutputFile {
     }
 }
 
+/// The `--json PATH` and `--csv PATH` outputs of a table tool: created before its run (an
+/// unwritable path fails at once, exit 2) and written after it.
+pub struct TableFiles {
+    tool: &'static str,
+    json: Option<OutputFile>,
+    csv: Option<OutputFile>,
+}
+
+impl TableFiles {
+    /// Creates the files that are asked for (`None`: not asked for).
+    pub fn create(tool: &'static str, json: Option<&Path>, csv: Option<&Path>) -> Result<Self, ExitCode> {
+        let json = OutputFile::create_opt(tool, "--json", json)?;
+        let csv = OutputFile::create_opt(tool, "--csv", csv)?;
+        Ok(TableFiles { tool, json, csv })
+    }
+
+    /// Writes the files that were asked for; each content is built only if its file exists.
+    pub fn write(self, json: impl FnOnce() -> String, csv: impl FnOnce() -> String) -> Result<(), ExitCode> {
+        if let Some(f) = self.json {
+            f.write(self.tool, &json())?;
+        }
+        if let Some(f) = self.csv {
+            f.write(self.tool, &csv())?;
+        }
+        Ok(())
+    }
+}
+
+/// A row of a table tool's CSV form: its column names and its record.
+pub trait CsvRow {
+    /// The header, in the order of [`CsvRow::csv`].
+    const COLUMNS: &'static [&'static str];
+    /// One record ([`csv_record`]).
+    fn csv(&self) -> String;
+}
+
+/// The CSV form of `rows`: the header, then one record per row.
+pub fn csv_rows<R: CsvRow>(rows: &[R]) -> String {
+    let mut text = csv_record(R::COLUMNS);
+    rows.iter().for_each(|r| text.push_str(&r.csv()));
+    text
+}
+
 /// One CSV record (RFC 4180): fields joined by `,`, a field quoted when it holds a comma, a
 /// quote or a line break (quotes doubled), ended by `\n`.
 ///

@@ -3,7 +3,7 @@
 //! build). Columns, JSON and CSV: `docs/relations.md` §4, §6.
 
 use clap::Parser;
-use credit_check::cli::OutputFile;
+use credit_check::cli::TableFiles;
 use credit_check::out;
 use credit_check::relations::{Select, run_config_selected};
 use credit_check::stacks::{builtin_stacks, run_stack_selected};
@@ -140,12 +140,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     // the output files are opened before the run: an unwritable path fails now, not in minutes
-    let (json, csv) = match (
-        OutputFile::create_opt(TOOL, "--json", args.json.as_deref()),
-        OutputFile::create_opt(TOOL, "--csv", args.csv.as_deref()),
-    ) {
-        (Ok(j), Ok(c)) => (j, c),
-        (Err(code), _) | (_, Err(code)) => return code,
+    let files = match TableFiles::create(TOOL, args.json.as_deref(), args.csv.as_deref()) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
     // --relations: the other relations are neither computed nor reported
     let select = Select((!args.relations.is_empty()).then_some(args.relations.as_slice()));
@@ -209,14 +206,7 @@ fn main() -> ExitCode {
     }
     // the files and the verdict are settled before printing, so that a closed stdout
     // (`… | head -1`) changes neither
-    if let Some(f) = json
-        && let Err(code) = f.write(TOOL, &report::to_json(&rows))
-    {
-        return code;
-    }
-    if let Some(f) = csv
-        && let Err(code) = f.write(TOOL, &report::to_csv(&rows))
-    {
+    if let Err(code) = files.write(|| report::to_json(&rows), || report::to_csv(&rows)) {
         return code;
     }
     let failed = rows.iter().filter(|r| !r.pass).count();

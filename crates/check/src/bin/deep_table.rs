@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use credit_check::budget::{Sizes, stack_suite};
-use credit_check::cli::{OutputFile, non_negative};
+use credit_check::cli::{CsvRow, TableFiles, non_negative};
 use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
@@ -71,8 +71,8 @@ struct DeepRow {
     bptt_floats: u64,
 }
 
-impl DeepRow {
-    const COLUMNS: [&str; 10] = [
+impl CsvRow for DeepRow {
+    const COLUMNS: &[&str] = &[
         "depth",
         "stack",
         "rule",
@@ -205,12 +205,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let (json, csv) = match (
-        OutputFile::create_opt(TOOL, "--json", args.json.as_deref()),
-        OutputFile::create_opt(TOOL, "--csv", args.csv.as_deref()),
-    ) {
-        (Ok(j), Ok(c)) => (j, c),
-        (Err(code), _) | (_, Err(code)) => return code,
+    let files = match TableFiles::create(TOOL, args.json.as_deref(), args.csv.as_deref()) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
 
     let started = std::time::Instant::now();
@@ -267,7 +264,7 @@ fn main() -> ExitCode {
     bar.finish_and_clear();
 
     let fixture = args.fixture.as_ref().map(|d| d.display().to_string());
-    if let Some(f) = json {
+    let json = || {
         let builtin = fixture.is_none();
         let doc = DeepReport {
             schema: 1,
@@ -277,17 +274,10 @@ fn main() -> ExitCode {
             fixture: fixture.clone(),
             rows: &rows,
         };
-        let text = serde_json::to_string_pretty(&doc).expect("rows serialise");
-        if let Err(code) = f.write(TOOL, &text) {
-            return code;
-        }
-    }
-    if let Some(f) = csv {
-        let mut text = credit_check::cli::csv_record(DeepRow::COLUMNS);
-        rows.iter().for_each(|r| text.push_str(&r.csv()));
-        if let Err(code) = f.write(TOOL, &text) {
-            return code;
-        }
+        serde_json::to_string_pretty(&doc).expect("rows serialise")
+    };
+    if let Err(code) = files.write(json, || credit_check::cli::csv_rows(&rows)) {
+        return code;
     }
 
     let what = match &fixture {

@@ -7,7 +7,7 @@
 
 use clap::Parser;
 use credit_check::budget::{Sizes, family_table};
-use credit_check::cli::{OutputFile, non_negative};
+use credit_check::cli::{CsvRow, TableFiles, non_negative};
 use credit_check::family::{GRADED_MAX_T, GRADED_TRUNCATED};
 use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
@@ -76,8 +76,8 @@ struct FamilyRow {
     vs_graded: Option<f64>,
 }
 
-impl FamilyRow {
-    const COLUMNS: [&str; 10] = [
+impl CsvRow for FamilyRow {
+    const COLUMNS: &[&str] = &[
         "cell",
         "n",
         "steps",
@@ -206,12 +206,9 @@ fn main() -> ExitCode {
         eprintln!("family-table: T = {steps} leaves no order to compute");
         return ExitCode::from(2);
     }
-    let (json, csv) = match (
-        OutputFile::create_opt(TOOL, "--json", args.json.as_deref()),
-        OutputFile::create_opt(TOOL, "--csv", args.csv.as_deref()),
-    ) {
-        (Ok(j), Ok(c)) => (j, c),
-        (Err(code), _) | (_, Err(code)) => return code,
+    let files = match TableFiles::create(TOOL, args.json.as_deref(), args.csv.as_deref()) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
 
     let started = std::time::Instant::now();
@@ -291,7 +288,7 @@ fn main() -> ExitCode {
     bar.finish_and_clear();
 
     let fixture = args.fixture.as_ref().map(|d| d.display().to_string());
-    if let Some(f) = json {
+    let json = || {
         let doc = FamilyReport {
             schema: 1,
             tool: TOOL,
@@ -300,17 +297,10 @@ fn main() -> ExitCode {
             fixture: fixture.clone(),
             rows: &rows,
         };
-        let text = serde_json::to_string_pretty(&doc).expect("rows serialise");
-        if let Err(code) = f.write(TOOL, &text) {
-            return code;
-        }
-    }
-    if let Some(f) = csv {
-        let mut text = credit_check::cli::csv_record(FamilyRow::COLUMNS);
-        rows.iter().for_each(|r| text.push_str(&r.csv()));
-        if let Err(code) = f.write(TOOL, &text) {
-            return code;
-        }
+        serde_json::to_string_pretty(&doc).expect("rows serialise")
+    };
+    if let Err(code) = files.write(json, || credit_check::cli::csv_rows(&rows)) {
+        return code;
     }
 
     let what = match &fixture {
