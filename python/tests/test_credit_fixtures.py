@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -220,7 +221,9 @@ def test_random_perturbations_give_the_same_report(fixtures_dir, tmp_path, seed)
 # Unusable input: exit 2 with one line, in both
 
 
-@pytest.mark.parametrize("case", ["missing-candidate", "missing-expected", "outside-layout", "not-npz", "int-array", "bad-tol", "empty"])
+@pytest.mark.parametrize(
+    "case", ["missing-candidate", "missing-expected", "outside-layout", "not-npz", "int-array", "bad-tol", "empty", "huge-header"]
+)
 def test_unusable_input_exits_2(fixtures_dir, tmp_path, case):
     ref = fixtures_dir / "rate-paper-n5-t20"
     cand, flags = tmp_path / "cand", []
@@ -237,11 +240,20 @@ def test_unusable_input_exits_2(fixtures_dir, tmp_path, case):
         write(cand, {"gradients.npz": {"bptt/w_in": np.zeros((5, 3), dtype=np.int64)}})
     elif case == "bad-tol":
         cand, flags = ref, ["--rtol=-1"]
+    elif case == "huge-header":
+        # an npy header claiming 5 x 2**40 float64 over 64 stored bytes: refused before reading
+        header = "{'descr': '<f8', 'fortran_order': False, 'shape': (5, 1099511627776), }".ljust(117) + "\n"
+        npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(64)
+        with zipfile.ZipFile(cand / "gradients.npz", "w") as z:
+            z.writestr("bptt/w_rec.npy", npy)
     results = [rust_compare(ref, cand, *flags), py_compare(ref, cand, *flags)]
     for code, out, err in results:
         assert (code, out) == (2, ""), err
         assert len(err.strip().splitlines()) == 1, err
     if case.startswith("missing"):
         assert all(err.rstrip().endswith("no-such-dir: directory does not exist") for _, _, err in results)
+    if case == "huge-header":
+        assert [err.split(": ", 1)[1] for _, _, err in results][0] == [err.split(": ", 1)[1] for _, _, err in results][1]
+        assert "1099511627776" in results[0][2]
     with pytest.raises(cf.FixtureError):
         cf.compare(ref, cand, **({"rtol": -1.0} if flags else {}))

@@ -233,3 +233,26 @@ fn missing_directories_and_bad_bounds_exit_2_with_one_line() {
         assert!(err.starts_with(&format!("compare-fixture: {flag}: ")) && err.lines().count() == 1, "{err}");
     }
 }
+
+/// A candidate whose npy header claims a huge shape (5 × 2⁴⁰ float64, 44 TB) with a few bytes
+/// stored: one line naming the array and exit 2, before any allocation (no abort).
+#[test]
+fn a_header_claiming_more_than_is_stored_is_refused_before_reading() {
+    use std::io::Write as _;
+    let dir = tmp("huge-header");
+    let header = "{'descr': '<f8', 'fortran_order': False, 'shape': (5, 1099511627776), }";
+    let header = format!("{header:<117}\n");
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    npy.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    npy.extend_from_slice(header.as_bytes());
+    npy.extend_from_slice(&[0u8; 64]);
+    let file = std::fs::File::create(dir.join("gradients.npz")).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    zip.start_file("bptt/w_rec.npy", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.write_all(&npy).unwrap();
+    zip.finish().unwrap();
+    let (code, _, err) = run(reference(), &dir, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bptt/w_rec") && err.contains("1099511627776"), "{err}");
+}
