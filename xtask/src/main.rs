@@ -148,7 +148,8 @@ fn mutants(args: &[String]) -> Result<(), Failed> {
         run(install)?;
     }
     let mut c = cargo();
-    c.args(["mutants", "--output", "target/mutants"]);
+    // every mutant meets the whole workspace's tests: the relations live in credit-check
+    c.args(["mutants", "--output", "target/mutants", "--test-workspace=true"]);
     let mut rest = args.iter().peekable();
     while let Some(a) = rest.next() {
         match a.as_str() {
