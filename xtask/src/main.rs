@@ -148,8 +148,10 @@ fn mutants(args: &[String]) -> Result<(), Failed> {
         run(install)?;
     }
     let mut c = cargo();
-    // every mutant meets the whole workspace's tests: the relations live in credit-check
-    c.args(["mutants", "--output", "target/mutants", "--test-workspace=true"]);
+    // every mutant meets the whole workspace's tests: the relations live in credit-check. The
+    // baseline run tests only the mutated packages, so the timeout cargo-mutants derives from it
+    // is far too short for the workspace's tests (~2–4 min in debug on two cores): set a floor.
+    c.args(["mutants", "--output", "target/mutants", "--test-workspace=true", "--minimum-test-timeout=900"]);
     let mut rest = args.iter().peekable();
     while let Some(a) = rest.next() {
         match a.as_str() {
