@@ -3,12 +3,15 @@
 //! mismatch prints both shapes, a time axis names the step and entry where the two part, a
 //! missing directory is one line with exit 2 — through the library and through the binary.
 
+mod common;
+
+use common::{read_all, write_all};
 use credit_check::fixtures::{
     self,
     compare::{Failure, Tolerance, compare_with},
 };
 use ndarray::{ArrayD, Dimension, IxDyn};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::NpzWriter;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -30,20 +33,6 @@ fn reference() -> &'static PathBuf {
         fixtures::write(&dir, &fx).unwrap();
         dir
     })
-}
-
-fn read_all(path: &Path) -> Vec<(String, ArrayD<f64>)> {
-    let mut r = NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let names = r.names().unwrap();
-    names.into_iter().map(|n| (n.clone(), r.by_name(&n).unwrap())).collect()
-}
-
-fn write_all(path: &Path, arrays: &[(String, ArrayD<f64>)]) {
-    let mut w = NpzWriter::new(std::fs::File::create(path).unwrap());
-    for (n, a) in arrays {
-        w.add_array(n.as_str(), a).unwrap();
-    }
-    w.finish().unwrap();
 }
 
 /// A candidate holding the reference's `bptt/*` gradients, changed by `edit`.

@@ -2,29 +2,18 @@
 //! the right step, unusable files are errors, and the NumPy example of `docs/fixtures.md` agrees
 //! with the fixture (run only where `python3` with numpy is installed).
 
+mod common;
+
+use common::{read_all, write_all};
 use credit_check::fixtures::{self, compare::compare};
 use ndarray::ArrayD;
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::NpzWriter;
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("credit-fixture-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
-}
-
-fn read_all(path: &Path) -> Vec<(String, ArrayD<f64>)> {
-    let mut r = NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let names = r.names().unwrap();
-    names.into_iter().map(|n| (n.clone(), r.by_name(&n).unwrap())).collect()
-}
-
-fn write_all(path: &Path, arrays: &[(String, ArrayD<f64>)]) {
-    let mut w = NpzWriter::new(std::fs::File::create(path).unwrap());
-    for (n, a) in arrays {
-        w.add_array(n.as_str(), a).unwrap();
-    }
-    w.finish().unwrap();
 }
 
 #[test]

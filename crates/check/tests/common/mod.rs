@@ -114,3 +114,19 @@ pub fn snap_matrix(m: &DMatrix<f64>, sig: usize) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Every array of the `.npz` at `path`, by name, in the file's order.
+pub fn read_all(path: &std::path::Path) -> Vec<(String, ndarray::ArrayD<f64>)> {
+    let mut r = ndarray_npy::NpzReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let names = r.names().unwrap();
+    names.into_iter().map(|n| (n.clone(), r.by_name(&n).unwrap())).collect()
+}
+
+/// Writes `arrays` as the `.npz` at `path`.
+pub fn write_all(path: &std::path::Path, arrays: &[(String, ndarray::ArrayD<f64>)]) {
+    let mut w = ndarray_npy::NpzWriter::new(std::fs::File::create(path).unwrap());
+    for (n, a) in arrays {
+        w.add_array(n.as_str(), a).unwrap();
+    }
+    w.finish().unwrap();
+}
