@@ -15,7 +15,11 @@
 //! and `dE/dθ^l ≈ Σ_t (Y^{l,t})ᵀ g^t`. The approximation drops every path through the temporal
 //! state of the layers above `l`: exact for the top layer and for a single layer
 //! (`ostl-top=bptt`, `ostl1=bptt`), different for lower layers when upper layers are leaky
-//! (`ostl-lower!=bptt`).
+//! (`ostl-lower!=bptt`). What it computes exactly is stated as a stop-gradient form, (O-D) of
+//! `docs/deep.md` §7: for a parameter of layer `l`, the exact gradient of the graph in which
+//! every temporal edge (`h^{k,t−1}`, and `z^{k,t−1}` into recurrent input, reset, adaptation) of
+//! every layer `k > l` is detached — witnessed by the oracle's per-layer cut
+//! (`ostl=oracle-detached`), never by this code.
 //!
 //! ## Requirements
 //! Any stack of cells; any scalar. Memory `O(Σ_l N_l d_l P_l)`, i.e. per-layer RTRL (`O(P)` per
