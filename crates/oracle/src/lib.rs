@@ -158,24 +158,42 @@ where
 {
     let base = lift(params);
     forward(net, &base, seq, ForwardOptions::detached(detach))?;
-    let (steps, n) = (seq.len(), net.n);
-    let vals = par_map(steps * n, |k| {
-        let (t, j) = (k / n + 1, k % n);
-        let tap = Tap { t, j, delta: Dual::new(F::zero(), F::one()), site: TapSite::Output };
+    Ok(tap_signals(net, &base, seq, detach, TapSite::Output, net.n))
+}
+
+/// `dE/dv_i^t` for every step `t = 1..=T` and entry `i < width` of the tapped vector `v` at
+/// `site` (the outputs `z`, or the readout drive), by an additive tap `v_i^t + (0 + 1ε)`: one
+/// `Dual` pass per `(t, i)`, spread over the cores; entry 0 (`t = 0`) is zero. The inputs are
+/// validated by the caller.
+fn tap_signals<F: Primitive>(
+    net: &Network,
+    base: &Params<Dual<F>>,
+    seq: &Sequence,
+    detach: Detach,
+    site: TapSite,
+    width: usize,
+) -> Vec<DVector<F>>
+where
+    Dual<F>: Scalar,
+{
+    let steps = seq.len();
+    let vals = par_map(steps * width, |k| {
+        let (t, j) = (k / width + 1, k % width);
+        let tap = Tap { t, j, delta: Dual::new(F::zero(), F::one()), site };
         forward_unchecked(
             net,
-            &base,
+            base,
             seq,
             ForwardOptions { tap: Some(tap), ..ForwardOptions::detached(detach) },
         )
         .loss
         .eps
     });
-    let mut out = vec![DVector::zeros(n)];
+    let mut out = vec![DVector::zeros(width)];
     for t in 1..=steps {
-        out.push(DVector::from_fn(n, |j, _| vals[(t - 1) * n + j]));
+        out.push(DVector::from_fn(width, |j, _| vals[(t - 1) * width + j]));
     }
-    Ok(out)
+    out
 }
 
 /// Readout signals `dE/du^t`, `t = 0..=T` (entry 0 is zero), of the readout drive
@@ -193,19 +211,7 @@ where
 {
     let base = lift(params);
     forward(net, &base, seq, ForwardOptions::default())?;
-    let (steps, k_out) = (seq.len(), net.n_out);
-    let vals = par_map(steps * k_out, |i| {
-        let (t, k) = (i / k_out + 1, i % k_out);
-        let tap = Tap { t, j: k, delta: Dual::new(F::zero(), F::one()), site: TapSite::ReadoutDrive };
-        forward_unchecked(net, &base, seq, ForwardOptions { tap: Some(tap), ..ForwardOptions::default() })
-            .loss
-            .eps
-    });
-    let mut out = vec![DVector::zeros(k_out)];
-    for t in 1..=steps {
-        out.push(DVector::from_fn(k_out, |k, _| vals[(t - 1) * k_out + k]));
-    }
-    Ok(out)
+    Ok(tap_signals(net, &base, seq, Detach::default(), TapSite::ReadoutDrive, net.n_out))
 }
 
 /// Output tangents `dz^t/dθ_p` of the graph with `detach` applied, for every parameter `p`
