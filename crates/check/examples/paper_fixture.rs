@@ -7,8 +7,7 @@
 //! time target/release/export-fixtures /tmp/paper-out --fixture /tmp/paper-in
 //! ```
 
-use credit_check::fixtures::{self, Fixture, config::FixtureConfig};
-use credit_core::{Loss, Network, Params, Preset, Sequence};
+use credit_check::fixtures;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -16,35 +15,7 @@ fn main() -> ExitCode {
         eprintln!("paper_fixture: usage: paper_fixture DIR");
         return ExitCode::from(2);
     };
-    let c = Preset::Paper.conventions();
-    let (steps, seed) = (1000, 5);
-    let built = Network::new(
-        c.lif((-1.0f64 / 20.0).exp(), 1.0),
-        100,
-        100,
-        2,
-        c.readout((-1.0f64 / 10.0).exp()),
-        Loss::Mse,
-    )
-    .and_then(|net| {
-        let params = Params::random(&net, seed)?;
-        let seq = Sequence::random(&net, steps, seed)?;
-        Ok(Fixture {
-            config: FixtureConfig::describe(
-                "lif-paper-n100-t1000",
-                "paper",
-                &net,
-                steps,
-                seed,
-                fixtures::TRAINING,
-            ),
-            feedback: credit_eprop::random_feedback(&net, seed),
-            net,
-            params,
-            seq,
-        })
-    });
-    let result = built.map_err(|e| e.to_string()).and_then(|fx| {
+    let result = fixtures::paper_sized().map_err(|e| e.to_string()).and_then(|fx| {
         fixtures::write_inputs(std::path::Path::new(&dir), &fx, false).map_err(|e| e.to_string())
     });
     match result {

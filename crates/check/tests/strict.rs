@@ -554,32 +554,7 @@ fn a_paper_sized_fixture_keeps_bptt_and_eprop() {
 }
 
 fn paper_sized() -> fixtures::Fixture {
-    use credit_core::{Network, Params, Preset, Sequence};
-    let c = Preset::Paper.conventions();
-    let net = Network::new(
-        c.lif((-1.0f64 / 20.0).exp(), 1.0),
-        100,
-        100,
-        2,
-        c.readout((-1.0f64 / 10.0).exp()),
-        credit_core::Loss::Mse,
-    )
-    .unwrap();
-    let (steps, seed) = (1000, 5);
-    fixtures::Fixture {
-        config: fixtures::config::FixtureConfig::describe(
-            "lif-paper-n100-t1000",
-            "paper",
-            &net,
-            steps,
-            seed,
-            fixtures::TRAINING,
-        ),
-        params: Params::random(&net, seed).unwrap(),
-        seq: Sequence::random(&net, steps, seed).unwrap(),
-        feedback: credit_eprop::random_feedback(&net, seed),
-        net,
-    }
+    fixtures::paper_sized().unwrap()
 }
 
 #[test]
