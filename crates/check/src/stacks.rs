@@ -17,7 +17,7 @@ use crate::relations::{Expect, Row, Select, TOL_F64};
 use crate::suite::{alif, lif, lstm, rate};
 use credit_core::cell::{InputScale, RefractoryPsi, Reset, Surrogate};
 use credit_core::stack::{InterLayer, Layer, LayerCut, ReadoutFrom, Stack};
-use credit_core::{Detach, Edges, Loss, Params, Readout, ReadoutDelay, ReadoutScale};
+use credit_core::{Detach, Edges, Loss, Params, Readout, ReadoutDelay, ReadoutScale, Tensor};
 
 /// One stack config.
 #[derive(Clone, Debug)]
@@ -357,17 +357,17 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
     let row = |relation, expect, tensor, err, tol, reference| {
         row_in("f64", relation, expect, tensor, err, tol, reference)
     };
-    for (ta, tb) in deep.grad.tensors.iter().zip(&cut.grad.tensors) {
-        let err = max_rel_err(&ta.value, &tb.value);
-        rows.push(row(
-            "deep=oracle-detached",
-            Expect::Equal,
-            ta.name.to_string(),
-            err,
-            TOL_F64,
-            alive(&tb.value),
-        ));
-    }
+    // one `equal` row per tensor: `a` against the reference `b`
+    let equal = |relation: &'static str, a: &[Tensor<f64>], b: &[Tensor<f64>]| -> Vec<Row> {
+        a.iter()
+            .zip(b)
+            .map(|(ta, tb)| {
+                let err = max_rel_err(&ta.value, &tb.value);
+                row(relation, Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value))
+            })
+            .collect()
+    };
+    rows.extend(equal("deep=oracle-detached", &deep.grad.tensors, &cut.grad.tensors));
     // deep e-prop vs BPTT: equal when no layer has a within-layer explicit path, else different
     let r_zero = cfg.no_recurrence
         && stack.layers.iter().all(|l| match &l.cell {
@@ -377,18 +377,7 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
         });
     let cells = 0..stack.tensor_shapes().len() - 2;
     if r_zero {
-        for i in cells {
-            let (ta, tb) = (&deep.grad.tensors[i], &bptt.grad.tensors[i]);
-            let err = max_rel_err(&ta.value, &tb.value);
-            rows.push(row(
-                "deep=bptt@R0",
-                Expect::Equal,
-                ta.name.to_string(),
-                err,
-                TOL_F64,
-                alive(&tb.value),
-            ));
-        }
+        rows.extend(equal("deep=bptt@R0", &deep.grad.tensors[cells.clone()], &bptt.grad.tensors[cells]));
     } else {
         let (worst, name, all_alive) =
             worst_tensor(&deep.grad.tensors[cells.clone()], &bptt.grad.tensors[cells]);
@@ -401,10 +390,8 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
     let nl = stack.layers.len();
     let top = stack.layer_tensors(nl - 1);
     let nt = p.tensors.len();
-    for i in top.clone().chain(nt - 2..nt) {
-        let (ta, tb) = (&ostl.grad.tensors[i], &bptt.grad.tensors[i]);
-        let err = max_rel_err(&ta.value, &tb.value);
-        rows.push(row("ostl-top=bptt", Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value)));
+    for range in [top.clone(), nt - 2..nt] {
+        rows.extend(equal("ostl-top=bptt", &ostl.grad.tensors[range.clone()], &bptt.grad.tensors[range]));
     }
     // OSTL = the exact gradient of the graph in which, for a parameter of layer l, every
     // temporal edge of every layer above l is a stop-gradient (Eq. O-D of docs/deep.md §7)
@@ -412,17 +399,7 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
         let above = |k: usize| layer.is_some_and(|l| k > l);
         (0..nl).map(|k| if above(k) { LayerCut::TEMPORAL } else { LayerCut::default() }).collect()
     })?;
-    for (ta, tb) in ostl.grad.tensors.iter().zip(&ostl_target.grad.tensors) {
-        let err = max_rel_err(&ta.value, &tb.value);
-        rows.push(row(
-            "ostl=oracle-detached",
-            Expect::Equal,
-            ta.name.to_string(),
-            err,
-            TOL_F64,
-            alive(&tb.value),
-        ));
-    }
+    rows.extend(equal("ostl=oracle-detached", &ostl.grad.tensors, &ostl_target.grad.tensors));
     // no memory above the first layer (rate cells with α = 1 and W_rec = 0): OSTL drops nothing
     let memoryless = |l: usize| {
         let rate_1 = matches!(&stack.layers[l].cell, credit_core::Cell::Rate(r) if r.alpha >= 1.0); // α ∈ (0, 1]
@@ -433,10 +410,7 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
     };
     let upper_memoryless = nl > 1 && (1..nl).all(memoryless);
     if upper_memoryless {
-        for (ta, tb) in ostl.grad.tensors.iter().zip(&bptt.grad.tensors) {
-            let err = max_rel_err(&ta.value, &tb.value);
-            rows.push(row("ostl=bptt", Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value)));
-        }
+        rows.extend(equal("ostl=bptt", &ostl.grad.tensors, &bptt.grad.tensors));
     }
     if nl > 1 && !upper_memoryless {
         let lower = 0..top.start;
@@ -457,10 +431,7 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
         ("rtrl=oracle", &rtrl.grad, &oracle.grad),
         ("rtrl=bptt", &rtrl.grad, &bptt.grad),
     ] {
-        for (ta, tb) in a.tensors.iter().zip(&b.tensors) {
-            let err = max_rel_err(&ta.value, &tb.value);
-            rows.push(row(relation, Expect::Equal, ta.name.to_string(), err, TOL_F64, alive(&tb.value)));
-        }
+        rows.extend(equal(relation, &a.tensors, &b.tensors));
     }
     // rtrl=bptt in Dual64: parameters carry a random direction in their dual parts, so the dual
     // parts of the two gradients are the derivative of the gradient along it
