@@ -48,24 +48,30 @@ fn verdict_text(r: &Row) -> &'static str {
 
 /// Formats the rows as an aligned text table with every column ([`WIDE_COLUMNS`]).
 pub fn table(rows: &[Row]) -> String {
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.relation.to_string(),
-                expect_text(r.expect).into(),
-                r.cell.clone(),
-                r.config.clone(),
-                r.scalar.to_string(),
-                r.tensor.clone(),
-                format!("{:.2e}", r.max_rel_err),
-                format!("{:.0e}", r.tolerance),
-                verdict_text(r).into(),
-                r.liveness_text(),
-            ]
-        })
-        .collect();
+    let body: Vec<Vec<String>> = rows.iter().map(|r| wide_cells(r, false)).collect();
     align(&WIDE_COLUMNS, &body)
+}
+
+/// The cells of [`WIDE_COLUMNS`] for one row: the error and tolerance rounded for the table
+/// (`{:.2e}`, `{:.0e}`) or in full precision for the CSV (`{:e}`).
+fn wide_cells(r: &Row, full_precision: bool) -> Vec<String> {
+    let (err, tol) = if full_precision {
+        (format!("{:e}", r.max_rel_err), format!("{:e}", r.tolerance))
+    } else {
+        (format!("{:.2e}", r.max_rel_err), format!("{:.0e}", r.tolerance))
+    };
+    vec![
+        r.relation.to_string(),
+        expect_text(r.expect).into(),
+        r.cell.clone(),
+        r.config.clone(),
+        r.scalar.to_string(),
+        r.tensor.clone(),
+        err,
+        tol,
+        verdict_text(r).into(),
+        r.liveness_text(),
+    ]
 }
 
 /// Formats the rows as the default, narrower table ([`NARROW_COLUMNS`]): the expectation is
@@ -107,18 +113,7 @@ fn failure_note(r: &Row) -> String {
 pub fn to_csv(rows: &[Row]) -> String {
     let mut out = crate::cli::csv_record(WIDE_COLUMNS);
     for r in rows {
-        out.push_str(&crate::cli::csv_record([
-            r.relation.to_string(),
-            expect_text(r.expect).into(),
-            r.cell.clone(),
-            r.config.clone(),
-            r.scalar.to_string(),
-            r.tensor.clone(),
-            format!("{:e}", r.max_rel_err),
-            format!("{:e}", r.tolerance),
-            verdict_text(r).into(),
-            r.liveness_text(),
-        ]));
+        out.push_str(&crate::cli::csv_record(wide_cells(r, true)));
     }
     out
 }
