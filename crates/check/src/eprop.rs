@@ -17,7 +17,7 @@ use crate::relations::{Ctx, Expect, TOL_F64};
 use crate::suite::Role;
 use credit_core::cell::{Cell, Reset};
 use credit_core::stack::renamed;
-use credit_core::{CellModel, Detach, ForwardOptions, Network, Params, Sequence, forward};
+use credit_core::{CellModel, Detach, Network, Params, Sequence, Trajectory};
 use credit_eprop::{Adaptive, Feedback};
 use nalgebra::{DMatrix, DVector};
 
@@ -63,6 +63,7 @@ pub(crate) fn rows(
     cx: &mut Ctx,
     p: &Params<f64>,
     seq: &Sequence,
+    traj: &Trajectory<f64>,
     bptt: &Params<f64>,
 ) -> credit_core::Result<()> {
     let net = &cx.cfg.net.clone();
@@ -164,8 +165,7 @@ pub(crate) fn rows(
     }
 
     // P17 / literal transcription: the paper's LIF/ALIF traces = the generic traces, every step
-    let traj = forward(net, p, seq, ForwardOptions::default())?;
-    if let Some(lit) = credit_eprop::literal::traces(&net.cell, &traj) {
+    if let Some(lit) = credit_eprop::literal::traces(&net.cell, traj) {
         let w = p.cell_tensors(net);
         let mut elig = credit_eprop::traces::Eligibility::new(net);
         let (mut diff, mut scale) = (0.0f64, 0.0f64);

@@ -218,10 +218,12 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     let (p, seq) = cfg.instantiate()?;
     // the exact gradient: the liveness evidence of every row, and the reference of most
     let oracle = credit_oracle::gradient(net, &p, &seq, Detach::default())?;
-    let live = Liveness::measure(net, &p, &seq, &oracle.grad)?;
+    // the trajectory every relation below reads (liveness, Jacobians, literal traces, f32 spikes)
+    let traj = forward(net, &p, &seq, ForwardOptions::default())?;
+    let live =
+        Liveness::of_run(&net.cell, &traj.states, &traj.z, &oracle.grad.tensors[..net.n_cell_tensors()]);
     let live_verdict = live.verdict(&net.cell);
     let mut cx = Ctx { cfg, select, live, live_verdict, spec: cfg.spec(), rows: Vec::new() };
-    let traj = forward(net, &p, &seq, ForwardOptions::default())?;
     if select.wants("jacobian=dual") {
         jacobian_rows(&mut cx, &p, &traj)?;
     }
@@ -235,7 +237,7 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
 
     // the e-prop relations (issue 3)
     if select.any(crate::eprop::IDS) {
-        crate::eprop::rows(&mut cx, &p, &seq, &bptt.grad)?;
+        crate::eprop::rows(&mut cx, &p, &seq, &traj, &bptt.grad)?;
     }
     // the m-order family relations (issue 4)
     if select.any(crate::family::IDS) {
