@@ -6,6 +6,7 @@
 //! cargo xtask deep-table [--cell alif] [--n 6] [--steps 16] [--read top|all] [--fixture DIR] [--json PATH] [--csv PATH]
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
+//! cargo xtask train --task T --out DIR [--cell C] [--rule R] [--iterations K] [--preset P] [--seed S] [--lr η] [--optimizer sgd|adam] [--batch B] [--cosine]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
@@ -47,10 +48,16 @@ fn run(mut c: Command) -> Result<(), Failed> {
 /// Runs binary `bin` of `credit-check` in release with `args`, in the caller's working directory
 /// (not the workspace root: relative paths in `args` are the caller's).
 fn check_bin(bin: &str, args: &[String]) -> Result<(), Failed> {
+    package_bin("credit-check", bin, args)
+}
+
+/// Runs binary `bin` of package `package` in release with `args`, in the caller's working
+/// directory.
+fn package_bin(package: &str, bin: &str, args: &[String]) -> Result<(), Failed> {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     let manifest = root().join("Cargo.toml");
     c.arg("run").arg("--manifest-path").arg(manifest);
-    c.args(["--quiet", "--release", "--package", "credit-check", "--bin", bin, "--"]);
+    c.args(["--quiet", "--release", "--package", package, "--bin", bin, "--"]);
     c.args(args);
     run(c)
 }
@@ -381,6 +388,9 @@ const TASKS: &[Task] = &[
     ("deep-table", "deep rules on stacks of 1–4 layers", |a| check_bin("deep-table", a)),
     ("export-fixtures", "write conformance fixtures to DIR", |a| check_bin("export-fixtures", a)),
     ("compare-fixture", "compare a port's arrays with a fixture", |a| check_bin("compare-fixture", a)),
+    ("train", "train on a seeded task with any rule; curves as CSV, JSON, SVG", |a| {
+        package_bin("credit-train", "train", a)
+    }),
     ("tidy", "one nalgebra, simba and num-dual in the dependency graph", |_| tidy()),
     ("doc", "rustdoc with KaTeX maths", |_| doc()),
     ("ci", "fmt, clippy, tests, tidy, check-gradients", |_| ci()),

@@ -35,6 +35,46 @@ fn algorithm_crates_and_the_oracle_depend_on_the_core_only() {
 }
 
 #[test]
+fn the_training_crate_consumes_rules_but_never_the_oracle() {
+    // credit-train uses the rules as gradient sources and credit-check's CLI helpers; it never
+    // names the oracle (a training step must not be a disguised oracle call)
+    let deps = credit_deps("train");
+    for rule in [
+        "credit-core",
+        "credit-bptt",
+        "credit-rtrl",
+        "credit-eprop",
+        "credit-family",
+        "credit-deep",
+        "credit-ostl",
+    ] {
+        assert!(deps.iter().any(|d| d == rule), "crates/train must depend on {rule}");
+    }
+    assert!(
+        !deps.iter().any(|d| d == "credit-oracle"),
+        "crates/train must not depend on the oracle directly"
+    );
+    for krate in ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "oracle", "core", "check"] {
+        assert!(
+            !credit_deps(krate).iter().any(|d| d == "credit-train"),
+            "crates/{krate} must not depend on credit-train"
+        );
+    }
+    let mut stack = vec![crates_dir().join("train/src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(!text.contains("credit_oracle"), "{} names the oracle", path.display());
+            }
+        }
+    }
+}
+
+#[test]
 fn the_oracle_never_uses_hand_derived_jacobians_or_rules() {
     let src = std::fs::read_to_string(crates_dir().join("oracle/src/lib.rs")).unwrap();
     // only the doc-comment and the dense comparison helper may mention them
