@@ -3,6 +3,9 @@
 //! BPTT is 1 for the exact rules and not for e-prop, adaptive feedback follows `credit-eprop`'s
 //! Eq. (E11), bad input is a typed error.
 
+// exact comparisons are intended: bit-identical runs, exact clipping bounds, exact 0/1 data
+#![allow(clippy::float_cmp)]
+
 use credit_core::cell::{Cell, Rate};
 use credit_core::{Error, Layer, Loss, Network, Params, Readout, Sequence, Stack};
 use credit_train::tasks::{Kind, sine_sequence};
