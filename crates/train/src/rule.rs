@@ -130,7 +130,8 @@ impl Rule {
         "bptt, rtrl, eprop-symmetric, eprop-random, eprop-adaptive, family-M (M = 0, 1, …), deep, ostl";
 
     /// Parses `bptt`, `rtrl`, `eprop-symmetric` (or `eprop`), `eprop-random`, `eprop-adaptive`
-    /// (λ = 0.01 unless set with [`Rule::with_lambda`]), `family-M`, `deep`, `ostl`.
+    /// (λ = 0.01; build `Rule::Eprop(EpropFeedback::Adaptive { lambda })` for another), `family-M`,
+    /// `deep`, `ostl`.
     ///
     /// ```
     /// use credit_train::{Rule, EpropFeedback};
