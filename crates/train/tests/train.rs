@@ -122,19 +122,54 @@ fn frozen_tensors_stay_and_clipped_tensors_stay_in_bounds() {
     config.optimizer = Optimizer::Sgd;
     config.lr = 5e-3;
     config.frozen = vec!["b".into(), "w_out".into()];
-    config.clip = vec![Clip { tensor: "w_rec".into(), lo: -0.05, hi: 0.05 }];
+    config.clip = vec![
+        Clip { tensor: "w_rec".into(), lo: -0.05, hi: 0.05 },
+        // a frozen tensor is untouched, even by its bounds
+        Clip { tensor: "w_out".into(), lo: -1e-3, hi: 1e-3 },
+    ];
     let before = s.params.clone();
     let mut t = Trainer::new(s.model, s.params, config).unwrap();
     t.run(&s.task, |_| {}).unwrap();
     for name in ["b", "w_out"] {
         assert_eq!(t.params.get(name), before.get(name), "{name} is frozen");
     }
+    assert!(before.get("w_out").unwrap().amax() > 1e-3, "the frozen tensor's bound would act");
     let w_rec = t.params.get("w_rec").unwrap();
     assert!(w_rec.iter().all(|x| (-0.05..=0.05).contains(x)));
     let at_bound = w_rec.iter().filter(|x| x.abs() == 0.05).count();
     assert!(at_bound > 10, "clipping must have acted (only {at_bound} entries at the bound)");
     assert!((0..w_rec.nrows()).all(|j| w_rec[(j, j)] == 0.0), "no autapses");
     assert_ne!(t.params.get("w_in"), before.get("w_in"), "the trainable tensors moved");
+}
+
+#[test]
+fn the_logs_separate_the_task_loss_from_the_regulariser() {
+    // a LIF layer with the firing-rate regulariser: task + reg = the rule's own loss, reg > 0
+    let conv = credit_core::Conventions::default();
+    let net = Network::new(conv.lif((-0.05f64).exp(), 1.0), 4, 6, 1, Readout::leaky(0.8), Loss::Mse)
+        .unwrap()
+        .with_reg(conv.reg(0.5, 0.02, 1.0))
+        .unwrap();
+    let params = Params::random(&net, 2).unwrap();
+    let seq = Sequence::random(&net, 30, 2).unwrap();
+    let exact = credit_bptt::gradient(&net, &params, &seq).unwrap().loss;
+    let mut t =
+        Trainer::new(Model::Layer(net.clone()), params.clone(), TrainConfig::new(Rule::Bptt, 1e-3, 1, 1))
+            .unwrap();
+    let r = t.update(std::slice::from_ref(&seq)).unwrap();
+    assert!(r.reg_loss > 1e-6 && r.task_loss > 1e-6, "{r:?}");
+    assert!(
+        (r.task_loss + r.reg_loss - exact).abs() <= 1e-12 * exact,
+        "{} + {} vs {exact}",
+        r.task_loss,
+        r.reg_loss
+    );
+    let traj = credit_core::forward(&net, &params, &seq, Default::default()).unwrap();
+    let task: f64 =
+        (1..=seq.len()).map(|t| 0.5 * (traj.y[t][0] - seq.target[t - 1][0]).powi(2) * seq.mask[t - 1]).sum();
+    assert!((r.task_loss - task).abs() <= 1e-12 * task);
+    let rate = traj.spike_count() as f64 / (30.0 * 6.0);
+    assert!(rate > 0.0 && r.rate == Some(rate));
 }
 
 #[test]
