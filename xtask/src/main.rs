@@ -7,6 +7,7 @@
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
 //! cargo xtask train --task T --out DIR [--cell C] [--rule R] [--iterations K] [--preset P] [--seed S] [--lr η] [--optimizer sgd|adam] [--batch B] [--cosine]
+//! cargo xtask report OUT [--quick]   # index.html + SVGs: curves, family, deep, relations
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
@@ -64,6 +65,47 @@ fn package_bin(package: &str, bin: &str, args: &[String]) -> Result<(), Failed> 
 
 fn check_gradients(args: &[String]) -> Result<(), Failed> {
     check_bin("check-gradients", args)
+}
+
+/// `report OUT [--quick]`: check-gradients, family-table and deep-table write their JSON into
+/// OUT, then credit-train's `report` trains every rule on the default tasks and writes
+/// OUT/index.html with its SVGs. `--quick` (the CI report) checks rate and LSTM cells only and
+/// shortens the training runs.
+fn report(args: &[String]) -> Result<(), Failed> {
+    let usage = || Failed(2, "usage: cargo xtask report OUT [--quick]".into());
+    let (out, quick) = match args {
+        [out] if !out.starts_with('-') => (out.clone(), false),
+        [out, q] | [q, out] if q == "--quick" && !out.starts_with('-') => (out.clone(), true),
+        _ => return Err(usage()),
+    };
+    std::fs::create_dir_all(&out).map_err(|e| Failed(2, format!("report: {out}: cannot create: {e}")))?;
+    let path = |f: &str| std::path::Path::new(&out).join(f).to_string_lossy().into_owned();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let mut check = s(&["--json", &path("check-gradients.json")]);
+    if quick {
+        check.extend(s(&["--cell", "rate,lstm", "--failures-only"]));
+    } else {
+        check.push("--failures-only".into());
+    }
+    check_bin("check-gradients", &check)?;
+    let sizes: &[&str] = if quick { &["--n", "6", "--steps", "12"] } else { &["--n", "8", "--steps", "16"] };
+    let mut family = s(&["--json", &path("family-table.json")]);
+    family.extend(s(sizes));
+    check_bin("family-table", &family)?;
+    check_bin("deep-table", &s(&["--json", &path("deep-table.json")]))?;
+    let mut rep = s(&[
+        &out,
+        "--check",
+        &path("check-gradients.json"),
+        "--family",
+        &path("family-table.json"),
+        "--deep",
+        &path("deep-table.json"),
+    ]);
+    if quick {
+        rep.push("--quick".into());
+    }
+    package_bin("credit-train", "report", &rep)
 }
 
 /// nalgebra, simba and num-dual must each appear once: num-dual's `RealField` impls exist only
@@ -391,6 +433,7 @@ const TASKS: &[Task] = &[
     ("train", "train on a seeded task with any rule; curves as CSV, JSON, SVG", |a| {
         package_bin("credit-train", "train", a)
     }),
+    ("report", "static HTML report with SVG plots: OUT [--quick]", report),
     ("tidy", "one nalgebra, simba and num-dual in the dependency graph", |_| tidy()),
     ("doc", "rustdoc with KaTeX maths", |_| doc()),
     ("ci", "fmt, clippy, tests, tidy, check-gradients", |_| ci()),

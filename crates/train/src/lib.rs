@@ -13,7 +13,8 @@
 //! * [`tasks`]: tasks generated from a seed — sine-wave pattern generation (Bellec et al. 2020,
 //!   Fig. 2; NEST's regression example as the `nest` preset), evidence accumulation (Fig. 3; NEST's
 //!   classification example), store-recall, copy and adding (§5);
-//! * [`output`]: the curves as CSV, JSON and an SVG plot (plotters, SVG backend only) (§7).
+//! * [`output`]: the curves as CSV, JSON and an SVG plot (plotters, SVG backend only) (§7);
+//! * [`report`]: the static HTML report of `cargo xtask report` (§8).
 //!
 //! ```
 //! use credit_train::{Rule, Trainer, tasks};
@@ -34,6 +35,7 @@
 
 pub mod optim;
 pub mod output;
+pub mod report;
 pub mod rule;
 pub mod tasks;
 pub mod train;

@@ -500,7 +500,10 @@ pub fn setup(task: &str, cell: &str, preset: &str, rule: Rule, layers: usize, se
         (Model::Layer(net), p)
     } else {
         let stack = Stack::new(vec![Layer { cell, n: spec.n }; layers], t.n_in, t.n_out, readout, t.loss)?;
-        let p = stack.random_params(seed)?;
+        let mut p = stack.random_params(seed)?;
+        // Stack::random_params draws w_out with gain 1: rescale to the preset's gain
+        let k = p.tensors.len() - 2;
+        p.tensors[k].value *= spec.init.w_out;
         (Model::Stack(stack), p)
     };
     let shapes = model.tensor_shapes();

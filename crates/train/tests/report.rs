@@ -1,0 +1,66 @@
+//! The report page and its SVGs are well-formed XML and show every section (built from tiny
+//! training runs and small `check-gradients` / `family-table` / `deep-table` JSON documents of
+//! the tools' schemas); a broken SVG is caught by `validate`.
+
+// exact comparisons of numbers copied through unchanged
+#![allow(clippy::float_cmp)]
+
+use credit_train::report::{Run, relation_summary, validate, write};
+use credit_train::{Rule, Trainer, setup};
+use serde_json::json;
+
+fn tiny_runs() -> Vec<Run> {
+    let mut runs = Vec::new();
+    for name in ["bptt", "eprop-random"] {
+        let rule = Rule::parse(name).unwrap();
+        let s = setup("adding", "rate", "default", rule, 1, 1).unwrap();
+        let mut config = s.config.clone();
+        config.iterations = 3;
+        let mut t = Trainer::new(s.model, s.params, config).unwrap();
+        let summary = t.run(&s.task, |_| {}).unwrap();
+        runs.push(Run { task: "adding", cell: "rate", rule, layers: 1, iterations: 3, log: t.log, summary });
+    }
+    runs
+}
+
+#[test]
+fn the_page_and_its_svgs_are_well_formed_and_complete() {
+    let check = json!({"schema": 2, "results": [
+        {"relation": "bptt=oracle", "expect": "equal", "max_rel_err": 1e-15, "tolerance": 1e-10, "pass": true},
+        {"relation": "bptt=oracle", "expect": "equal", "max_rel_err": 3e-15, "tolerance": 1e-10, "pass": true},
+        {"relation": "eprop!=bptt", "expect": "differ", "max_rel_err": 0.2, "tolerance": 1e-6, "pass": true},
+        {"relation": "eprop!=bptt", "expect": "differ", "max_rel_err": 0.05, "tolerance": 1e-6, "pass": true},
+    ]});
+    let family = json!({"rows": [
+        {"cell": "rate", "m": 0, "cosine": 0.98, "rel_err": 0.3, "madds_per_step": 192},
+        {"cell": "rate", "m": 1, "cosine": 0.999, "rel_err": 0.1, "madds_per_step": 768},
+        {"cell": "rate", "m": 2, "cosine": 1.0, "rel_err": 1e-16, "madds_per_step": 1500},
+    ]});
+    let deep = json!({"rows": [
+        {"depth": 1, "rule": "deep-eprop", "layer": 1, "rel_err": 0.4},
+        {"depth": 2, "rule": "deep-eprop", "layer": 1, "rel_err": 0.5},
+        {"depth": 2, "rule": "deep-eprop", "layer": 2, "rel_err": 0.3},
+    ]});
+    let dir = std::env::temp_dir().join(format!("credit-report-{}", std::process::id()));
+    write(&dir, &tiny_runs(), &check, &family, &deep, true).unwrap();
+    assert_eq!(validate(&dir).unwrap(), 4, "curves, family accuracy and cost, deep");
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let doc = roxmltree::Document::parse(&html).unwrap();
+    let text: String = doc.descendants().filter_map(|n| n.text()).collect();
+    for needle in
+        ["Learning curves", "m-order family", "Deep rules", "check-gradients", "eprop-random", "bptt=oracle"]
+    {
+        assert!(text.contains(needle), "{needle}");
+    }
+    assert!(
+        !html.contains("http://") || html.matches("http://").count() == 1,
+        "only the XHTML namespace, no network"
+    );
+    let s = relation_summary(&check);
+    assert_eq!(s[0], ("bptt=oracle".to_string(), 2, 2, 3e-15, 1e-10), "equal: the worst is the largest");
+    assert_eq!(s[1].3, 0.05, "differ: the worst is the smallest");
+    // a broken SVG is caught
+    std::fs::write(dir.join("deep.svg"), "<svg><polyline></svg>").unwrap();
+    assert!(validate(&dir).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
