@@ -375,3 +375,15 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_default_sine_budget_reduces_the_loss_tenfold_for_bptt_and_eprop() {
+    // the target, at the default preset (500 Adam updates, 30 LIF, T = 100, seed 1)
+    for rule in [Rule::Bptt, Rule::Eprop(EpropFeedback::Symmetric), Rule::Eprop(EpropFeedback::Random)] {
+        let s = setup("sine", "lif", "default", rule, 1, 1).unwrap();
+        let mut t = Trainer::new(s.model, s.params, s.config).unwrap();
+        let summary = t.run(&s.task, |_| {}).unwrap();
+        assert!(summary.reduction_factor >= 10.0, "{}: {:?}", rule.name(), summary);
+        assert!(summary.before.rate.unwrap() > 0.01, "the net spikes");
+    }
+}
