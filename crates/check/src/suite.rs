@@ -98,7 +98,7 @@ impl Config {
     /// `FixtureConfig::describe`) and how its data are drawn (`spec_json`); the `spec` of
     /// every row of the report.
     pub fn spec(&self) -> serde_json::Value {
-        let training = crate::fixtures::config::TrainingSpec { lr: 0.0, updates: 0 };
+        let training = crate::fixtures::config::TrainingSpec::plain(0.0, 0);
         let fx = crate::fixtures::config::FixtureConfig::describe(
             &self.name,
             preset_label(&self.name),

@@ -115,7 +115,8 @@ fn unwritable_output_fails_before_the_run() {
 }
 
 /// Exports the canonical fixture `name` into `dir`, with its inputs `x` replaced by zeros when
-/// `silent` (then `w_in` has a zero gradient, a dead reference: its rows fail).
+/// `silent` (then `w_in` has a zero gradient, a dead reference: its rows fail; its trajectory is
+/// empty, since a net that does not learn is refused by the export).
 fn fixture(dir: &Path, name: &str, silent: bool) -> PathBuf {
     let mut fx = credit_check::fixtures::canonical()
         .into_iter()
@@ -123,6 +124,7 @@ fn fixture(dir: &Path, name: &str, silent: bool) -> PathBuf {
         .expect("a canonical fixture");
     if silent {
         fx.seq.x.iter_mut().for_each(|x| x.fill(0.0));
+        fx.config.training.updates = 0; // a silent net does not learn: no trajectory to refuse
     }
     let out = dir.join(name);
     credit_check::fixtures::write(&out, &fx).unwrap();
