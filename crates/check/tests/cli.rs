@@ -315,3 +315,17 @@ fn deep_table_json_and_csv() {
     assert!(csv.lines().nth(1).unwrap().starts_with("1,stack(alif),deep-eprop,1,"), "{csv}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A preset without built-in configs (`nest-regular-arrival`, …) is a usage error that says so,
+/// before anything runs; an unknown one lists every preset.
+#[test]
+fn presets_outside_the_suite_are_named() {
+    let out = run("check-gradients", &["--preset", "nest-no-regular-arrival"]);
+    assert_usage_error("check-gradients", &out, "--preset nest-no-regular-arrival: no built-in configs");
+    let out = run("check-gradients", &["--preset", "nest-regular"]);
+    assert_usage_error(
+        "check-gradients",
+        &out,
+        "nest-regular-arrival, nest-no-regular-arrival, tf-light-lif",
+    );
+}
