@@ -19,9 +19,17 @@ fn tmp(name: &str) -> PathBuf {
 #[test]
 fn canonical_set_covers_every_cell_and_preset() {
     let names: Vec<String> = fixtures::canonical().into_iter().map(|f| f.config.name).collect();
-    for want in
-        ["rate-paper", "lstm-paper", "lif-paper", "lif-tf", "lif-nest", "alif-paper", "alif-tf", "alif-nest"]
-    {
+    for want in [
+        "rate-paper",
+        "lstm-paper",
+        "lif-paper",
+        "lif-tf",
+        "lif-nest",
+        "alif-paper",
+        "alif-tf",
+        "alif-nest",
+        "lif-nest-no-regular-arrival",
+    ] {
         assert!(names.iter().any(|n| n.starts_with(want)), "{want} missing from {names:?}");
     }
 }

@@ -51,8 +51,9 @@ fn all_canonical() -> Vec<AnyFixture> {
 
 /// Every canonical trajectory decreases: `E = E_task + E_reg` and `E_task` fall at every stored
 /// update, `E` by at least 2 % over the run (a rate so small that nothing happens is no
-/// training), every tensor moves, the regularised fixtures have a non-zero `E_reg`, and row 0 is
-/// the fixture itself (`E` of `intermediates.npz`, the parameters of `inputs.npz`).
+/// training), every trainable tensor moves and every frozen one stays, the regularised fixtures
+/// have a non-zero `E_reg`, and row 0 is the fixture itself (`E` of `intermediates.npz`, the
+/// parameters of `inputs.npz`).
 #[test]
 fn canonical_trajectories_fall() {
     let fxs = all_canonical();
@@ -92,7 +93,12 @@ fn canonical_trajectories_fall() {
                 let first = series.index_axis(ndarray::Axis(0), 0);
                 assert_eq!(first, p0.view(), "{name} {rule} {pname}: row 0");
                 let last = series.index_axis(ndarray::Axis(0), 5);
-                assert!(first != last, "{name} {rule} {pname}: never moves");
+                let tensor = &pname["params/".len()..];
+                assert_eq!(
+                    first != last,
+                    training.trains(tensor),
+                    "{name} {rule} {pname}: moves iff it trains"
+                );
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
