@@ -279,3 +279,78 @@ fn training_keys_are_strict() {
     assert!(e.to_string().contains("config.schema = 3: this reader understands schemas 1 and 2"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+mod runs {
+    //! `train` over small random networks of every cell and convention: the recorded losses are
+    //! the forward pass's (`E_task + E_reg = E` bit for bit, `E_task` = the loss without the
+    //! regulariser), frozen tensors never move, trained entries stay inside the clip after every
+    //! update, and an unclipped, unmasked run is plain SGD `θ − (g·η)`.
+    use super::common;
+    use credit_check::fixtures::{self, config::TrainingSpec};
+    use credit_core::{ForwardOptions, Network, forward};
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as PtConfig, RngSeed};
+
+    fn pt_config(cases: u32) -> PtConfig {
+        PtConfig {
+            cases,
+            failure_persistence: None,
+            rng_seed: RngSeed::Fixed(0x7_12A1),
+            ..PtConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(pt_config(48))]
+
+        #[test]
+        fn train_records_masked_clipped_sgd(
+            kind in 0usize..4, variant in 0u32..768, n_in in 1usize..4, n in 1usize..5,
+            k in 1usize..3, steps in 1usize..9, seed in 0u64..1000, lr in 1e-4f64..0.1,
+            updates in 0usize..4, mask in proptest::collection::vec(any::<bool>(), 5),
+            clip in 0.05f64..1.0, clipped in any::<bool>(),
+        ) {
+            let net = common::net_v(common::cell(kind, variant), n_in, n, k, false, 0.8, variant);
+            let (p0, seq) = common::instance(&net, steps, seed);
+            let names: Vec<&str> = p0.tensors.iter().map(|t| t.name).collect();
+            let trainable: Vec<String> =
+                names.iter().zip(mask.iter().cycle()).filter(|(_, m)| **m).map(|(n, _)| n.to_string()).collect();
+            let t = TrainingSpec {
+                trainable: Some(trainable.clone()),
+                w_min: clipped.then_some(-clip),
+                w_max: clipped.then_some(clip),
+                ..TrainingSpec::plain(lr, updates)
+            };
+            prop_assert!(t.validate(names.iter().copied()).is_ok());
+            let grad_of = |q: &credit_core::Params<f64>| credit_bptt::gradient(&net, q, &seq).map(|b| b.grad);
+            let run = fixtures::train(&p0, &t, grad_of, |q| fixtures::losses(&net, q, &seq)).unwrap();
+            prop_assert_eq!((run.task.len(), run.reg.len(), run.params.len()), (updates + 1, updates + 1, updates + 1));
+            let bare = Network { reg: None, ..net.clone() };
+            for (k, q) in run.params.iter().enumerate() {
+                let e = forward(&net, q, &seq, ForwardOptions::default()).unwrap().loss;
+                prop_assert_eq!(run.task[k] + run.reg[k], e);
+                prop_assert_eq!(run.task[k], forward(&bare, q, &seq, ForwardOptions::default()).unwrap().loss);
+                if net.reg.is_none() {
+                    prop_assert_eq!(run.reg[k], 0.0);
+                }
+                for (a, b) in q.tensors.iter().zip(&p0.tensors) {
+                    if !trainable.iter().any(|n| n == a.name) {
+                        prop_assert_eq!(&a.value, &b.value, "{} is frozen", a.name);
+                    } else if clipped && k > 0 {
+                        prop_assert!(a.value.iter().all(|w| (-clip..=clip).contains(w)), "{} outside the clip", a.name);
+                    }
+                }
+            }
+            // the first update is θ − (g·η), clamped, for the trained tensors
+            if updates > 0 {
+                let g = credit_bptt::gradient(&net, &p0, &seq).unwrap().grad;
+                for ((a, b), gt) in run.params[1].tensors.iter().zip(&p0.tensors).zip(&g.tensors) {
+                    if trainable.iter().any(|n| n == a.name) {
+                        let want = (&b.value - &gt.value * lr).map(|w| if clipped { w.clamp(-clip, clip) } else { w });
+                        prop_assert_eq!(&a.value, &want);
+                    }
+                }
+            }
+        }
+    }
+}
