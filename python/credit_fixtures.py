@@ -138,8 +138,22 @@ class Fixture:
 
     @property
     def trajectories(self) -> Dict[str, Dict[str, np.ndarray]]:
-        """trajectory.npz as {rule: {"loss" or tensor: array over updates}}."""
+        """trajectory.npz as {rule: {"loss_task" | "loss_reg" | tensor: array over updates}}
+        (schema 2: the task loss and the regulariser are stored apart, E = their sum)."""
         return _split_rules(self.file("trajectory.npz"))
+
+    @property
+    def training(self) -> Dict[str, Any]:
+        """config.json's `training` with its defaults filled in (docs/fixtures.md section 2.2):
+        `lr`, `updates`, `trainable` (the tensor names; every tensor of `params` when null or
+        absent), `w_min`, `w_max` (-inf / inf when null or absent). Each update of a recorded
+        run sets theta <- clip(theta - lr * g, w_min, w_max) for the trainable tensors only."""
+        t = dict((self.config or {}).get("training") or {})
+        if t.get("trainable") is None:
+            t["trainable"] = list(self.params)
+        t["w_min"] = -math.inf if t.get("w_min") is None else float(t["w_min"])
+        t["w_max"] = math.inf if t.get("w_max") is None else float(t["w_max"])
+        return t
 
 
 def _check_dir(path: str) -> None:

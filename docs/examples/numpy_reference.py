@@ -8,13 +8,18 @@ delay delta), squared error and cross-entropy with any non-negative class weight
 mask weights, the firing-rate regulariser, and stacks of layers (docs/deep.md). Each line that
 implements an equation cites its label.
 
+It also replays the BPTT training run of the config's `training` (docs/fixtures.md §2.2:
+plain SGD, the `trainable` mask, the `w_min`/`w_max` clip) and records the task loss and the
+regulariser separately, as trajectory.npz does.
+
 Usage: python3 numpy_reference.py FIXTURE_DIR [OUT_DIR]
 
 FIXTURE_DIR holds config.json and inputs.npz in the layout of docs/fixtures.md §2. OUT_DIR, if
-given, receives intermediates.npz and gradients.npz (rule `bptt`) in the same layout, to be
-compared with `cargo xtask compare-fixture FIXTURE_DIR OUT_DIR --tol 1e-10`. If FIXTURE_DIR also
-holds the reference's intermediates.npz / gradients.npz, the largest relative error
-(docs/notation.md §7) against them is printed; the exit status is 1 above 1e-10.
+given, receives intermediates.npz, gradients.npz and trajectory.npz (rule `bptt`) in the same
+layout, to be compared with `cargo xtask compare-fixture FIXTURE_DIR OUT_DIR --tol 1e-10`. If
+FIXTURE_DIR also holds the reference's intermediates.npz / gradients.npz / trajectory.npz, the
+largest relative error (docs/notation.md §7) against their arrays of the same name is printed;
+the exit status is 1 above 1e-10.
 
 Arrays follow docs/fixtures.md: a leading axis of length T + 1 is time t = 0..T, row 0 the
 initial values; h is (T+1) x N x d (neuron-major: component c of neuron j at [t, j, c]).
@@ -327,19 +332,24 @@ class Network:
                 z[l][t], dz_dh[l][t] = m.output(h[l][t], r[l][t])  # (C1), (C5)
             z_read = np.concatenate([z[l][t - self.delay] for l in self.read])  # z_read^{t-delta} (S2)
             y[t] = self.kappa * y[t - 1] + self.c * (self.w_out @ z_read + self.b_out)  # (Y1), (S2)
-        loss, g = 0.0, np.zeros((T + 1, self.n_out))
+        loss_task, g = 0.0, np.zeros((T + 1, self.n_out))
         for t in range(1, T + 1):
             e_t, de_dy = self.step_loss(y[t], target[t - 1])
-            loss += mask[t - 1] * e_t  # E = sum_t m^t E^t + E_reg
+            loss_task += mask[t - 1] * e_t  # E_task = sum_t m^t E^t
             g[t] = mask[t - 1] * de_dy  # g^t = m^t dE^t/dy^t
         reg_signal = [np.zeros(m.n) for m in self.layers]
+        loss_reg = 0.0
         if self.reg is not None:
             q = self.reg
             for l, m in enumerate(self.layers):
                 f = z[l][1:].sum(axis=0) / (T * q["dt"])  # f_j (Y5)
-                loss += q["k"] * q["c_reg"] * np.sum((f - q["f_target"]) ** 2)  # E_reg (Y5)
+                loss_reg += q["k"] * q["c_reg"] * np.sum((f - q["f_target"]) ** 2)  # E_reg (Y5)
                 reg_signal[l] = 2 * q["k"] * q["c_reg"] * (f - q["f_target"]) / (T * q["dt"])  # (Y5)
-        return dict(h=h, r=r, z=z, dz_dh=dz_dh, y=y, g=g, loss=loss, reg_signal=reg_signal)
+        loss = loss_task + loss_reg  # E = E_task + E_reg
+        return dict(
+            h=h, r=r, z=z, dz_dh=dz_dh, y=y, g=g, loss=loss, loss_task=loss_task, loss_reg=loss_reg,
+            reg_signal=reg_signal,
+        )
 
     def bptt(self, x, target, mask):
         """The forward pass and the gradient by (B1)-(B6), (B7) for stacks."""
@@ -406,9 +416,45 @@ def load(fixture):
     return cfg, params, inp["x"], inp["target"], inp["mask"]
 
 
+def train(cfg, params, x, target, mask):
+    """The BPTT training run of the config's `training` (docs/fixtures.md §2.2): before each of
+    `updates` plain-SGD steps and after the last, E_task and E_reg and every tensor; a step sets
+    theta <- clip(theta - lr g, w_min, w_max) for each trainable tensor (`trainable`: a list of
+    names, null = all; a null bound = none) and leaves the others as they are."""
+    tr = cfg.get("training")
+    if not isinstance(tr, dict):
+        raise ConfigError(f"config.training = {tr!r}: an object")
+    lr, updates = _number(tr, "lr", "training"), _number(tr, "updates", "training", int)
+    trainable = tr.get("trainable")
+    if trainable is not None and (
+        not isinstance(trainable, list) or any(name not in params for name in trainable)
+    ):
+        raise ConfigError(f"training.trainable = {trainable!r}: a list of tensor names or null")
+    lo = -np.inf if tr.get("w_min") is None else _number(tr, "w_min", "training")
+    hi = np.inf if tr.get("w_max") is None else _number(tr, "w_max", "training")
+    p = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    history = {k: [v.copy()] for k, v in p.items()}
+    loss_task, loss_reg = [], []
+    for k in range(updates + 1):
+        out = Network(cfg, p).bptt(x, target, mask) if k < updates else None
+        fw = out if out is not None else Network(cfg, p).forward(x, target, mask)
+        loss_task.append(fw["loss_task"])
+        loss_reg.append(fw["loss_reg"])
+        if out is None:
+            break
+        for name, grad in out["grads"].items():
+            if trainable is None or name in trainable:
+                p[name] = np.clip(p[name] - grad.reshape(p[name].shape) * lr, lo, hi)  # SGD, clip
+            history[name].append(p[name].copy())
+    traj = {"bptt/loss_task": np.array(loss_task), "bptt/loss_reg": np.array(loss_reg)}
+    traj.update({f"bptt/{k}": np.stack(v) for k, v in history.items()})
+    return traj
+
+
 def run(fixture):
     """Everything this transcription computes for a fixture, as fixture-layout dictionaries
-    {intermediates: {name: array}, gradients: {"bptt/<tensor>": array}}."""
+    {intermediates: {name: array}, gradients: {"bptt/<tensor>": array},
+    trajectory: {"bptt/loss_task" | "bptt/loss_reg" | "bptt/<tensor>": array}}."""
     cfg, params, x, target, mask = load(fixture)
     net = Network(cfg, params)
     out = net.bptt(x, target, mask)
@@ -427,7 +473,7 @@ def run(fixture):
             learning_signal_partial=out["partial"][0],
         )
     grads = {f"bptt/{k}": v for k, v in out["grads"].items()}
-    return {"intermediates": inter, "gradients": grads}
+    return {"intermediates": inter, "gradients": grads, "trajectory": train(cfg, params, x, target, mask)}
 
 
 def rel_err(a, b):
@@ -467,6 +513,8 @@ def main(argv):
         if os.path.exists(path):
             ref = np.load(path)
             for k, v in arrays.items():
+                if k not in ref.files:  # e.g. a fixture exported without `bptt`
+                    continue
                 e = rel_err(v, ref[k])
                 worst = max(worst, e)
                 print(f"{name}/{k}: {e:.2e}")

@@ -77,7 +77,7 @@ def same_report(expected, candidate, *flags):
 
 def test_load_names_every_array(fixtures_dir):
     fx = cf.load(fixtures_dir / "rate-paper-n5-t20")
-    assert fx.config["cell"]["kind"] == "rate" and fx.config["schema"] == 1
+    assert fx.config["cell"]["kind"] == "rate" and fx.config["schema"] == 2
     n, n_in, k, t = fx.config["n"], fx.config["n_in"], fx.config["n_out"], fx.config["steps"]
     assert {name: a.shape for name, a in fx.params.items()} == {
         "w_in": (n, n_in), "w_rec": (n, n), "b": (n, 1), "w_out": (k, n), "b_out": (k, 1),
@@ -91,13 +91,54 @@ def test_load_names_every_array(fixtures_dir):
     assert set(fx.gradients["bptt"]) == set(fx.params)
     updates = fx.config["training"]["updates"]
     assert set(fx.trajectories) == {"bptt", "eprop_random"}
-    assert fx.trajectories["bptt"]["loss"].shape == (updates + 1,)
+    assert fx.trajectories["bptt"]["loss_task"].shape == (updates + 1,)
+    e = fx.trajectories["bptt"]["loss_task"] + fx.trajectories["bptt"]["loss_reg"]
+    assert e[0] == fx.intermediates["loss"] and np.all(np.diff(e) < 0)
+    assert fx.training["trainable"] == list(fx.params) and fx.training["w_max"] == np.inf
     np.testing.assert_array_equal(fx.trajectories["bptt"]["w_rec"][0], fx.params["w_rec"])
     # the loaded gradients are the Rust ones: BPTT = RTRL = oracle at ~1e-12
     for name, g in fx.gradients["oracle"].items():
         assert np.abs(fx.gradients["bptt"][name] - g).max() <= 1e-10 * np.abs(g).max()
     stack = cf.load(fixtures_dir / "stack-lif-alif-paper-n5x2-t20")
     assert "layers" in stack.config and "deep_eprop" in stack.gradients
+
+
+def test_mask_and_clip_round_trip(fixtures_dir, tmp_path):
+    """`trainable`, `w_min`, `w_max` written into a config travel export-fixtures --fixture ->
+    config.json -> cf.load: the frozen biases stay put, the clip binds, the NumPy transcription
+    replays the run at 1e-12, and a candidate whose frozen bias moves fails at that update in
+    both comparers alike (docs/fixtures.md section 2.2)."""
+    src, mine, out = fixtures_dir / "lif-paper-n5-t20", tmp_path / "mine", tmp_path / "out"
+    mine.mkdir()
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["training"].update(trainable=["w_in", "w_rec", "w_out"], w_min=-0.3, w_max=0.35)
+    (mine / "config.json").write_text(json.dumps(cfg))
+    shutil.copy(src / "inputs.npz", mine / "inputs.npz")
+    code, _, err = cargo_bin("export-fixtures", out, "--fixture", mine, "--rules", "bptt,eprop_random")
+    assert code == 0, err
+    fx = cf.load(out)
+    assert fx.config["schema"] == 2 and fx.config["training"] == cfg["training"]
+    assert fx.training["trainable"] == ["w_in", "w_rec", "w_out"] and fx.training["w_min"] == -0.3
+    for rule, run in fx.trajectories.items():
+        for name, series in run.items():
+            if name in ("b", "b_out"):
+                assert np.all(series == series[0]), f"{rule}/{name}: a frozen tensor moved"
+            elif name.startswith("w_"):
+                moved = series[1:][series[1:] != series[0]]
+                assert moved.size and moved.min() >= -0.3 and moved.max() <= 0.35, f"{rule}/{name}"
+        clipped = sum(np.sum((run[n][1:] == -0.3) | (run[n][1:] == 0.35)) for n in ("w_in", "w_rec", "w_out"))
+        assert clipped > 0, f"{rule}: the clip must bind"
+    sys.path.insert(0, os.path.join(ROOT, "docs", "examples"))
+    import numpy_reference as npref
+
+    ours = npref.train(*npref.load(str(out)))
+    for k, v in ours.items():
+        assert npref.rel_err(v, fx.trajectories["bptt"][k.split("/", 1)[1]]) <= 1e-12, k
+    cand = copy_of(fx, files=["trajectory.npz"])
+    cand["trajectory.npz"]["bptt/b"][3, 2, 0] += 0.01
+    write(tmp_path / "cand", cand)
+    rc, report = same_report(out, tmp_path / "cand")
+    assert rc == 1 and "first parting: trajectory.npz bptt/b[3, 2, 0] at step 3" in report, report
 
 
 def test_loader_is_tolerant_of_1d_bias_and_extra_keys(fixtures_dir, tmp_path):
@@ -172,7 +213,7 @@ def test_shape_mismatch(fixtures_dir, tmp_path):
     ref = fixtures_dir / "rate-paper-n5-t20"
     cand = copy_of(cf.load(ref), files=["gradients.npz", "trajectory.npz"], keep=lambda f, n: "bptt/" in n)
     cand["gradients.npz"]["bptt/w_in"] = cand["gradients.npz"]["bptt/w_in"][:, :2]
-    cand["trajectory.npz"]["bptt/loss"] = cand["trajectory.npz"]["bptt/loss"][:, None]
+    cand["trajectory.npz"]["bptt/loss_task"] = cand["trajectory.npz"]["bptt/loss_task"][:, None]
     write(tmp_path, cand)
     rc, out = same_report(ref, tmp_path)
     assert rc == 1 and "FAIL: shape [5, 2], expected [5, 3]" in out and "FAIL: shape [6, 1], expected [6]" in out

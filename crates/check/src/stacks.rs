@@ -59,7 +59,7 @@ impl StackConfig {
     /// [`crate::suite::Config::spec`]; `init_scale` is `null`: each layer uses its cell's
     /// default gains).
     pub fn spec(&self) -> serde_json::Value {
-        let training = crate::fixtures::config::TrainingSpec { lr: 0.0, updates: 0 };
+        let training = crate::fixtures::config::TrainingSpec::plain(0.0, 0);
         let fx = crate::fixtures::stack::StackFixtureConfig::describe(
             &self.name,
             crate::suite::preset_label(&self.name),

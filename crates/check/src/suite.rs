@@ -87,7 +87,7 @@ pub(crate) fn spec_json(
 
 /// `preset` of a config's description: `<name>` for the configs `preset-<name>-…`, else `custom`.
 pub(crate) fn preset_label(name: &str) -> &'static str {
-    Preset::ALL
+    Preset::SUITE
         .into_iter()
         .find(|p| name.starts_with(&format!("preset-{}-", p.name())))
         .map_or("custom", |p| p.name())
@@ -98,7 +98,7 @@ impl Config {
     /// `FixtureConfig::describe`) and how its data are drawn (`spec_json`); the `spec` of
     /// every row of the report.
     pub fn spec(&self) -> serde_json::Value {
-        let training = crate::fixtures::config::TrainingSpec { lr: 0.0, updates: 0 };
+        let training = crate::fixtures::config::TrainingSpec::plain(0.0, 0);
         let fx = crate::fixtures::config::FixtureConfig::describe(
             &self.name,
             preset_label(&self.name),
@@ -275,7 +275,7 @@ pub fn builtin_suite() -> Vec<Config> {
     }
     v.push(no_rec(cfg("n6-t20-wrec0", rate(0.3), 3, 6, 2, 20, 7, Loss::Mse, 0.9)));
     // the named presets of e-prop conventions, with firing-rate regularisation
-    for (i, preset) in Preset::ALL.into_iter().enumerate() {
+    for (i, preset) in Preset::SUITE.into_iter().enumerate() {
         let conv = preset.conventions();
         let (alpha, kappa) = ((-1.0f64 / 20.0).exp(), (-1.0f64 / 10.0).exp());
         let cells = [conv.lif(alpha, 1.0), conv.alif(alpha, 1.0, (-1.0f64 / 50.0).exp(), 0.3)];

@@ -115,7 +115,8 @@ fn unwritable_output_fails_before_the_run() {
 }
 
 /// Exports the canonical fixture `name` into `dir`, with its inputs `x` replaced by zeros when
-/// `silent` (then `w_in` has a zero gradient, a dead reference: its rows fail).
+/// `silent` (then `w_in` has a zero gradient, a dead reference: its rows fail; its trajectory is
+/// empty, since a net that does not learn is refused by the export).
 fn fixture(dir: &Path, name: &str, silent: bool) -> PathBuf {
     let mut fx = credit_check::fixtures::canonical()
         .into_iter()
@@ -123,6 +124,7 @@ fn fixture(dir: &Path, name: &str, silent: bool) -> PathBuf {
         .expect("a canonical fixture");
     if silent {
         fx.seq.x.iter_mut().for_each(|x| x.fill(0.0));
+        fx.config.training.updates = 0; // a silent net does not learn: no trajectory to refuse
     }
     let out = dir.join(name);
     credit_check::fixtures::write(&out, &fx).unwrap();
@@ -312,4 +314,18 @@ fn deep_table_json_and_csv() {
     assert_eq!(csv.lines().count(), 41);
     assert!(csv.lines().nth(1).unwrap().starts_with("1,stack(alif),deep-eprop,1,"), "{csv}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A preset without built-in configs (`nest-regular-arrival`, …) is a usage error that says so,
+/// before anything runs; an unknown one lists every preset.
+#[test]
+fn presets_outside_the_suite_are_named() {
+    let out = run("check-gradients", &["--preset", "nest-no-regular-arrival"]);
+    assert_usage_error("check-gradients", &out, "--preset nest-no-regular-arrival: no built-in configs");
+    let out = run("check-gradients", &["--preset", "nest-regular"]);
+    assert_usage_error(
+        "check-gradients",
+        &out,
+        "nest-regular-arrival, nest-no-regular-arrival, tf-light-lif",
+    );
 }

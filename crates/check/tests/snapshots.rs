@@ -108,7 +108,7 @@ fn golden_eprop(preset: credit_core::Preset, alif: bool) -> String {
 
 #[test]
 fn golden_eprop_per_preset() {
-    for preset in credit_core::Preset::ALL {
+    for preset in credit_core::Preset::SUITE {
         for alif in [false, true] {
             let name = format!("eprop_{}_{}", preset.name(), if alif { "alif" } else { "lif" });
             insta::assert_snapshot!(name, golden_eprop(preset, alif));

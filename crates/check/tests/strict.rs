@@ -470,7 +470,7 @@ fn rules_select_a_subset_and_the_costly_ones_are_skipped() {
         "{g:?}"
     );
     let tr = names_in(&out.join("trajectory.npz"));
-    assert!(tr.contains(&"bptt/loss".to_string()) && tr.contains(&"eprop_random/loss".to_string()));
+    assert!(tr.contains(&"bptt/loss_task".to_string()) && tr.contains(&"eprop_random/loss_reg".to_string()));
     let m: fixtures::Manifest =
         serde_json::from_str(&std::fs::read_to_string(out.join("rules.json")).unwrap()).unwrap();
     assert_eq!(m.gradients, ["bptt", "eprop_random"]);

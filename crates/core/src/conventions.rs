@@ -18,6 +18,18 @@
 //! not available to check it. The `tf` and `nest` columns were read in the sources
 //! (`docs/presets-research.md`).
 //!
+//! Three more presets name the other convention of a framework that has two; each departs from
+//! the column above in the rows listed (every other row as `nest`, resp. `tf`):
+//!
+//! | preset | `input_scale` | `readout_scale` | `reg_factor` | reproduces |
+//! |---|---|---|---|---|
+//! | `nest-regular-arrival` | `one` | `one` | `half` | NEST `eprop_iaf_bsshslm_2020` and `eprop_readout_bsshslm_2020` at their default `regular_spike_arrival = True` |
+//! | `nest-no-regular-arrival` | `one-minus-alpha` | `one-minus-kappa` | `half` | NEST's sine-wave regression test and example (`regular_spike_arrival = False` on neurons and readout) |
+//! | `tf-light-lif` | `one-minus-alpha` | `one-minus-kappa` | `half` | the TF pattern-generation tutorial's `LightLIF` |
+//!
+//! [`Preset::reproduces`] says, per preset, which published model or test it reproduces and
+//! where that was read (`docs/presets-research.md` §13).
+//!
 //! [`Conventions::OPTIONS`] is this table in code: [`Conventions::set`] and [`Conventions::get`]
 //! go through it, each choice lists its values in [`Choice::ALL`] (names by an exhaustive
 //! match), and `credit-check`'s coverage test walks it over the built-in suite.
@@ -27,7 +39,8 @@ use crate::error::{Error, Result};
 use crate::readout::{RateReg, Readout, ReadoutDelay, ReadoutScale, RegFactor};
 use crate::stack::{InterLayer, ReadoutFrom};
 
-/// A named preset of conventions.
+/// A named preset of conventions; [`Preset::reproduces`] names the published model or test each
+/// one reproduces, with its source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Preset {
     /// Bellec et al. (2020) as read in the design notes (the default).
@@ -35,20 +48,84 @@ pub enum Preset {
     Paper,
     /// The authors' TensorFlow tutorial (`EligALIF`, evidence-accumulation task).
     Tf,
-    /// NEST's `eprop_iaf_bsshslm_2020` / `eprop_iaf_adapt_bsshslm_2020` / `eprop_readout_bsshslm_2020`.
+    /// NEST's `eprop_iaf_bsshslm_2020` / `eprop_iaf_adapt_bsshslm_2020` / `eprop_readout_bsshslm_2020`
+    /// as NEST's evidence-accumulation test sets them: neurons `regular_spike_arrival = True`
+    /// (`ζ = 1`), readout `False` (`c = 1 − κ`).
     Nest,
+    /// NEST's `*_bsshslm_2020` models at their default, `regular_spike_arrival = True` on neurons
+    /// and readout: `ζ = 1`, `c = 1`.
+    NestRegularArrival,
+    /// NEST's `*_bsshslm_2020` models with `regular_spike_arrival = False` on neurons and readout,
+    /// as NEST's sine-wave regression test sets them: `ζ = 1 − α`, `c = 1 − κ`.
+    NestNoRegularArrival,
+    /// The authors' TensorFlow pattern-generation tutorial (`LightLIF`): `ζ = 1 − α`, `c = 1 − κ`,
+    /// `E_reg` with `½`.
+    TfLightLif,
 }
 
 impl Preset {
     /// Every preset.
-    pub const ALL: [Preset; 3] = [Preset::Paper, Preset::Tf, Preset::Nest];
+    pub const ALL: [Preset; 6] = [
+        Preset::Paper,
+        Preset::Tf,
+        Preset::Nest,
+        Preset::NestRegularArrival,
+        Preset::NestNoRegularArrival,
+        Preset::TfLightLif,
+    ];
 
-    /// The preset's name: `paper`, `tf`, `nest`.
+    /// The presets of the built-in suite (`preset-<name>-…` configs), the canonical fixtures and
+    /// the golden snapshots. The others differ from these in rows the covering array of the
+    /// suite already varies (`input_scale`, `readout_scale`, `reg_factor`).
+    pub const SUITE: [Preset; 3] = [Preset::Paper, Preset::Tf, Preset::Nest];
+
+    /// The preset's name: `paper`, `tf`, `nest`, `nest-regular-arrival`,
+    /// `nest-no-regular-arrival`, `tf-light-lif`.
     pub fn name(&self) -> &'static str {
         match self {
             Preset::Paper => "paper",
             Preset::Tf => "tf",
             Preset::Nest => "nest",
+            Preset::NestRegularArrival => "nest-regular-arrival",
+            Preset::NestNoRegularArrival => "nest-no-regular-arrival",
+            Preset::TfLightLif => "tf-light-lif",
+        }
+    }
+
+    /// The published model or test the preset reproduces, and where its conventions were read
+    /// (`docs/presets-research.md`; NEST at nest/nest-simulator 84b06d8d, TF at
+    /// IGITUGraz/eligibility_propagation 7dd1558b).
+    pub fn reproduces(&self) -> &'static str {
+        match self {
+            Preset::Paper => {
+                "Bellec et al. (2020), Nat. Commun. 11:3625, Methods, as read in the design notes \
+                 (a reconstruction: the Methods text was not available to check it)"
+            }
+            Preset::Tf => {
+                "the authors' TF evidence-accumulation tutorial (EligALIF cells, exp_convolve readout): \
+                 Figure_3_and_S7_e_prop_tutorials/tutorial_evidence_accumulation_with_alif.py, models.py"
+            }
+            Preset::Nest => {
+                "NEST's evidence-accumulation example and test (neurons regular_spike_arrival = True, \
+                 readout False): pynest/examples/eprop_plasticity/\
+                 eprop_supervised_classification_evidence-accumulation_bsshslm_2020.py, \
+                 testsuite/pytests/synapses/test_eprop_bsshslm_2020_plasticity.py"
+            }
+            Preset::NestRegularArrival => {
+                "NEST's eprop_iaf_bsshslm_2020, eprop_iaf_adapt_bsshslm_2020 and \
+                 eprop_readout_bsshslm_2020 at their default regular_spike_arrival = True \
+                 (models/*_bsshslm_2020.cpp: P_z_in_ = 1)"
+            }
+            Preset::NestNoRegularArrival => {
+                "NEST's sine-wave regression example and test (regular_spike_arrival = False on \
+                 neurons and readout): pynest/examples/eprop_plasticity/\
+                 eprop_supervised_regression_sine-waves_bsshslm_2020.py, \
+                 testsuite/pytests/synapses/test_eprop_bsshslm_2020_plasticity.py"
+            }
+            Preset::TfLightLif => {
+                "the authors' TF pattern-generation tutorial (LightLIF cells): \
+                 Figure_3_and_S7_e_prop_tutorials/tutorial_pattern_generation.py, models.py"
+            }
         }
     }
 
@@ -57,14 +134,18 @@ impl Preset {
     /// ```
     /// use credit_core::conventions::Preset;
     /// assert_eq!(Preset::parse("nest").unwrap(), Preset::Nest);
+    /// assert_eq!(Preset::parse("nest-no-regular-arrival").unwrap(), Preset::NestNoRegularArrival);
     /// let e = Preset::parse("pytorch").unwrap_err();
-    /// assert_eq!(e.to_string(), "preset = pytorch: one of paper, tf, nest");
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "preset = pytorch: one of paper, tf, nest, nest-regular-arrival, nest-no-regular-arrival, tf-light-lif"
+    /// );
     /// ```
     pub fn parse(name: &str) -> Result<Self> {
         Preset::ALL.into_iter().find(|p| p.name() == name).ok_or_else(|| Error::Invalid {
             field: "preset".into(),
             value: name.to_string(),
-            requirement: "one of paper, tf, nest",
+            requirement: "one of paper, tf, nest, nest-regular-arrival, nest-no-regular-arrival, tf-light-lif",
         })
     }
 
@@ -75,6 +156,15 @@ impl Preset {
             Preset::Paper => paper,
             Preset::Tf => Conventions { readout_scale: ReadoutScale::OneMinusKappa, ..paper },
             Preset::Nest => Conventions {
+                readout_scale: ReadoutScale::OneMinusKappa,
+                reg_factor: RegFactor::Half,
+                ..paper
+            },
+            // NEST: `P_z_in_ = regular_spike_arrival ? 1.0 : 1.0 - P_v_m_` in the neuron (ζ) and in
+            // the readout (c) (`docs/presets-research.md` §2, §6, §13)
+            Preset::NestRegularArrival => Conventions { reg_factor: RegFactor::Half, ..paper },
+            Preset::NestNoRegularArrival | Preset::TfLightLif => Conventions {
+                input_scale: InputScale::OneMinusAlpha,
                 readout_scale: ReadoutScale::OneMinusKappa,
                 reg_factor: RegFactor::Half,
                 ..paper
@@ -532,5 +622,47 @@ mod tests {
         assert_eq!(c.surrogate, Surrogate::Exponential { gamma: 0.7, beta: 2.0 });
         assert_eq!(c.get("n_ref").unwrap().as_deref(), Some("3"));
         assert!(c.get("nope").is_err());
+    }
+
+    /// Every preset parses from its name, the parse error lists every name, the suite's are
+    /// among them, and each preset has a source.
+    #[test]
+    fn presets_parse_and_say_what_they_reproduce() {
+        let names: Vec<_> = Preset::ALL.iter().map(|p| p.name()).collect();
+        let e = Preset::parse("x").unwrap_err().to_string();
+        assert_eq!(e, format!("preset = x: one of {}", names.join(", ")));
+        for p in Preset::ALL {
+            assert_eq!(Preset::parse(p.name()).unwrap(), p);
+            assert!(p.reproduces().len() > 40, "{}", p.name());
+        }
+        assert!(Preset::SUITE.iter().all(|p| Preset::ALL.contains(p)));
+        // no two presets are the same conventions (a preset whose name says which must differ)
+        for (i, a) in Preset::ALL.iter().enumerate() {
+            for b in &Preset::ALL[i + 1..] {
+                let same = a.conventions() == b.conventions();
+                // TF's LightLIF tutorial and NEST's sine-wave test share every convention here:
+                // NEST's test was written to reproduce that tutorial
+                let twins = [a, b] == [&Preset::NestNoRegularArrival, &Preset::TfLightLif];
+                assert_eq!(same, twins, "{} vs {}", a.name(), b.name());
+            }
+        }
+    }
+
+    /// NEST's `regular_spike_arrival` sets ζ in the neuron and c in the readout
+    /// (`P_z_in_ = regular_spike_arrival ? 1 : 1 − P_v_m_`): true → 1, false → 1 − α, 1 − κ.
+    #[test]
+    fn nest_arrival_presets() {
+        let (t, f) = (Preset::NestRegularArrival.conventions(), Preset::NestNoRegularArrival.conventions());
+        assert_eq!((t.input_scale, t.readout_scale), (InputScale::One, ReadoutScale::One));
+        assert_eq!(
+            (f.input_scale, f.readout_scale),
+            (InputScale::OneMinusAlpha, ReadoutScale::OneMinusKappa)
+        );
+        let nest = Preset::Nest.conventions();
+        assert_eq!((nest.input_scale, nest.readout_scale), (InputScale::One, ReadoutScale::OneMinusKappa));
+        for c in [t, f, nest] {
+            assert_eq!(c.reg_factor, RegFactor::Half);
+            assert_eq!(Conventions { input_scale: t.input_scale, readout_scale: t.readout_scale, ..c }, t);
+        }
     }
 }

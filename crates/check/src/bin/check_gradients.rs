@@ -125,6 +125,16 @@ fn main() -> ExitCode {
     }
     if let Some(name) = &args.preset {
         match credit_core::Preset::parse(name) {
+            Ok(p) if !credit_core::Preset::SUITE.contains(&p) => {
+                let suite: Vec<_> = credit_core::Preset::SUITE.iter().map(|p| p.name()).collect();
+                eprintln!(
+                    "check-gradients: --preset {}: no built-in configs (those of {}); run it on a fixture with \
+                     --fixture",
+                    p.name(),
+                    suite.join(", ")
+                );
+                return ExitCode::from(2);
+            }
             Ok(p) => {
                 let tag = format!("preset-{}-", p.name());
                 suite.retain(|c| c.name.starts_with(&tag));
