@@ -6,6 +6,7 @@
 //! cargo xtask deep-table [--cell alif] [--n 6] [--steps 16] [--read top|all] [--fixture DIR] [--json PATH] [--csv PATH]
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
+//! cargo xtask bench --rule R [--cell C] [--n N] [--steps T] [--layers L] [--scalar f32|f64] [--literal] [--repeat K] [--json PATH]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
@@ -381,6 +382,7 @@ const TASKS: &[Task] = &[
     ("deep-table", "deep rules on stacks of 1–4 layers", |a| check_bin("deep-table", a)),
     ("export-fixtures", "write conformance fixtures to DIR", |a| check_bin("export-fixtures", a)),
     ("compare-fixture", "compare a port's arrays with a fixture", |a| check_bin("compare-fixture", a)),
+    ("bench", "median time and peak memory of one gradient, fast or --literal", |a| check_bin("bench", a)),
     ("tidy", "one nalgebra, simba and num-dual in the dependency graph", |_| tidy()),
     ("doc", "rustdoc with KaTeX maths", |_| doc()),
     ("ci", "fmt, clippy, tests, tidy, check-gradients", |_| ci()),
