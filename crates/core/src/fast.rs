@@ -246,6 +246,15 @@ impl<T: Scalar> Kernel<T> {
         }
     }
 
+    /// `∂z^0/∂h^0` at the initial state `h^0 = 0` (Eq. C5, neuron-major `N·d`): ALIF's `D^1`
+    /// reads it (multiplied by `ε^0 = 0` and `λ`-free terms, so it changes no gradient, but the
+    /// stored Jacobian entries equal the literal ones at every step).
+    pub fn initial_zh(&self) -> DVector<T> {
+        let rows =
+            self.cell.output_jacobian(&crate::CellState::<T>::zeros(self.n, self.d, self.cell.is_spiking()));
+        DVector::from_fn(self.n * self.d, |r, _| rows[(r / self.d, r % self.d)])
+    }
+
     /// `u = b + W_in x + W_rec z` (K1) for one step, into `u` (`G·N`).
     pub fn drive(&self, x: &[T], z_prev: &[T], u: &mut [T]) {
         u.copy_from_slice(self.b.as_slice());
@@ -390,6 +399,7 @@ pub fn forward_with<T: Scalar>(
     let mut refractory = DMatrix::zeros(if spiking { n } else { 0 }, steps + 1);
     let mut z = DMatrix::zeros(n, steps + 1);
     let mut zh = DMatrix::zeros(n * d, steps + 1);
+    zh.column_mut(0).copy_from(&kernel.initial_zh()); // ∂z^0/∂h^0, read by ALIF's D^1
     let mut gain = DMatrix::zeros(g * n, steps + 1);
     let mut decay = DMatrix::zeros(n, steps + 1);
     for t in 1..=steps {

@@ -113,7 +113,7 @@ impl<T: Scalar> FastOnline<T> {
             refractory_new: vec![0; if spiking { n } else { 0 }],
             z_prev: vec![zero; n],
             z: vec![zero; n],
-            zh_prev: vec![zero; n * d],
+            zh_prev: kernel.initial_zh().as_slice().to_vec(),
             zh: vec![zero; n * d],
             gain: vec![zero; g * n],
             decay: vec![zero; n],
