@@ -6,9 +6,9 @@
 //! stores the trajectory once ([`credit_core::fast::forward`]: `h`, `z`, `∂z/∂h`, the gains and
 //! decays of every step), never builds a local Jacobian, and turns the sums over time of
 //! (B2) and (B6) into GEMMs:
-//! $$ \frac{dE}{dW^{\rm rec}} = A\, Z_{-}^\top, \quad \frac{dE}{dW^{\rm in}} = A\, X^\top, \quad
-//!    \frac{dE}{db} = A\,\mathbb 1 \quad\text{(K8)}, \qquad
-//!    \frac{dE}{dW^{\rm out}} = c\,\bar Y Z_{\delta}^\top \quad\text{(K9)}, $$
+//! $$ \\frac{dE}{dW^{\\rm rec}} = A\\, Z_{-}^\\top, \\quad \\frac{dE}{dW^{\\rm in}} = A\\, X^\\top, \\quad
+//!    \\frac{dE}{db} = A\\,\\mathbb 1 \\quad\\text{(K8)}, \\qquad
+//!    \\frac{dE}{dW^{\\rm out}} = c\\,\\bar Y Z_{\\delta}^\\top \\quad\\text{(K9)}, $$
 //! where column `t` of `A` is the drive adjoint `a^t = γ^t ⊙ λ^t` (K6). The time loop is one
 //! GEMV (`W_recᵀ a^{t+1}`, K7) and `O(N·d)` element-wise work per step, with no allocation.
 //!

@@ -4,8 +4,8 @@
 //!
 //! | id | compared | expect |
 //! |---|---|---|
-//! | `bptt-fast=bptt` | [`credit_bptt::fast`] vs [`credit_bptt::gradient`]: every tensor and the loss | equal (1e-12) |
-//! | `eprop-fast=eprop` | [`credit_eprop::fast`] vs [`credit_eprop::gradient`] with symmetric, random and adaptive feedback (adaptive: two Kolen–Pollack updates, each side driven by its own gradients); every tensor and the loss | equal (1e-12) |
+//! | `bptt-fast=bptt` | [`credit_bptt::fast()`] vs [`credit_bptt::gradient`]: every tensor and the loss | equal (1e-12) |
+//! | `eprop-fast=eprop` | [`credit_eprop::fast()`] vs [`credit_eprop::gradient`] with symmetric, random and adaptive feedback (adaptive: two Kolen–Pollack updates, each side driven by its own gradients); every tensor and the loss | equal (1e-12) |
 //! | `fast-f32~f64` | fast BPTT and fast symmetric e-prop in `f32` vs the same in `f64` (identical spike trains required) | equal at the f32 tolerance |
 //!
 //! Liveness is the config's (spikes, active surrogate, live gradient tensors) and every

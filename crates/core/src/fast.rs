@@ -11,7 +11,7 @@
 //! Layout (`docs/fast.md` §1): a cell has `G` **drive rows** per neuron (`G = 1` for rate, LIF,
 //! ALIF; `G = 4` for the LSTM, gate-major `i, f, c, o`): the packed weights stack the gate
 //! tensors, so that the pre-activations of every gate of every neuron are
-//! $$ u^t = b + W^{\rm in} x^t + W^{\rm rec} z^{t-1} \in \mathbb{R}^{G N} \quad\text{(K1)} $$
+//! $$ u^t = b + W^{\\rm in} x^t + W^{\\rm rec} z^{t-1} \\in \\mathbb{R}^{G N} \\quad\\text{(K1)} $$
 //! — one GEMM over all steps for the input part, one GEMV per step for the recurrent part.
 //! Row `g·N + j` is gate `g` of neuron `j`. Each drive row feeds one state component
 //! ([`Kernel::component`]). Per step the forward pass stores
