@@ -1,7 +1,7 @@
 //! `bench`: the median wall time of one full gradient of one sequence and the peak memory of the
 //! process while it runs, for the fast path of a rule or (with `--literal`) its literal
 //! transcription. Usually `cargo xtask bench` (release build). Output and JSON:
-//! `docs/benchmarks.md` §2.
+//! `docs/benchmarks.md`, section `cargo xtask bench`.
 //!
 //! Adding a rule's fast path is one match arm in [`run`].
 
@@ -66,7 +66,7 @@ struct Args {
     /// Seed of parameters, data and feedback.
     #[arg(long, default_value_t = 1, value_parser = non_negative::<u64>)]
     seed: u64,
-    /// Also write the result as JSON (docs/benchmarks.md §2) to this path.
+    /// Also write the result as JSON (docs/benchmarks.md) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
 }
@@ -95,7 +95,7 @@ const RULES: [(&str, Rule); 8] = [
     ("ostl", Rule::Ostl),
 ];
 
-/// The result: one JSON object (docs/benchmarks.md §2).
+/// The result: one JSON object (docs/benchmarks.md, section `cargo xtask bench`).
 #[derive(Serialize)]
 struct Report {
     schema: u32,
