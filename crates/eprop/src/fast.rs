@@ -191,7 +191,6 @@ impl<T: Scalar> FastOnline<T> {
         mask: f64,
     ) {
         let (n, n_in, k) = (net.n, net.n_in, net.n_out);
-        let w = n_in + n + 1;
         let lag = net.readout.lag();
         let (kappa, c_out) = (T::c(net.readout.kappa), T::c(net.readout.c()));
         for (dst, &src) in self.x.iter_mut().zip(x.iter()) {
@@ -238,7 +237,41 @@ impl<T: Scalar> FastOnline<T> {
         self.pre[..n_in].copy_from_slice(&self.x);
         self.pre[n_in..n_in + n].copy_from_slice(&self.z_prev);
         self.pre[n_in + n] = T::one();
-        let fuse = Fuse { kappa, lag0: lag == 0, reg: net.reg.is_some() };
+        // the traces, specialised on the delay and the regulariser (no branch in the inner loops)
+        match (lag == 0, net.reg.is_some()) {
+            (true, false) => self.traces::<true, false>(net, kernel, kappa),
+            (true, true) => self.traces::<true, true>(net, kernel, kappa),
+            (false, false) => self.traces::<false, false>(net, kernel, kappa),
+            (false, true) => self.traces::<false, true>(net, kernel, kappa),
+        }
+        // Eq. (E6): z̄^t = κ z̄^{t−1} + c z^{t−δ}, b̄^t = κ b̄^{t−1} + c; the exact readout gradient
+        let z_read = if lag == 0 { &self.z } else { &self.z_prev };
+        for j in 0..n {
+            self.z_bar[j] = self.z_bar[j] * kappa + z_read[j] * c_out;
+        }
+        self.b_bar = self.b_bar * kappa + c_out;
+        let gv = DVectorView::from_slice(&self.g, k);
+        self.g_out.ger(T::one(), &gv, &DVectorView::from_slice(&self.z_bar, n), T::one());
+        self.g_bout.axpy(self.b_bar, &gv, T::one());
+        if net.reg.is_some() {
+            for j in 0..n {
+                self.z_sum[j] += self.z[j];
+            }
+        }
+        std::mem::swap(&mut self.h, &mut self.h_new);
+        std::mem::swap(&mut self.refractory, &mut self.refractory_new);
+        std::mem::swap(&mut self.z_prev, &mut self.z);
+        std::mem::swap(&mut self.zh_prev, &mut self.zh);
+        std::mem::swap(&mut self.y, &mut self.y_new);
+        self.steps += 1;
+    }
+
+    /// Eqs. (E1), (E2), (E5), (E12) in the cell's structure, (K10)–(K13): the traces of step `t`,
+    /// their κ-filter and the gradient update, one fused loop per neuron. `LAG0`: `δ = 0`;
+    /// `REG`: a regulariser (sum the unfiltered traces).
+    fn traces<const LAG0: bool, const REG: bool>(&mut self, net: &Network, kernel: &Kernel<T>, kappa: T) {
+        let (n, n_in) = (net.n, net.n_in);
+        let w = n_in + n + 1;
         let p = kernel.gates * w;
         match &net.cell {
             Cell::Rate(_) => {
@@ -247,11 +280,11 @@ impl<T: Scalar> FastOnline<T> {
                     let row = j * p..(j + 1) * p;
                     let (eb, acc, es) =
                         (&mut self.e_bar[row.clone()], &mut self.acc[row.clone()], &mut self.e_sum);
-                    let es = if fuse.reg { &mut es[row] } else { &mut es[..] };
+                    let es = if REG { &mut es[row] } else { &mut es[..] };
                     let eps = &mut self.eps[j * w..(j + 1) * w];
                     for q in 0..w {
                         eps[q] = dj * eps[q] + gj * self.pre[q]; // (K10), Eq. (E1): D ε + I
-                        fuse.update(q, zj * eps[q], lj, eb, acc, es); // Eq. (E2), (E5)
+                        update::<T, LAG0, REG>(kappa, q, zj * eps[q], lj, eb, acc, es); // Eq. (E2), (E5)
                     }
                 }
             }
@@ -265,11 +298,13 @@ impl<T: Scalar> FastOnline<T> {
                     let row = j * p..(j + 1) * p;
                     let (eb, acc, es) =
                         (&mut self.e_bar[row.clone()], &mut self.acc[row.clone()], &mut self.e_sum);
-                    let es = if fuse.reg { &mut es[row] } else { &mut es[..] };
-                    for q in 0..w {
-                        // Eq. (E8): e_ji = ψ_j x̄_i; no autapse: W_rec[j, j] has no trace
-                        let e = if q == n_in + j { T::zero() } else { psi * self.eps[q] };
-                        fuse.update(q, e, lj, eb, acc, es);
+                    let es = if REG { &mut es[row] } else { &mut es[..] };
+                    // Eq. (E8): e_ji = ψ_j x̄_i; no autapse: W_rec[j, j] has no trace (its entries stay 0)
+                    let eps = &self.eps;
+                    for (lo, hi) in [(0, n_in + j), (n_in + j + 1, w)] {
+                        for q in lo..hi {
+                            update::<T, LAG0, REG>(kappa, q, psi * eps[q], lj, eb, acc, es);
+                        }
                     }
                 }
             }
@@ -292,12 +327,14 @@ impl<T: Scalar> FastOnline<T> {
                     let row = j * p..(j + 1) * p;
                     let (eb, acc, es) =
                         (&mut self.e_bar[row.clone()], &mut self.acc[row.clone()], &mut self.e_sum);
-                    let es = if fuse.reg { &mut es[row] } else { &mut es[..] };
+                    let es = if REG { &mut es[row] } else { &mut es[..] };
                     let ea = &self.eps_a[j * w..(j + 1) * w];
-                    for q in 0..w {
-                        // Eq. (E10): e = ψ ε^v − βψ ε^a (no autapse on the diagonal)
-                        let e = if q == n_in + j { T::zero() } else { zv * self.eps[q] + za * ea[q] };
-                        fuse.update(q, e, lj, eb, acc, es);
+                    // Eq. (E10): e = ψ ε^v − βψ ε^a (no autapse: the diagonal's entries stay 0)
+                    let eps = &self.eps;
+                    for (lo, hi) in [(0, n_in + j), (n_in + j + 1, w)] {
+                        for q in lo..hi {
+                            update::<T, LAG0, REG>(kappa, q, zv * eps[q] + za * ea[q], lj, eb, acc, es);
+                        }
                     }
                 }
             }
@@ -307,44 +344,24 @@ impl<T: Scalar> FastOnline<T> {
                     let row = j * p..(j + 1) * p;
                     let (eb, acc, es) =
                         (&mut self.e_bar[row.clone()], &mut self.acc[row.clone()], &mut self.e_sum);
-                    let es = if fuse.reg { &mut es[row] } else { &mut es[..] };
+                    let es = if REG { &mut es[row] } else { &mut es[..] };
                     let eps = &mut self.eps[j * 3 * w..(j + 1) * 3 * w];
                     for gate in 0..3 {
                         let gj = self.gain[gate * n + j];
                         for q in 0..w {
                             let i = gate * w + q;
                             eps[i] = f * eps[i] + gj * self.pre[q]; // (K13), Eq. (E1): c-row
-                            fuse.update(i, zc * eps[i], lj, eb, acc, es); // Eq. (E2)
+                            update::<T, LAG0, REG>(kappa, i, zc * eps[i], lj, eb, acc, es); // Eq. (E2)
                         }
                     }
                     let go = self.gain[3 * n + j];
                     for q in 0..w {
                         // (K13): the o-row has no memory, ε^o = ∂o/∂u_o [x | z | 1]
-                        fuse.update(3 * w + q, zo * (go * self.pre[q]), lj, eb, acc, es);
+                        update::<T, LAG0, REG>(kappa, 3 * w + q, zo * (go * self.pre[q]), lj, eb, acc, es);
                     }
                 }
             }
         }
-        // Eq. (E6): z̄^t = κ z̄^{t−1} + c z^{t−δ}, b̄^t = κ b̄^{t−1} + c; the exact readout gradient
-        let z_read = if lag == 0 { &self.z } else { &self.z_prev };
-        for j in 0..n {
-            self.z_bar[j] = self.z_bar[j] * kappa + z_read[j] * c_out;
-        }
-        self.b_bar = self.b_bar * kappa + c_out;
-        let gv = DVectorView::from_slice(&self.g, k);
-        self.g_out.ger(T::one(), &gv, &DVectorView::from_slice(&self.z_bar, n), T::one());
-        self.g_bout.axpy(self.b_bar, &gv, T::one());
-        if fuse.reg {
-            for j in 0..n {
-                self.z_sum[j] += self.z[j];
-            }
-        }
-        std::mem::swap(&mut self.h, &mut self.h_new);
-        std::mem::swap(&mut self.refractory, &mut self.refractory_new);
-        std::mem::swap(&mut self.z_prev, &mut self.z);
-        std::mem::swap(&mut self.zh_prev, &mut self.zh);
-        std::mem::swap(&mut self.y, &mut self.y_new);
-        self.steps += 1;
     }
 
     /// Ends the sequence (the regulariser of Eq. E12 on the unfiltered traces) and returns the
@@ -383,24 +400,23 @@ impl<T: Scalar> FastOnline<T> {
     }
 }
 
-/// The fused tail of every trace update: filter, accumulate, and (with a regulariser) sum.
-#[derive(Clone, Copy)]
-struct Fuse<T> {
+/// The fused tail of every trace update, Eq. (E5): `ē^t = κ ē^{t−1} + e^t`, `Δθ += L^t ē^{t−δ}`
+/// (`LAG0`: `δ = 0`, else the value before the update); Eq. (E12) with `REG`: `Σ_t e^t`.
+#[inline(always)]
+fn update<T: Scalar, const LAG0: bool, const REG: bool>(
     kappa: T,
-    lag0: bool,
-    reg: bool,
-}
-
-impl<T: Scalar> Fuse<T> {
-    /// Eq. (E5): `ē^t = κ ē^{t−1} + e^t`, `Δθ += L^t ē^{t−δ}`; Eq. (E12): `Σ_t e^t`.
-    #[inline(always)]
-    fn update(&self, i: usize, e: T, l: T, e_bar: &mut [T], acc: &mut [T], e_sum: &mut [T]) {
-        let old = e_bar[i];
-        let new = old * self.kappa + e;
-        e_bar[i] = new;
-        acc[i] += (if self.lag0 { new } else { old }) * l;
-        if self.reg {
-            e_sum[i] += e;
-        }
+    i: usize,
+    e: T,
+    l: T,
+    e_bar: &mut [T],
+    acc: &mut [T],
+    e_sum: &mut [T],
+) {
+    let old = e_bar[i];
+    let new = old * kappa + e;
+    e_bar[i] = new;
+    acc[i] += (if LAG0 { new } else { old }) * l;
+    if REG {
+        e_sum[i] += e;
     }
 }
