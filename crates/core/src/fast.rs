@@ -260,7 +260,30 @@ impl<T: Scalar> Kernel<T> {
         u.copy_from_slice(self.b.as_slice());
         let mut out = DVectorViewMut::from_slice(u, self.gates * self.n);
         out.gemv(T::one(), &self.w_in, &DVectorView::from_slice(x, self.n_in), T::one());
-        out.gemv(T::one(), &self.w_rec, &DVectorView::from_slice(z_prev, self.n), T::one());
+        self.add_recurrent(z_prev, u);
+    }
+
+    /// `u += W_rec z^{t−1}` (K1): one GEMV; for spiking cells in `f32`/`f64` only the columns of
+    /// the neurons that spiked (`z_i ≠ 0`) are added — the same additions in the same order as
+    /// the GEMV's column loop minus exact zeros. (Dual numbers always take the GEMV: a zero real
+    /// part may carry a derivative.)
+    pub fn add_recurrent(&self, z_prev: &[T], u: &mut [T]) {
+        use std::any::TypeId;
+        let float = TypeId::of::<T>() == TypeId::of::<f64>() || TypeId::of::<T>() == TypeId::of::<f32>();
+        let rows = self.gates * self.n;
+        if float && self.cell.is_spiking() {
+            let w = self.w_rec.as_slice();
+            for (i, &zi) in z_prev.iter().enumerate() {
+                if zi != T::zero() {
+                    for (ur, &wr) in u.iter_mut().zip(&w[i * rows..(i + 1) * rows]) {
+                        *ur += zi * wr;
+                    }
+                }
+            }
+        } else {
+            let mut out = DVectorViewMut::from_slice(u, rows);
+            out.gemv(T::one(), &self.w_rec, &DVectorView::from_slice(z_prev, self.n), T::one());
+        }
     }
 
     /// Unpacks per-drive-row gradients `dW_in` (`(G·N) × N_in`), `dW_rec` (`(G·N) × N`), `db`
@@ -404,11 +427,8 @@ pub fn forward_with<T: Scalar>(
     let mut decay = DMatrix::zeros(n, steps + 1);
     for t in 1..=steps {
         let (z_prev, z_now) = pair(&mut z, t);
-        {
-            // (K1): + W_rec z^{t−1}, one GEMV
-            let mut ut = u.column_mut(t - 1);
-            ut.gemv(T::one(), &kernel.w_rec, &DVectorView::from_slice(z_prev, n), T::one());
-        }
+        // (K1): + W_rec z^{t−1}, one GEMV (spiking cells: the columns of the spikes only)
+        kernel.add_recurrent(z_prev, &mut u.as_mut_slice()[(t - 1) * g * n..t * g * n]);
         let (h_prev, h_now) = pair(&mut h, t);
         let (r_prev, r_now) = pair(&mut refractory, t);
         kernel.step(

@@ -11,7 +11,7 @@ use credit_check::out;
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::Reset;
 use credit_core::stack::{Layer, Stack};
-use credit_core::{Cell, Loss, Network, Params, Readout, Scalar, Sequence};
+use credit_core::{Cell, CellModel, Loss, Network, Params, Readout, Scalar, Sequence};
 use credit_eprop::{Adaptive, Feedback};
 use serde::Serialize;
 use std::hint::black_box;
@@ -116,6 +116,9 @@ struct Report {
     peak_rss_bytes: Option<u64>,
     /// Resident set before the first run (parameters and data built), bytes.
     baseline_rss_bytes: Option<u64>,
+    /// Fraction of the `(t, j)` with a spike (spiking cells, single layer; `null` otherwise): a
+    /// sparse net makes the spike-driven products of the fast path cheap.
+    spike_fraction: Option<f64>,
     /// Whether VmHWM was reset before the first run (/proc/self/clear_refs); if not, the peak
     /// also covers the setup.
     peak_reset: bool,
@@ -131,6 +134,7 @@ struct Setup {
     feedback: nalgebra::DMatrix<f64>,
     order: usize,
     layers: usize,
+    spike_fraction: Option<f64>,
 }
 
 /// One full gradient of `rule` on the fast path (`fast`) or the literal one, in scalar `T`.
@@ -290,6 +294,7 @@ fn main() -> ExitCode {
         peak_rss_bytes: peak,
         baseline_rss_bytes: baseline,
         peak_reset,
+        spike_fraction: setup.spike_fraction,
     };
     if let Some(f) = file {
         let text = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -302,8 +307,10 @@ fn main() -> ExitCode {
         (Some(p), Some(b)) if peak_reset => format!(" (+{} over the setup)", mib(Some(p.saturating_sub(b)))),
         _ => String::new(),
     };
+    let spikes =
+        setup.spike_fraction.map_or(String::new(), |f| format!("; spikes at {:.1} % of (t, j)", 100.0 * f));
     out!(
-        "{} {} {} n={} T={} layers={} {}: median {} (min {}, max {}) over {} runs; peak RSS {}{}",
+        "{} {} {} n={} T={} layers={} {}: median {} (min {}, max {}) over {} runs; peak RSS {}{}{}",
         report.rule,
         report.path,
         report.cell,
@@ -316,7 +323,8 @@ fn main() -> ExitCode {
         human(times[times.len() - 1]),
         args.repeat,
         mib(peak),
-        over
+        over,
+        spikes
     );
     ExitCode::SUCCESS
 }
@@ -340,7 +348,23 @@ fn build(args: &Args, cell: Cell) -> credit_core::Result<Setup> {
     let p_stack = if args.layers == 1 { stack.rename(&p_net) } else { stack.random_params(args.seed)? };
     let seq = Sequence::random(&net, args.steps, args.seed)?;
     let feedback = credit_eprop::random_feedback(&net, args.seed);
-    Ok(Setup { net, stack, seq, p_net, p_stack, feedback, order: args.order, layers: args.layers })
+    let spike_fraction = if net.cell.is_spiking() && args.layers == 1 {
+        let traj = credit_core::fast::forward(&net, &p_net, &seq)?;
+        Some(traj.z.iter().filter(|z| **z > 0.5).count() as f64 / (args.n * args.steps) as f64)
+    } else {
+        None
+    };
+    Ok(Setup {
+        net,
+        stack,
+        seq,
+        p_net,
+        p_stack,
+        feedback,
+        order: args.order,
+        layers: args.layers,
+        spike_fraction,
+    })
 }
 
 type Timed = (Vec<f64>, Option<u64>, Option<u64>, bool);
