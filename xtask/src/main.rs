@@ -8,6 +8,7 @@
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
 //! cargo xtask train --task T --out DIR [--cell C] [--rule R] [--iterations K] [--preset P] [--seed S] [--lr η] [--optimizer sgd|adam] [--batch B] [--cosine]
 //! cargo xtask report OUT [--quick]   # index.html + SVGs: curves, family, deep, relations
+//! cargo xtask bench --rule R [--cell C] [--n N] [--steps T] [--layers L] [--scalar f32|f64] [--literal] [--repeat K] [--json PATH]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/
 //! cargo xtask ci       # fmt --check, clippy -D warnings, tests, tidy, check-gradients
@@ -434,6 +435,7 @@ const TASKS: &[Task] = &[
         package_bin("credit-train", "train", a)
     }),
     ("report", "static HTML report with SVG plots: OUT [--quick]", report),
+    ("bench", "median time and peak memory of one gradient, fast or --literal", |a| check_bin("bench", a)),
     ("tidy", "one nalgebra, simba and num-dual in the dependency graph", |_| tidy()),
     ("doc", "rustdoc with KaTeX maths", |_| doc()),
     ("ci", "fmt, clippy, tests, tidy, check-gradients", |_| ci()),

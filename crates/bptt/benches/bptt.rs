@@ -7,6 +7,9 @@
 //! outputs, MSE loss, readout leak κ = 0.9, default initialisation (`Params::random`).
 //! Throughput is reported in time steps (`Throughput::Elements(T)`).
 //!
+//! A second group, `bptt-fast/<cell>`, runs the fast path [`credit_bptt::fast`] on the same
+//! configurations.
+//!
 //! Theoretical order: time `O(T·N²)` (the recurrent products `W_rec z` and `(∂M/∂z)ᵀ λ` per
 //! step), memory `O(T·N·d)` for the stored trajectory. Doubling `N` should cost ×4 once the
 //! `N²` terms dominate.
@@ -35,5 +38,23 @@ fn bench_bptt(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_bptt);
+/// The fast path [`credit_bptt::fast`] (`docs/fast.md` §3) on the same configurations, group
+/// `bptt-fast/<cell>`: the ratio to `bptt/<cell>` is the fast path's speed-up.
+fn bench_bptt_fast(c: &mut Criterion) {
+    for (name, cell) in cells() {
+        let mut group = c.benchmark_group(format!("bptt-fast/{name}"));
+        group.throughput(Throughput::Elements(T as u64));
+        for n in SIZES {
+            let (net, p, seq) = setup(cell.clone(), n);
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+                b.iter(|| {
+                    credit_bptt::fast(black_box(&net), black_box(&p), black_box(&seq)).expect("gradient")
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_bptt, bench_bptt_fast);
 criterion_main!(benches);

@@ -35,7 +35,11 @@
 //! # Ok::<(), credit_core::Error>(())
 //! ```
 
+pub mod fast;
 pub mod stack;
+
+/// Fast BPTT ([`fast::gradient`]): equal to [`gradient`] (loss and gradient), `docs/fast.md` §3.
+pub use fast::gradient as fast;
 
 use credit_core::{CellModel, ForwardOptions, LocalJacobians, Network, Params, Scalar, Sequence, forward};
 use nalgebra::DVector;

@@ -14,6 +14,8 @@
 //!   `adaptive-decay`, `eprop-literal=eprop-generic`);
 //! * [`family`]: the m-order family relations (`family0=eprop`, `familyT=rtrl`,
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
+//! * [`fast_reverse`]: the fast BPTT and e-prop paths against the literal ones (`bptt-fast=bptt`,
+//!   `eprop-fast=eprop`, `fast-f32~f64`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
 //! * [`registry`]: the one list of relation ids and their claims;
@@ -29,6 +31,7 @@ pub mod cli;
 pub mod compare;
 pub mod eprop;
 pub mod family;
+pub mod fast_reverse;
 pub mod fixtures;
 pub mod registry;
 pub mod relations;

@@ -46,4 +46,7 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "OSTL = exact gradient with every temporal edge detached in the layers above the parameter's (stacks)",
     ),
     ("ostl=bptt", "OSTL = BPTT on stacks whose upper layers have no memory"),
+    ("bptt-fast=bptt", "fast BPTT (f32/f64 kernels) = the literal BPTT, every tensor and the loss"),
+    ("eprop-fast=eprop", "fast online e-prop = the literal e-prop: symmetric, random, adaptive feedback"),
+    ("fast-f32~f64", "fast BPTT and fast e-prop in f32 = the same in f64 (identical spike trains)"),
 ];

@@ -239,6 +239,10 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     if select.any(crate::eprop::IDS) {
         crate::eprop::rows(&mut cx, &p, &seq, &traj, &bptt.grad)?;
     }
+    // the fast BPTT and e-prop paths (issue 11)
+    if select.any(crate::fast_reverse::IDS) {
+        crate::fast_reverse::rows(&mut cx, &p, &seq, &bptt)?;
+    }
     // the m-order family relations (issue 4)
     if select.any(crate::family::IDS) {
         crate::family::rows(&mut cx, &p, &seq, &rtrl.grad)?;

@@ -7,12 +7,13 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BINS: [(&str, &str); 5] = [
+const BINS: [(&str, &str); 6] = [
     ("check-gradients", env!("CARGO_BIN_EXE_check-gradients")),
     ("family-table", env!("CARGO_BIN_EXE_family-table")),
     ("deep-table", env!("CARGO_BIN_EXE_deep-table")),
     ("export-fixtures", env!("CARGO_BIN_EXE_export-fixtures")),
     ("compare-fixture", env!("CARGO_BIN_EXE_compare-fixture")),
+    ("bench", env!("CARGO_BIN_EXE_bench")),
 ];
 
 fn bin(name: &str) -> &'static str {
@@ -328,4 +329,42 @@ fn presets_outside_the_suite_are_named() {
         &out,
         "nest-regular-arrival, nest-no-regular-arrival, tf-light-lif",
     );
+}
+
+/// `bench` writes its JSON and refuses what it cannot run with one line.
+#[test]
+fn bench_json_and_refusals() {
+    let d = scratch("bench");
+    let json = d.join("b.json");
+    for (rule, cell, literal) in
+        [("bptt", "lif", false), ("eprop-adaptive", "lstm", false), ("rtrl", "alif", true)]
+    {
+        let mut args = vec!["--rule", rule, "--cell", cell, "--n", "4", "--steps", "6", "--repeat", "2"];
+        args.extend(["--json", json.to_str().unwrap()]);
+        if literal {
+            args.push("--literal");
+        }
+        let out = run("bench", &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let line = text(&out.stdout);
+        assert!(
+            line.starts_with(&format!("{rule} {} {cell} n=4 T=6", if literal { "literal" } else { "fast" })),
+            "{line}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(v["times_s"].as_array().map(Vec::len), Some(2), "{v}");
+        assert!(v["median_s"].as_f64().unwrap() > 0.0, "{v}");
+        assert_eq!(v["path"], if literal { "literal" } else { "fast" });
+    }
+    let refusals: [(&[&str], &str); 6] = [
+        (&["--rule", "rtrl", "--n", "4", "--steps", "5"], "has no fast path"),
+        (&["--rule", "nope"], "unknown rule `nope`"),
+        (&["--rule", "bptt", "--cell", "gru"], "unknown cell `gru`"),
+        (&["--rule", "bptt", "--scalar", "f16"], "unknown scalar `f16`"),
+        (&["--rule", "bptt", "--n", "0"], "--n must be at least 1"),
+        (&["--rule", "eprop", "--layers", "2"], "one layer only"),
+    ];
+    for (args, needle) in refusals {
+        assert_usage_error("bench", &run("bench", args), needle);
+    }
 }

@@ -22,6 +22,7 @@
 pub mod cell;
 pub mod conventions;
 mod error;
+pub mod fast;
 mod init;
 pub mod model;
 pub mod network;

@@ -39,6 +39,7 @@
 //! ```
 
 pub mod factorised;
+pub mod fast;
 pub mod feedback;
 pub mod literal;
 pub mod online;
@@ -47,6 +48,10 @@ pub mod traces;
 pub use factorised::{gradient_noncausal, gradient_with_signals, partial_signals};
 pub use feedback::{Adaptive, Feedback, random_feedback};
 pub use online::Online;
+
+/// Fast online e-prop ([`fast::gradient`]): equal to [`gradient`] (loss and gradient),
+/// `docs/fast.md` §4.
+pub use fast::gradient as fast;
 
 use credit_core::{Network, Params, Scalar, Sequence};
 

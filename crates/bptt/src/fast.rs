@@ -1,0 +1,111 @@
+//! Fast BPTT for one layer: the reverse recursion (B1)–(B6) of `docs/bptt.md` in the
+//! structure-aware form (K5)–(K9) of `docs/fast.md`.
+//!
+//! It must equal [`crate::gradient`] (loss and every gradient tensor; the relation
+//! `bptt-fast=bptt` of `credit-check` proves it on the whole suite at ≤ 1e-12 per tensor). It
+//! stores the trajectory once ([`credit_core::fast::forward`]: `h`, `z`, `∂z/∂h`, the gains and
+//! decays of every step), never builds a local Jacobian, and turns the sums over time of
+//! (B2) and (B6) into GEMMs:
+//! $$ \\frac{dE}{dW^{\\rm rec}} = A\\, Z_{-}^\\top, \\quad \\frac{dE}{dW^{\\rm in}} = A\\, X^\\top, \\quad
+//!    \\frac{dE}{db} = A\\,\\mathbb 1 \\quad\\text{(K8)}, \\qquad
+//!    \\frac{dE}{dW^{\\rm out}} = c\\,\\bar Y Z_{\\delta}^\\top \\quad\\text{(K9)}, $$
+//! where column `t` of `A` is the drive adjoint `a^t = γ^t ⊙ λ^t` (K6). The time loop is one
+//! GEMV (`W_recᵀ a^{t+1}`, K7) and `O(N·d)` element-wise work per step, with no allocation.
+//!
+//! Reference: Werbos (1990), as [`crate::gradient`]; derivation of the fast form in
+//! `docs/fast.md` §3.
+
+use credit_core::fast::{FastTrajectory, Kernel, forward_with, mul_tr_cols};
+use credit_core::{Network, Params, Scalar, Sequence};
+use nalgebra::{DMatrix, DVector};
+
+/// What fast BPTT returns: the loss and the gradient (the literal [`crate::Bptt`] also keeps
+/// every `δ^t` and `λ^t`; the fast path keeps none).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FastBptt<T: Scalar> {
+    /// The loss `E`.
+    pub loss: T,
+    /// `dE/dθ` for every parameter tensor.
+    pub grad: Params<T>,
+}
+
+/// Fast BPTT gradient of the loss of `seq`: equal to [`crate::gradient`] (its `loss` and `grad`),
+/// for every cell and convention. Validates its inputs.
+pub fn gradient<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+) -> credit_core::Result<FastBptt<T>> {
+    let kernel = Kernel::new(net, params)?;
+    seq.validate(net)?;
+    let traj = forward_with(&kernel, net, params, seq);
+    Ok(reverse(&kernel, net, params, &traj))
+}
+
+/// The reverse pass over a stored fast trajectory.
+fn reverse<T: Scalar>(
+    kernel: &Kernel<T>,
+    net: &Network,
+    params: &Params<T>,
+    traj: &FastTrajectory<T>,
+) -> FastBptt<T> {
+    let steps = traj.steps();
+    let (n, d, k, g) = (net.n, net.d(), net.n_out, kernel.gates);
+    let lag = net.readout.lag();
+    let (kappa, c_out) = (T::c(net.readout.kappa), T::c(net.readout.c()));
+    // Eq. (B1): ȳ^t = g^t + κ ȳ^{t+1}, ȳ^{T+1} = 0; column t of y_bar is ȳ^t, t = 0..=T+1
+    let mut y_bar = DMatrix::zeros(k, steps + 2);
+    for t in (1..=steps).rev() {
+        for q in 0..k {
+            y_bar[(q, t)] = traj.dl_dy[(q, t)] + y_bar[(q, t + 1)] * kappa;
+        }
+    }
+    let mut grad = Params::zeros(net);
+    let nc = net.n_cell_tensors();
+    // (K9), Eq. (B2): dE/dW_out = c Σ_t ȳ^t (z^{t−δ})ᵀ (one GEMM), dE/db_out = c Σ_t ȳ^t
+    let y_cols = y_bar.columns(1, steps).into_owned();
+    grad.tensors[nc].value = mul_tr_cols(&y_cols, &traj.z, 1 - lag) * c_out;
+    grad.tensors[nc + 1].value.column_mut(0).copy_from(&(y_cols.column_sum() * c_out));
+    // Eq. (B3): ∂E/∂z^t = c W_outᵀ ȳ^{t+δ} for every t (one GEMM; column t−1 is step t)
+    let mut dz = DMatrix::zeros(n, steps);
+    dz.gemm_tr(c_out, params.w_out(), &y_bar.columns(1 + lag, steps), T::zero());
+    // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6)
+    let mut lam_next = vec![T::zero(); n * d];
+    let mut lam = vec![T::zero(); n * d];
+    let mut delta = vec![T::zero(); n];
+    let mut a = DMatrix::zeros(g * n, steps);
+    let cols = |m: &DMatrix<T>, t: usize| -> std::ops::Range<usize> { t * m.nrows()..(t + 1) * m.nrows() };
+    for t in (1..=steps).rev() {
+        for j in 0..n {
+            delta[j] = dz[(j, t - 1)] + traj.reg_signal[j]; // Eq. (B3), + ∂E_reg/∂z^t (Y5)
+        }
+        lam.iter_mut().for_each(|l| *l = T::zero());
+        if t < steps {
+            // Eq. (B4) as (K7): δ^t += W_recᵀ a^{t+1} + r λ_v^{t+1}
+            kernel.add_m_z_tr(&a.as_slice()[cols(&a, t)], &lam_next, &mut delta);
+            // Eq. (B5), second term (K5): (D^{t+1})ᵀ λ^{t+1}
+            kernel.add_d_tr(
+                &traj.decay.as_slice()[cols(&traj.decay, t + 1)],
+                &traj.zh.as_slice()[cols(&traj.zh, t)],
+                &lam_next,
+                &mut lam,
+            );
+        }
+        let zh = &traj.zh.as_slice()[cols(&traj.zh, t)];
+        for j in 0..n {
+            for c in 0..d {
+                lam[j * d + c] += delta[j] * zh[j * d + c]; // Eq. (B5), δ_j ∂z_j/∂h_j
+            }
+        }
+        // (K6): a^t = γ^t ⊙ λ^t, the factor of (I^t)ᵀ λ^t in Eq. (B6)
+        let range = cols(&a, t - 1);
+        kernel.drive_adjoint(&traj.gain.as_slice()[cols(&traj.gain, t)], &lam, &mut a.as_mut_slice()[range]);
+        std::mem::swap(&mut lam, &mut lam_next);
+    }
+    // (K8), Eq. (B6): Σ_t (I^t)ᵀ λ^t = A [X | Z_{−} | 1]ᵀ, three GEMMs (GEMVs for b)
+    let d_in = mul_tr_cols(&a, &traj.x, 1);
+    let d_rec = mul_tr_cols(&a, &traj.z, 0);
+    let d_b: DVector<T> = a.column_sum();
+    kernel.unpack_into(&d_in, &d_rec, &d_b, &mut grad);
+    FastBptt { loss: traj.loss, grad }
+}

@@ -1,0 +1,395 @@
+//! `bench`: the median wall time of one full gradient of one sequence and the peak memory of the
+//! process while it runs, for the fast path of a rule or (with `--literal`) its literal
+//! transcription. Usually `cargo xtask bench` (release build). Output and JSON:
+//! `docs/benchmarks.md`, section `cargo xtask bench`.
+//!
+//! Adding a rule's fast path is one match arm in [`run`].
+
+use clap::Parser;
+use credit_check::cli::{OutputFile, non_negative};
+use credit_check::out;
+use credit_check::suite::{alif, lif, lstm, rate};
+use credit_core::cell::Reset;
+use credit_core::stack::{Layer, Stack};
+use credit_core::{Cell, CellModel, Loss, Network, Params, Readout, Scalar, Sequence};
+use credit_eprop::{Adaptive, Feedback};
+use serde::Serialize;
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const TOOL: &str = "bench";
+
+/// Times one full gradient of one sequence (median over --repeat runs) and measures the peak
+/// resident memory, for the fast path of a rule or, with --literal, its literal transcription.
+///
+/// The network: N_in inputs, N neurons of the cell (rate: α = 0.5; lif: τ_m = 20, v_th = 1;
+/// alif: τ_a = 50, β = 0.3; lstm), K outputs, leaky readout κ = 0.9, MSE; default
+/// initialisation and a random sequence from --seed. Exit 2 on bad input (and for a rule
+/// without a fast path unless --literal).
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Rule: bptt, eprop, eprop-random, eprop-adaptive, rtrl, family, deep, ostl.
+    #[arg(long)]
+    rule: String,
+    /// Cell: rate, lif, alif, lstm.
+    #[arg(long, default_value = "rate")]
+    cell: String,
+    /// Neurons (per layer).
+    #[arg(long, default_value_t = 128, value_parser = non_negative::<usize>)]
+    n: usize,
+    /// Sequence length T.
+    #[arg(long, default_value_t = 1000, value_parser = non_negative::<usize>)]
+    steps: usize,
+    /// Layers (a stack when > 1; deep and ostl always run on a stack).
+    #[arg(long, default_value_t = 1, value_parser = non_negative::<usize>)]
+    layers: usize,
+    /// Scalar type: f32 or f64.
+    #[arg(long, default_value = "f64")]
+    scalar: String,
+    /// Time the literal transcription instead of the fast path.
+    #[arg(long)]
+    literal: bool,
+    /// Number of timed runs (the median is reported); one untimed warm-up run precedes them.
+    #[arg(long, default_value_t = 5, value_parser = non_negative::<usize>)]
+    repeat: usize,
+    /// Inputs N_in.
+    #[arg(long, default_value_t = 4, value_parser = non_negative::<usize>)]
+    n_in: usize,
+    /// Outputs K.
+    #[arg(long, default_value_t = 2, value_parser = non_negative::<usize>)]
+    n_out: usize,
+    /// Order m of the family (rule family).
+    #[arg(long, default_value_t = 0, value_parser = non_negative::<usize>)]
+    order: usize,
+    /// Seed of parameters, data and feedback.
+    #[arg(long, default_value_t = 1, value_parser = non_negative::<u64>)]
+    seed: u64,
+    /// Also write the result as JSON (docs/benchmarks.md) to this path.
+    #[arg(long, value_name = "PATH")]
+    json: Option<std::path::PathBuf>,
+}
+
+/// The rules `bench` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rule {
+    Bptt,
+    Eprop,
+    EpropRandom,
+    EpropAdaptive,
+    Rtrl,
+    Family,
+    Deep,
+    Ostl,
+}
+
+const RULES: [(&str, Rule); 8] = [
+    ("bptt", Rule::Bptt),
+    ("eprop", Rule::Eprop),
+    ("eprop-random", Rule::EpropRandom),
+    ("eprop-adaptive", Rule::EpropAdaptive),
+    ("rtrl", Rule::Rtrl),
+    ("family", Rule::Family),
+    ("deep", Rule::Deep),
+    ("ostl", Rule::Ostl),
+];
+
+/// The result: one JSON object (docs/benchmarks.md, section `cargo xtask bench`).
+#[derive(Serialize)]
+struct Report {
+    schema: u32,
+    rule: String,
+    path: &'static str,
+    cell: String,
+    n: usize,
+    steps: usize,
+    layers: usize,
+    n_in: usize,
+    n_out: usize,
+    scalar: String,
+    repeat: usize,
+    times_s: Vec<f64>,
+    median_s: f64,
+    min_s: f64,
+    /// Peak resident set (VmHWM) over the timed runs, bytes.
+    peak_rss_bytes: Option<u64>,
+    /// Resident set before the first run (parameters and data built), bytes.
+    baseline_rss_bytes: Option<u64>,
+    /// Fraction of the `(t, j)` with a spike (spiking cells, single layer; `null` otherwise): a
+    /// sparse net makes the spike-driven products of the fast path cheap.
+    spike_fraction: Option<f64>,
+    /// Whether VmHWM was reset before the first run (/proc/self/clear_refs); if not, the peak
+    /// also covers the setup.
+    peak_reset: bool,
+}
+
+/// What a run needs: the single-layer network (also the template of the stack) and the stack.
+struct Setup {
+    net: Network,
+    stack: Stack,
+    seq: Sequence,
+    p_net: Params<f64>,
+    p_stack: Params<f64>,
+    feedback: nalgebra::DMatrix<f64>,
+    order: usize,
+    layers: usize,
+    spike_fraction: Option<f64>,
+}
+
+/// One full gradient of `rule` on the fast path (`fast`) or the literal one, in scalar `T`.
+/// `Ok(None)`: the rule has no fast path (yet). A rule's fast path is one arm here.
+fn run<T: Scalar>(
+    rule: Rule,
+    fast: bool,
+    s: &Setup,
+    pn: &Params<T>,
+    ps: &Params<T>,
+) -> credit_core::Result<Option<()>> {
+    let (net, seq, stack) = (&s.net, &s.seq, &s.stack);
+    let random = || Feedback::Matrix(s.feedback.map(T::c));
+    let single = s.layers == 1;
+    match (rule, fast) {
+        (Rule::Bptt, true) if single => black_box(credit_bptt::fast(net, pn, seq)?).loss,
+        (Rule::Bptt, false) if single => black_box(credit_bptt::gradient(net, pn, seq)?).loss,
+        (Rule::Bptt, false) => black_box(credit_bptt::stack::gradient(stack, ps, seq)?).loss,
+        (Rule::Eprop, true) if single => {
+            black_box(credit_eprop::fast(net, pn, seq, &Feedback::Symmetric)?).loss
+        }
+        (Rule::Eprop, false) if single => {
+            black_box(credit_eprop::gradient(net, pn, seq, &Feedback::Symmetric)?).loss
+        }
+        (Rule::EpropRandom, true) if single => black_box(credit_eprop::fast(net, pn, seq, &random())?).loss,
+        (Rule::EpropRandom, false) if single => {
+            black_box(credit_eprop::gradient(net, pn, seq, &random())?).loss
+        }
+        // adaptive e-prop: the gradient with the current B, then one Kolen–Pollack update (E11)
+        (Rule::EpropAdaptive, _) if single => {
+            let mut ad = Adaptive { b: s.feedback.map(T::c), lambda: 0.1 };
+            let fb = Feedback::Matrix(ad.b.clone());
+            let out = if fast {
+                credit_eprop::fast(net, pn, seq, &fb)?.grad
+            } else {
+                credit_eprop::gradient(net, pn, seq, &fb)?.grad
+            };
+            let mut q = pn.clone();
+            ad.update(&mut q, &out, 1e-3);
+            black_box((q, ad)).1.b[(0, 0)]
+        }
+        (Rule::Rtrl, false) if single => black_box(credit_rtrl::gradient(net, pn, seq)?).loss,
+        (Rule::Rtrl, false) => black_box(credit_rtrl::stack::gradient(stack, ps, seq)?).loss,
+        (Rule::Family, false) if single => {
+            let r =
+                credit_family::recursion::gradient(net, pn, seq, s.order, credit_family::Reading::HopCount)?;
+            black_box(r).loss
+        }
+        (Rule::Deep, false) => black_box(credit_deep::gradient(stack, ps, seq)?).loss,
+        (Rule::Ostl, false) => black_box(credit_ostl::gradient(stack, ps, seq)?).loss,
+        _ => return Ok(None),
+    };
+    Ok(Some(()))
+}
+
+/// Which rules take a stack of more than one layer.
+fn takes_layers(rule: Rule) -> bool {
+    matches!(rule, Rule::Bptt | Rule::Rtrl | Rule::Deep | Rule::Ostl)
+}
+
+/// A field of /proc/self/status in bytes (`VmHWM`, `VmRSS`), if readable.
+fn status_bytes(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Resets the peak resident set to the current one (Linux ≥ 4.0: `5` to /proc/self/clear_refs).
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn bad(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{TOOL}: {msg}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Args = match credit_check::cli::parse(TOOL) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let Some(&(_, rule)) = RULES.iter().find(|(name, _)| *name == args.rule) else {
+        let known: Vec<&str> = RULES.iter().map(|(k, _)| *k).collect();
+        return bad(format!("unknown rule `{}` (known: {})", args.rule, known.join(", ")));
+    };
+    let cell: Cell = match args.cell.as_str() {
+        "rate" => rate(0.5),
+        "lif" => lif(0, Reset::Differentiated),
+        "alif" => alif(0, Reset::Differentiated),
+        "lstm" => lstm(),
+        other => return bad(format!("unknown cell `{other}` (known: rate, lif, alif, lstm)")),
+    };
+    if !["f32", "f64"].contains(&args.scalar.as_str()) {
+        return bad(format!("unknown scalar `{}` (known: f32, f64)", args.scalar));
+    }
+    for (flag, v) in
+        [("--n", args.n), ("--steps", args.steps), ("--layers", args.layers), ("--repeat", args.repeat)]
+    {
+        if v == 0 {
+            return bad(format!("{flag} must be at least 1"));
+        }
+    }
+    if args.layers > 1 && !takes_layers(rule) {
+        return bad(format!("rule `{}` runs on one layer only (--layers 1)", args.rule));
+    }
+    if rule == Rule::Family && args.order >= args.steps {
+        return bad(format!("--order {} must be below --steps {}", args.order, args.steps));
+    }
+    let file = match OutputFile::create_opt(TOOL, "--json", args.json.as_deref()) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let setup = match build(&args, cell) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
+    let fast = !args.literal;
+    let timed = match args.scalar.as_str() {
+        "f32" => time::<f32>(rule, fast, &setup, args.repeat),
+        _ => time::<f64>(rule, fast, &setup, args.repeat),
+    };
+    let (mut times, baseline, peak, peak_reset) = match timed {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return bad(format!(
+                "rule `{}` has no fast path{}; add --literal to time its literal transcription",
+                args.rule,
+                if args.layers > 1 { " on stacks" } else { "" }
+            ));
+        }
+        Err(e) => return bad(e),
+    };
+    let raw = times.clone();
+    times.sort_by(f64::total_cmp);
+    let median = if times.len() % 2 == 1 {
+        times[times.len() / 2]
+    } else {
+        0.5 * (times[times.len() / 2 - 1] + times[times.len() / 2])
+    };
+    let report = Report {
+        schema: 1,
+        rule: args.rule.clone(),
+        path: if fast { "fast" } else { "literal" },
+        cell: args.cell.clone(),
+        n: args.n,
+        steps: args.steps,
+        layers: args.layers,
+        n_in: args.n_in,
+        n_out: args.n_out,
+        scalar: args.scalar.clone(),
+        repeat: args.repeat,
+        times_s: raw,
+        median_s: median,
+        min_s: times[0],
+        peak_rss_bytes: peak,
+        baseline_rss_bytes: baseline,
+        peak_reset,
+        spike_fraction: setup.spike_fraction,
+    };
+    if let Some(f) = file {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        if let Err(code) = f.write(TOOL, &format!("{text}\n")) {
+            return code;
+        }
+    }
+    let mib = |b: Option<u64>| b.map_or("n/a".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+    let over = match (peak, baseline) {
+        (Some(p), Some(b)) if peak_reset => format!(" (+{} over the setup)", mib(Some(p.saturating_sub(b)))),
+        _ => String::new(),
+    };
+    let spikes =
+        setup.spike_fraction.map_or(String::new(), |f| format!("; spikes at {:.1} % of (t, j)", 100.0 * f));
+    out!(
+        "{} {} {} n={} T={} layers={} {}: median {} (min {}, max {}) over {} runs; peak RSS {}{}{}",
+        report.rule,
+        report.path,
+        report.cell,
+        report.n,
+        report.steps,
+        report.layers,
+        report.scalar,
+        human(median),
+        human(times[0]),
+        human(times[times.len() - 1]),
+        args.repeat,
+        mib(peak),
+        over,
+        spikes
+    );
+    ExitCode::SUCCESS
+}
+
+fn human(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.3} s")
+    } else if s >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}
+
+fn build(args: &Args, cell: Cell) -> credit_core::Result<Setup> {
+    let readout = Readout::leaky(0.9);
+    let net = Network::new(cell.clone(), args.n_in, args.n, args.n_out, readout, Loss::Mse)?;
+    let layers = vec![Layer { cell, n: args.n }; args.layers];
+    let stack = Stack::new(layers, args.n_in, args.n_out, readout, Loss::Mse)?;
+    let p_net = Params::<f64>::random(&net, args.seed)?;
+    let p_stack = if args.layers == 1 { stack.rename(&p_net) } else { stack.random_params(args.seed)? };
+    let seq = Sequence::random(&net, args.steps, args.seed)?;
+    let feedback = credit_eprop::random_feedback(&net, args.seed);
+    let spike_fraction = if net.cell.is_spiking() && args.layers == 1 {
+        let traj = credit_core::fast::forward(&net, &p_net, &seq)?;
+        Some(traj.z.iter().filter(|z| **z > 0.5).count() as f64 / (args.n * args.steps) as f64)
+    } else {
+        None
+    };
+    Ok(Setup {
+        net,
+        stack,
+        seq,
+        p_net,
+        p_stack,
+        feedback,
+        order: args.order,
+        layers: args.layers,
+        spike_fraction,
+    })
+}
+
+type Timed = (Vec<f64>, Option<u64>, Option<u64>, bool);
+
+/// One warm-up run, then `repeat` timed runs; the peak resident set is reset before the warm-up
+/// (after the setup), so that the peak covers the gradient computations only.
+fn time<T: Scalar>(rule: Rule, fast: bool, s: &Setup, repeat: usize) -> credit_core::Result<Option<Timed>> {
+    let (pn, ps): (Params<T>, Params<T>) = (s.p_net.cast(), s.p_stack.cast());
+    let bar = credit_check::cli::progress(repeat as u64 + 1, "runs");
+    bar.set_message("warm-up");
+    let baseline = status_bytes("VmRSS:");
+    let peak_reset = reset_peak();
+    if run(rule, fast, s, &pn, &ps)?.is_none() {
+        bar.finish_and_clear();
+        return Ok(None);
+    }
+    bar.inc(1);
+    let mut times = Vec::with_capacity(repeat);
+    for _ in 0..repeat {
+        bar.set_message("timed");
+        let start = Instant::now();
+        run(rule, fast, s, &pn, &ps)?;
+        times.push(start.elapsed().as_secs_f64());
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(Some((times, baseline, status_bytes("VmHWM:"), peak_reset)))
+}
