@@ -46,4 +46,15 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "OSTL = exact gradient with every temporal edge detached in the layers above the parameter's (stacks)",
     ),
     ("ostl=bptt", "OSTL = BPTT on stacks whose upper layers have no memory"),
+    (
+        "rtrl-fast=rtrl",
+        "fast RTRL (contiguous S, one GEMM per step) = literal RTRL; single layers and stacks",
+    ),
+    (
+        "family-fast=family",
+        "the fast m-order recursion = the literal one: orders 0, 1, mid, T-1, every reading",
+    ),
+    ("deep-fast=deep", "fast deep e-prop = literal deep e-prop, both depths (stacks, one-layer stacks)"),
+    ("ostl-fast=ostl", "fast OSTL = literal OSTL (stacks, one-layer stacks)"),
+    ("fast-forward-f32~f64", "fast RTRL, family, deep e-prop and OSTL in f32 = the same in f64"),
 ];
