@@ -73,6 +73,25 @@ fn output_into<T: Scalar>(f: &[T], d: usize, s: &DMatrix<T>, z: &mut DMatrix<T>)
     }
 }
 
+/// `Y += c · W^{out} · Z` (Eq. F3 without the decay) for a `K × P` readout sensitivity and an
+/// `N × P` level `Z`, with `wt = (W^{out})ᵀ`: `K` contiguous dot products of length `N` per
+/// column (nalgebra's `gemm` leaves `matrixmultiply` for short `axpy`s when `K ≤ 5`).
+fn readout_acc<T: Scalar>(ys: &mut DMatrix<T>, wt: &DMatrix<T>, zs: &DMatrix<T>, c: T) {
+    let (k_out, n) = (ys.nrows(), zs.nrows());
+    if n == 0 || k_out == 0 {
+        return;
+    }
+    for (yc, zc) in ys.as_mut_slice().chunks_exact_mut(k_out).zip(zs.as_slice().chunks_exact(n)) {
+        for (k, yk) in yc.iter_mut().enumerate() {
+            let mut acc = T::zero();
+            for (&a, &b) in wt.column(k).iter().zip(zc) {
+                acc += a * b;
+            }
+            *yk += c * acc;
+        }
+    }
+}
+
 /// Per-step quantities, flattened once: `D` blocks row-major, `∂z/∂h` neuron-major.
 struct Step<T> {
     dflat: Vec<T>,
@@ -112,6 +131,7 @@ pub fn gradient<T: Scalar>(
     let c_out = T::c(net.readout.c());
     let lag = net.readout.lag();
     let (w_out, b_out) = (params.w_out(), params.b_out());
+    let w_out_t = w_out.transpose();
     // owner[p] = (j, q): flat cell parameter p is local parameter q of neuron j
     let mut owner = vec![(0usize, 0usize); p];
     for j in 0..n {
@@ -162,7 +182,7 @@ pub fn gradient<T: Scalar>(
             }
         }
         for zk in &zs[dense_read.clone()] {
-            ys.gemm(c_out, w_out, zk, T::one());
+            readout_acc(ys, &w_out_t, zk, c_out);
         }
     };
     // cost: the literal recursion's count (the same products are performed)

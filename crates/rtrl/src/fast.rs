@@ -161,6 +161,36 @@ pub(crate) fn load<T: Scalar>(dst: &mut DVector<T>, src: &DVector<f64>) {
     }
 }
 
+/// `Y += c · W^{out}[:, off..off+N] · Z` (Eq. T3 without the decay) for a `K × P` readout
+/// sensitivity and an `N × P` `Z`, with `wt = (W^{out})ᵀ` so that each readout row is a
+/// contiguous column: `K` dot products of length `N` per column of `Z`. (nalgebra's `gemm`
+/// leaves `matrixmultiply` when a dimension is ≤ 5, as `K` usually is, for a loop of short
+/// `axpy`s that cost more than the whole `O(N²P)` GEMM of (T1) at `K = 2`.)
+pub(crate) fn readout_acc<T: Scalar>(
+    ys: &mut DMatrix<T>,
+    wt: &DMatrix<T>,
+    off: usize,
+    zs: &DMatrix<T>,
+    c: T,
+) {
+    let (k_out, n) = (ys.nrows(), zs.nrows());
+    if n == 0 || k_out == 0 {
+        return;
+    }
+    let wt = wt.as_slice();
+    let nw = wt.len() / k_out; // rows of wt
+    for (yc, zc) in ys.as_mut_slice().chunks_exact_mut(k_out).zip(zs.as_slice().chunks_exact(n)) {
+        for (k, yk) in yc.iter_mut().enumerate() {
+            let wk = &wt[k * nw + off..k * nw + off + n];
+            let mut acc = T::zero();
+            for (&a, &b) in wk.iter().zip(zc) {
+                acc += a * b;
+            }
+            *yk += c * acc;
+        }
+    }
+}
+
 /// Fast RTRL of a single layer: equal to [`crate::gradient`] (Eqs. T1–T6, same arguments, same
 /// result up to rounding), for any cell and convention the literal function supports and any
 /// scalar (fast for `f32` and `f64`, where nalgebra's `gemm` runs `matrixmultiply`).
@@ -179,6 +209,7 @@ pub fn gradient<T: Scalar>(
     let lag = net.readout.lag();
     let (w_out, b_out) = (params.w_out(), params.b_out());
     let owner = owners(net);
+    let w_out_t = w_out.transpose();
     let mut cell = CellState::<T>::zeros(n, d, net.cell.is_spiking());
     let mut z = DVector::<T>::zeros(n);
     let mut y = DVector::<T>::zeros(net.n_out);
@@ -210,7 +241,8 @@ pub fn gradient<T: Scalar>(
         loss += e * mask;
         if lag == 1 {
             // Eq. (T3) with Z^{t-1}, before Z is overwritten
-            ys.gemm(c_out, w_out, &zs, kappa);
+            ys *= kappa;
+            readout_acc(&mut ys, &w_out_t, 0, &zs, c_out);
         }
         // Eq. (T1): S^t = D^t S^{t-1} + ∂M/∂z^{t-1} Z^{t-1} + I^t
         flatten_d(&jac, &mut dflat);
@@ -220,7 +252,8 @@ pub fn gradient<T: Scalar>(
         // Eq. (T2): Z^t = ∂z^t/∂h^t S^t
         output_into(&net.cell.output_jacobian(&next), &s, &mut zs);
         if lag == 0 {
-            ys.gemm(c_out, w_out, &zs, kappa); // Eq. (T3)
+            ys *= kappa; // Eq. (T3)
+            readout_acc(&mut ys, &w_out_t, 0, &zs, c_out);
         }
         grad_flat.gemv_tr(T::one(), &ys, &g, T::one()); // Eq. (T4)
         let z_read = if lag == 0 { &z_new } else { &z };
@@ -265,6 +298,7 @@ pub fn stack_gradient<T: Scalar>(
     let (w_out, b_out) = (&params.tensors[nt - 2].value, &params.tensors[nt - 1].value);
     let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
     let owner: Vec<_> = (0..nl).map(|l| stack_owners(stack, l)).collect();
+    let w_out_t = w_out.transpose();
     let mut cells: Vec<CellState<T>> =
         stack.layers.iter().map(|l| CellState::zeros(l.n, l.cell.state_dim(), l.cell.is_spiking())).collect();
     let mut z: Vec<DVector<T>> = stack.layers.iter().map(|l| DVector::zeros(l.n)).collect();
@@ -292,15 +326,16 @@ pub fn stack_gradient<T: Scalar>(
     let mut madds = 0u64;
     let floats = s.iter().chain(zs.iter()).map(|m| m.len() as u64).sum::<u64>() + ys.len() as u64;
     // Eq. (T3) with the readout's rows of the sensitivities (top layer, or every layer stacked)
-    let readout_sens = |ys: &mut DMatrix<T>, zs: &[DMatrix<T>]| match stack.readout_from {
-        ReadoutFrom::Top => ys.gemm(c_out, w_out, &zs[nl - 1], kappa),
-        ReadoutFrom::All => {
-            *ys *= kappa;
-            let mut off = 0;
-            for zl in zs {
-                let nlay = zl.nrows();
-                ys.gemm(c_out, &w_out.columns(off, nlay), zl, T::one());
-                off += nlay;
+    let readout_sens = |ys: &mut DMatrix<T>, zs: &[DMatrix<T>]| {
+        *ys *= kappa;
+        match stack.readout_from {
+            ReadoutFrom::Top => readout_acc(ys, &w_out_t, 0, &zs[nl - 1], c_out),
+            ReadoutFrom::All => {
+                let mut off = 0;
+                for zl in zs {
+                    readout_acc(ys, &w_out_t, off, zl, c_out);
+                    off += zl.nrows();
+                }
             }
         }
     };
