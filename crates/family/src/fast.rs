@@ -1,6 +1,6 @@
 //! The fast m-order recursion: the same equations (F1)–(F5) and (F7) as
 //! [`crate::recursion::gradient`], for every order `m` and every [`Reading`], laid out for speed
-//! (`docs/family.md` §8).
+//! (`docs/family.md` §7).
 //!
 //! [`gradient`] must equal [`crate::recursion::gradient`] (same arguments, same loss, gradient and
 //! counted [`Cost`]; `family-fast=family` in `check-gradients`, ≤ 1e-12 relative per tensor in
