@@ -5,10 +5,11 @@
 //! sequence of `T = 100` steps in `f64` per iteration.
 //!
 //! Configurations: the rate cell (α = 0.5) of `benches/setup.rs`, `N ∈ {32, 64}`, `N_in = 4`,
-//! `K = 2`, MSE, κ = 0.9. Groups `family/<N>` (ids `literal/m`, `fast/m`) and `eprop/<N>`.
+//! `K = 2`, MSE, κ = 0.9. Groups `family/<N>` (ids `literal/m`, `fast/m`) and `eprop/<N>` (ids
+//! `literal`, and `rtrl-fast`: one fast RTRL gradient, the yardstick of a level).
 //! The cost of one order level is the difference of consecutive orders: level 1 is `O(N·P)`
 //! per step (the hop out of the block-sparse level 0), levels `k ≥ 2` are each one RTRL step
-//! (`O(N²·P)`, one GEMM); compare with `rtrl-fast/rate/<N>` of the `credit-rtrl` bench.
+//! (`O(N²·P)`, one GEMM), compared with `eprop/<N>/rtrl-fast` in the same run.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -56,6 +57,12 @@ fn bench_family(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("eprop/{n}"));
         group.throughput(Throughput::Elements(T as u64));
         group.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(4));
+        group.bench_function("rtrl-fast", |b| {
+            b.iter(|| {
+                credit_rtrl::fast::gradient(black_box(&net), black_box(&p), black_box(&seq))
+                    .expect("gradient")
+            })
+        });
         group.bench_function("literal", |b| {
             b.iter(|| {
                 credit_eprop::gradient(

@@ -81,10 +81,11 @@ fn readout_acc<T: Scalar>(ys: &mut DMatrix<T>, wt: &DMatrix<T>, zs: &DMatrix<T>,
     if n == 0 || k_out == 0 {
         return;
     }
+    let wt = wt.as_slice(); // column k of (W_out)ᵀ, row k of W_out: wt[k·N .. (k+1)·N]
     for (yc, zc) in ys.as_mut_slice().chunks_exact_mut(k_out).zip(zs.as_slice().chunks_exact(n)) {
-        for (k, yk) in yc.iter_mut().enumerate() {
+        for (yk, wk) in yc.iter_mut().zip(wt.chunks_exact(n)) {
             let mut acc = T::zero();
-            for (&a, &b) in wt.column(k).iter().zip(zc) {
+            for (&a, &b) in wk.iter().zip(zc) {
                 acc += a * b;
             }
             *yk += c * acc;
@@ -257,10 +258,11 @@ pub fn gradient<T: Scalar>(
             if k == 1 {
                 // Z^{(0)} is block-sparse: column p is ∂M/∂z[:, j(p)] · Z^{(0)}_p
                 let nd = n * d;
+                let mz = jac.m_z.as_slice(); // column i of ∂M/∂z: mz[i·N·d .. (i+1)·N·d]
                 for (pp, (col, &(j, _))) in sk.as_mut_slice().chunks_exact_mut(nd).zip(&owner).enumerate() {
                     let a = z0_prev[pp];
-                    for (x, &mz) in col.iter_mut().zip(jac.m_z.column(j).iter()) {
-                        *x += mz * a;
+                    for (x, &m) in col.iter_mut().zip(&mz[j * nd..(j + 1) * nd]) {
+                        *x += m * a;
                     }
                 }
             } else {
