@@ -7,14 +7,16 @@
 //!
 //! * `S^t` is stored column-major `(N·d) × P` (one column per parameter, the state rows of one
 //!   column contiguous), so the block-diagonal `D^t S^{t−1}` of (T1) is, per column, `N`
-//!   contiguous `d × d` blocks (for `d = 1` a scaled column) computed **in place**;
+//!   contiguous `d × d` blocks (for `d = 1` a scaled column) computed **in place**, in the same
+//!   pass as `I^t` (single layer);
 //! * `∂M/∂z^{t−1} Z^{t−1}` of (T1) (and `Φ^{l,t} Z^{l−1,t'}` of (T7)) is **one** GEMM
 //!   accumulated into `S` (nalgebra's `gemm`, which calls `matrixmultiply` for `f32`/`f64`);
 //! * `I^t` of (T1) is scattered through a precomputed map from flat parameter to
 //!   `(neuron, local index)`;
-//! * `Z^t = ∂z/∂h · S^t` (T2) and `Y^t = κY^{t−1} + c W^{out} Z^{t−δ}` (T3) are written into
-//!   preallocated buffers (T3 as a GEMM with `β = κ`), `(Y^t)ᵀ g^t` (T4) is a GEMV into a
-//!   flat gradient that is scattered into the tensors once, at the end;
+//! * `Z^t = ∂z/∂h · S^t` (T2), `Y^t = κY^{t−1} + c W^{out} Z^{t−δ}` (T3, as `K` contiguous
+//!   dot products per column, [`readout_acc`]) and `(Y^t)ᵀ g^t` (T4) are written into
+//!   preallocated buffers — for a single layer in one pass over the columns after the GEMM —
+//!   and the flat gradient is scattered into the tensors once, at the end;
 //! * with `δ = 1` the readout sensitivity is updated before `Z` is overwritten, so no copy of
 //!   `Z^{t−1}` is kept.
 //!
@@ -191,6 +193,103 @@ pub(crate) fn readout_acc<T: Scalar>(
     }
 }
 
+/// `S ← D^t S + I^t` in one pass over the columns (Eq. T1 without the explicit term): per
+/// column, [`d_in_place`] and then [`add_immediate`] while the column is in cache.
+fn d_plus_immediate<T: Scalar>(
+    dflat: &[T],
+    d: usize,
+    i: &[DMatrix<T>],
+    owner: &[Option<(usize, usize)>],
+    s: &mut DMatrix<T>,
+) {
+    let nd = s.nrows();
+    if nd == 0 {
+        return;
+    }
+    let mut tmp = [T::zero(); 8];
+    assert!(d <= tmp.len(), "state dimension above 8");
+    for (col, own) in s.as_mut_slice().chunks_exact_mut(nd).zip(owner) {
+        if d == 1 {
+            for (x, &dj) in col.iter_mut().zip(dflat) {
+                *x *= dj;
+            }
+        } else {
+            for (blk, dj) in col.chunks_exact_mut(d).zip(dflat.chunks_exact(d * d)) {
+                for c in 0..d {
+                    let mut acc = T::zero();
+                    for c2 in 0..d {
+                        acc += dj[c * d + c2] * blk[c2];
+                    }
+                    tmp[c] = acc;
+                }
+                blk.copy_from_slice(&tmp[..d]);
+            }
+        }
+        if let Some((j, q)) = *own {
+            for c in 0..d {
+                col[j * d + c] += i[j][(c, q)];
+            }
+        }
+    }
+}
+
+/// One pass over the columns after the GEMM of (T1): `Z_{·p} = ∂z/∂h · S_{·p}` (T2); when
+/// `update_y`, `Y_{·p} ← κ Y_{·p} + c W^{out} Z_{·p}` (T3, `wt = (W^{out})ᵀ`); and
+/// `grad_p += Y_{·p} · g` (T4) — each column of `S`, `Z`, `Y` touched once, while in cache.
+#[allow(clippy::too_many_arguments)]
+fn output_readout<T: Scalar>(
+    rows: &DMatrix<T>,
+    s: &DMatrix<T>,
+    zs: &mut DMatrix<T>,
+    ys: &mut DMatrix<T>,
+    wt: &DMatrix<T>,
+    (kappa, c_out, update_y): (T, T, bool),
+    g: &DVector<T>,
+    grad: &mut DVector<T>,
+) {
+    let (n, d) = rows.shape();
+    let k_out = ys.nrows();
+    if n == 0 {
+        return;
+    }
+    let mut f = Vec::with_capacity(n * d);
+    for j in 0..n {
+        for c in 0..d {
+            f.push(rows[(j, c)]);
+        }
+    }
+    let wt = wt.as_slice();
+    let cols = zs.as_mut_slice().chunks_exact_mut(n).zip(s.as_slice().chunks_exact(n * d));
+    let ycols = ys.as_mut_slice().chunks_exact_mut(k_out.max(1));
+    for (((zc, sc), yc), gp) in cols.zip(ycols).zip(grad.iter_mut()) {
+        if d == 1 {
+            for ((zj, &sj), &fj) in zc.iter_mut().zip(sc).zip(&f) {
+                *zj = fj * sj;
+            }
+        } else {
+            for (j, zj) in zc.iter_mut().enumerate() {
+                let mut acc = T::zero();
+                for c in 0..d {
+                    acc += f[j * d + c] * sc[j * d + c];
+                }
+                *zj = acc;
+            }
+        }
+        let mut gacc = T::zero();
+        for ((yk, wk), &gk) in yc.iter_mut().zip(wt.chunks_exact(n)).zip(g.iter()) {
+            if update_y {
+                let mut acc = T::zero();
+                for (&a, &b) in wk.iter().zip(zc.iter()) {
+                    acc += a * b;
+                }
+                *yk = *yk * kappa + c_out * acc;
+            }
+            gacc += *yk * gk;
+        }
+        *gp += gacc;
+    }
+}
+
 /// Fast RTRL of a single layer: equal to [`crate::gradient`] (Eqs. T1–T6, same arguments, same
 /// result up to rounding), for any cell and convention the literal function supports and any
 /// scalar (fast for `f32` and `f64`, where nalgebra's `gemm` runs `matrixmultiply`).
@@ -246,16 +345,11 @@ pub fn gradient<T: Scalar>(
         }
         // Eq. (T1): S^t = D^t S^{t-1} + ∂M/∂z^{t-1} Z^{t-1} + I^t
         flatten_d(&jac, &mut dflat);
-        d_in_place(&dflat, d, &mut s);
-        s.gemm(T::one(), &jac.m_z, &zs, T::one());
-        add_immediate(&jac.i, &owner, &mut s);
-        // Eq. (T2): Z^t = ∂z^t/∂h^t S^t
-        output_into(&net.cell.output_jacobian(&next), &s, &mut zs);
-        if lag == 0 {
-            ys *= kappa; // Eq. (T3)
-            readout_acc(&mut ys, &w_out_t, 0, &zs, c_out);
-        }
-        grad_flat.gemv_tr(T::one(), &ys, &g, T::one()); // Eq. (T4)
+        d_plus_immediate(&dflat, d, &jac.i, &owner, &mut s); // D^t S^{t-1} + I^t
+        s.gemm(T::one(), &jac.m_z, &zs, T::one()); // + ∂M/∂z^{t-1} Z^{t-1}: the one GEMM
+        // Eqs. (T2), (T3) when δ = 0, (T4): Z^t = ∂z^t/∂h^t S^t, Y^t, the gradient, one pass
+        let rows = net.cell.output_jacobian(&next);
+        output_readout(&rows, &s, &mut zs, &mut ys, &w_out_t, (kappa, c_out, lag == 0), &g, &mut grad_flat);
         let z_read = if lag == 0 { &z_new } else { &z };
         z_bar *= kappa; // Eq. (T5)
         z_bar.axpy(c_out, z_read, T::one());
