@@ -14,7 +14,7 @@
 //! * `I^t` of (T1) is scattered through a precomputed map from flat parameter to
 //!   `(neuron, local index)`;
 //! * `Z^t = ∂z/∂h · S^t` (T2), `Y^t = κY^{t−1} + c W^{out} Z^{t−δ}` (T3, as `K` contiguous
-//!   dot products per column, [`readout_acc`]) and `(Y^t)ᵀ g^t` (T4) are written into
+//!   dot products per column, `readout_acc`) and `(Y^t)ᵀ g^t` (T4) are written into
 //!   preallocated buffers — for a single layer in one pass over the columns after the GEMM —
 //!   and the flat gradient is scattered into the tensors once, at the end;
 //! * with `δ = 1` the readout sensitivity is updated before `Z` is overwritten, so no copy of
