@@ -18,6 +18,8 @@
 //!   `eprop-fast=eprop`, `fast-f32~f64`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
+//! * [`fast_forward`]: the fast paths against the literal ones (`rtrl-fast=rtrl`,
+//!   `family-fast=family`, `deep-fast=deep`, `ostl-fast=ostl`, `fast-forward-f32~f64`);
 //! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare);
@@ -32,6 +34,7 @@ pub mod compare;
 pub mod eprop;
 pub mod family;
 pub mod fast_reverse;
+pub mod fast_forward;
 pub mod fixtures;
 pub mod registry;
 pub mod relations;

@@ -49,4 +49,15 @@ pub const RELATIONS: &[(&str, &str)] = &[
     ("bptt-fast=bptt", "fast BPTT (f32/f64 kernels) = the literal BPTT, every tensor and the loss"),
     ("eprop-fast=eprop", "fast online e-prop = the literal e-prop: symmetric, random, adaptive feedback"),
     ("fast-f32~f64", "fast BPTT and fast e-prop in f32 = the same in f64 (identical spike trains)"),
+    (
+        "rtrl-fast=rtrl",
+        "fast RTRL (contiguous S, one GEMM per step) = literal RTRL; single layers and stacks",
+    ),
+    (
+        "family-fast=family",
+        "the fast m-order recursion = the literal one: orders 0, 1, mid, T-1, every reading",
+    ),
+    ("deep-fast=deep", "fast deep e-prop = literal deep e-prop, both depths (stacks, one-layer stacks)"),
+    ("ostl-fast=ostl", "fast OSTL = literal OSTL (stacks, one-layer stacks)"),
+    ("fast-forward-f32~f64", "fast RTRL, family, deep e-prop and OSTL in f32 = the same in f64"),
 ];

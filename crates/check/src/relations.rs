@@ -247,6 +247,10 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     if select.any(crate::family::IDS) {
         crate::family::rows(&mut cx, &p, &seq, &rtrl.grad)?;
     }
+    // the fast forward-mode paths against the literal ones (issue 11)
+    if select.any(crate::fast_forward::IDS) {
+        crate::fast_forward::rows(&mut cx, &p, &seq, &traj, &rtrl.grad)?;
+    }
 
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
     if select.wants("rtrl=bptt") {

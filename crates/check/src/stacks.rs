@@ -302,7 +302,7 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
 /// stack is cheap, so every relation is computed when one is selected, and the rows of the
 /// others are dropped; nothing is computed when none of [`IDS`] is selected.
 pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Result<Vec<Row>> {
-    if !select.any(IDS) {
+    if !select.any(IDS) && !select.any(crate::fast_forward::IDS) {
         return Ok(Vec::new());
     }
     let stack = &cfg.stack;
@@ -324,16 +324,6 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
     let (live, live_verdict) = liveness(cfg, &p, &seq, &oracle.grad)?;
     let live_ok = live_verdict.is_ok();
     let spec = cfg.spec();
-    let bptt = credit_bptt::stack::gradient(stack, &p, &seq)?;
-    let rtrl = credit_rtrl::stack::gradient(stack, &p, &seq)?;
-    let deep = credit_deep::gradient(stack, &p, &seq)?;
-    let cut = credit_oracle::gradient_of(
-        stack,
-        &p,
-        &seq,
-        Detach { recurrent: true, reset: true, adaptation: false },
-    )?;
-    let mut rows = Vec::new();
     let row_in = |scalar: &'static str,
                   relation: &'static str,
                   expect: Expect,
@@ -354,6 +344,27 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
         reason: crate::relations::reason(&live_verdict, reference),
         spec: spec.clone(),
     };
+    // the fast forward-mode paths against the literal ones (issue 11)
+    let mut rows = if select.any(crate::fast_forward::IDS) {
+        let eq = |relation, scalar, tensor, err, tol, reference| {
+            row_in(scalar, relation, Expect::Equal, tensor, err, tol, reference)
+        };
+        crate::fast_forward::stack_rows(stack, &p, &seq, select, &eq)?
+    } else {
+        Vec::new()
+    };
+    if !select.any(IDS) {
+        return Ok(rows);
+    }
+    let bptt = credit_bptt::stack::gradient(stack, &p, &seq)?;
+    let rtrl = credit_rtrl::stack::gradient(stack, &p, &seq)?;
+    let deep = credit_deep::gradient(stack, &p, &seq)?;
+    let cut = credit_oracle::gradient_of(
+        stack,
+        &p,
+        &seq,
+        Detach { recurrent: true, reset: true, adaptation: false },
+    )?;
     let row = |relation, expect, tensor, err, tol, reference| {
         row_in("f64", relation, expect, tensor, err, tol, reference)
     };

@@ -29,6 +29,8 @@
 //! B. Millidge, arXiv:2512.24506 (abstract read); G. Bellec et al., Nature Communications
 //! 11:3625 (2020) for single-layer e-prop.
 
+pub mod fast;
+
 use credit_core::cell::output_times;
 use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};

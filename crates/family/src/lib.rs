@@ -44,6 +44,7 @@
 //! # Ok::<(), credit_core::Error>(())
 //! ```
 
+pub mod fast;
 pub mod graded;
 pub mod recursion;
 

@@ -30,6 +30,8 @@
 //! deep neural networks", IEEE TNNLS (2022), arXiv:2007.12723 (abstract read; the split as in
 //! the design notes, equations.md §4).
 
+pub mod fast;
+
 use credit_core::cell::output_times;
 use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};

@@ -32,6 +32,7 @@
 //! Williams & Zipser (1989), "A learning algorithm for continually running fully recurrent
 //! neural networks", Neural Computation 1(2); derivation in `docs/rtrl.md`.
 
+pub mod fast;
 pub mod stack;
 
 use credit_core::cell::output_times;
