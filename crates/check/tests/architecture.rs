@@ -10,13 +10,18 @@ fn crates_dir() -> PathBuf {
 
 /// The `credit-*` packages named in the `[dependencies]` section of a crate's manifest.
 fn credit_deps(krate: &str) -> Vec<String> {
+    credit_deps_in(krate, "[dependencies]")
+}
+
+/// The `credit-*` packages named in section `section` of a crate's manifest.
+fn credit_deps_in(krate: &str, section: &str) -> Vec<String> {
     let text = std::fs::read_to_string(crates_dir().join(krate).join("Cargo.toml")).expect("manifest");
     let mut in_deps = false;
     let mut out = Vec::new();
     for line in text.lines() {
         let l = line.trim();
         if l.starts_with('[') {
-            in_deps = l == "[dependencies]";
+            in_deps = l == section;
             continue;
         }
         if in_deps && l.starts_with("credit-") {
@@ -30,6 +35,10 @@ fn credit_deps(krate: &str) -> Vec<String> {
 fn algorithm_crates_and_the_oracle_depend_on_the_core_only() {
     for krate in ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "oracle"] {
         assert_eq!(credit_deps(krate), vec!["credit-core".to_string()], "crates/{krate}");
+        // not even their tests and benches reach another rule or the oracle: a comparison
+        // between rules belongs to credit-check (its benches included)
+        let dev = credit_deps_in(krate, "[dev-dependencies]");
+        assert!(dev.iter().all(|d| d == "credit-core"), "crates/{krate} dev-dependencies: {dev:?}");
     }
     assert!(credit_deps("core").is_empty());
 }

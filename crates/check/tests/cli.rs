@@ -357,7 +357,7 @@ fn bench_json_and_refusals() {
         assert_eq!(v["path"], if literal { "literal" } else { "fast" });
     }
     let refusals: [(&[&str], &str); 6] = [
-        (&["--rule", "rtrl", "--n", "4", "--steps", "5"], "has no fast path"),
+        (&["--rule", "bptt", "--layers", "2", "--n", "4", "--steps", "5"], "has no fast path on stacks"),
         (&["--rule", "nope"], "unknown rule `nope`"),
         (&["--rule", "bptt", "--cell", "gru"], "unknown cell `gru`"),
         (&["--rule", "bptt", "--scalar", "f16"], "unknown scalar `f16`"),

@@ -1,9 +1,9 @@
 //! The gradient source: a [`Model`] (one layer or a stack) and a [`Rule`] of the workspace,
 //! `docs/training.md` §1.
 //!
-//! [`gradient`] is one `match` with one arm per rule, each calling the rule's crate; the arm is
-//! the only place that names the implementation, so switching a rule to a faster path of its
-//! crate is a change of one arm.
+//! [`gradient`] is one `match` with one arm per rule and [`Path`], each calling the rule's crate:
+//! the fast path of the crate by default (`<crate>::fast`, proved equal to the literal
+//! transcription by `check-gradients`' `*-fast=*` relations), the literal one on request.
 
 use credit_core::{Error, Network, Params, Result, Sequence, Stack};
 use credit_eprop::Feedback;
@@ -203,22 +203,45 @@ pub struct Estimate {
     pub grad: Params<f64>,
 }
 
-/// The gradient of `rule` on one sequence. `b` is e-prop's feedback matrix (`N × K`) for the
-/// random and adaptive variants, ignored otherwise. Every arm calls the rule's crate once.
+/// Which implementation of a rule computes the gradient: the fast path of its crate (equal to
+/// the literal one to ~1e-15, proved by the `*-fast=*` relations of `check-gradients`) or the
+/// literal transcription itself. A rule without a fast path (BPTT on stacks) runs its literal
+/// code either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Path {
+    /// `<crate>::fast` where it exists (the default).
+    #[default]
+    Fast,
+    /// The literal transcription (`<crate>::gradient`).
+    Literal,
+}
+
+/// The gradient of `rule` on one sequence, by `path`. `b` is e-prop's feedback matrix (`N × K`)
+/// for the random and adaptive variants, ignored otherwise. Every arm calls the rule's crate
+/// once.
 pub fn gradient(
     rule: &Rule,
+    path: Path,
     model: &Model,
     params: &Params<f64>,
     seq: &Sequence,
     b: Option<&DMatrix<f64>>,
 ) -> Result<Estimate> {
     rule.check_model(model)?;
+    let fast = path == Path::Fast;
     let (loss, grad) = match (rule, model) {
+        (Rule::Bptt, Model::Layer(net)) if fast => credit_bptt::fast(net, params, seq).map(|g| (g.loss, g.grad)),
         (Rule::Bptt, Model::Layer(net)) => credit_bptt::gradient(net, params, seq).map(|g| (g.loss, g.grad)),
         (Rule::Bptt, Model::Stack(s)) => {
             credit_bptt::stack::gradient(s, params, seq).map(|g| (g.loss, g.grad))
         }
+        (Rule::Rtrl, Model::Layer(net)) if fast => {
+            credit_rtrl::fast::gradient(net, params, seq).map(|g| (g.loss, g.grad))
+        }
         (Rule::Rtrl, Model::Layer(net)) => credit_rtrl::gradient(net, params, seq).map(|g| (g.loss, g.grad)),
+        (Rule::Rtrl, Model::Stack(s)) if fast => {
+            credit_rtrl::fast::stack_gradient(s, params, seq).map(|g| (g.loss, g.grad))
+        }
         (Rule::Rtrl, Model::Stack(s)) => {
             credit_rtrl::stack::gradient(s, params, seq).map(|g| (g.loss, g.grad))
         }
@@ -232,12 +255,25 @@ pub fn gradient(
                     });
                 }
             };
-            credit_eprop::gradient(net, params, seq, &feedback).map(|g| (g.loss, g.grad))
+            if fast {
+                credit_eprop::fast(net, params, seq, &feedback).map(|g| (g.loss, g.grad))
+            } else {
+                credit_eprop::gradient(net, params, seq, &feedback).map(|g| (g.loss, g.grad))
+            }
+        }
+        (Rule::Family { m, reading }, Model::Layer(net)) if fast => {
+            credit_family::fast::gradient(net, params, seq, *m, *reading).map(|g| (g.loss, g.grad))
         }
         (Rule::Family { m, reading }, Model::Layer(net)) => {
             credit_family::gradient(net, params, seq, *m, *reading).map(|g| (g.loss, g.grad))
         }
+        (Rule::Deep, Model::Stack(s)) if fast => {
+            credit_deep::fast::gradient(s, params, seq).map(|g| (g.loss, g.grad))
+        }
         (Rule::Deep, Model::Stack(s)) => credit_deep::gradient(s, params, seq).map(|g| (g.loss, g.grad)),
+        (Rule::Ostl, Model::Stack(s)) if fast => {
+            credit_ostl::fast::gradient(s, params, seq).map(|g| (g.loss, g.grad))
+        }
         (Rule::Ostl, Model::Stack(s)) => credit_ostl::gradient(s, params, seq).map(|g| (g.loss, g.grad)),
         _ => unreachable!("check_model refuses the other pairs"),
     }?;

@@ -8,7 +8,7 @@
 //! gradient used), the firing rate and, on demand, the cosine of the reduced gradient to BPTT's.
 
 use crate::optim::{OptimState, Optimizer};
-use crate::rule::{EpropFeedback, Model, Rule, gradient};
+use crate::rule::{EpropFeedback, Model, Path, Rule, gradient};
 use crate::tasks::Task;
 use credit_core::{Error, ForwardOptions, Params, Result, Sequence};
 use nalgebra::DMatrix;
@@ -76,6 +76,8 @@ pub struct TrainConfig {
     pub cosine: bool,
     /// The seed of everything random in the run (feedback matrix, batches).
     pub seed: u64,
+    /// The rules' fast paths (default) or their literal transcriptions.
+    pub path: Path,
 }
 
 impl TrainConfig {
@@ -92,6 +94,7 @@ impl TrainConfig {
             clip: Vec::new(),
             cosine: false,
             seed,
+            path: Path::Fast,
         }
     }
 }
@@ -254,7 +257,7 @@ impl Trainer {
     fn reduced(&self, rule: &Rule, batch: &[Sequence]) -> Result<Params<f64>> {
         let mut total: Option<Params<f64>> = None;
         for seq in batch {
-            let est = gradient(rule, &self.model, &self.params, seq, self.feedback.as_ref())?;
+            let est = gradient(rule, self.config.path, &self.model, &self.params, seq, self.feedback.as_ref())?;
             match &mut total {
                 None => total = Some(est.grad),
                 Some(t) => t.tensors.iter_mut().zip(&est.grad.tensors).for_each(|(a, b)| a.value += &b.value),

@@ -176,13 +176,21 @@ fn run<T: Scalar>(
             ad.update(&mut q, &out, 1e-3);
             black_box((q, ad)).1.b[(0, 0)]
         }
+        (Rule::Rtrl, true) if single => black_box(credit_rtrl::fast::gradient(net, pn, seq)?).loss,
+        (Rule::Rtrl, true) => black_box(credit_rtrl::fast::stack_gradient(stack, ps, seq)?).loss,
         (Rule::Rtrl, false) if single => black_box(credit_rtrl::gradient(net, pn, seq)?).loss,
         (Rule::Rtrl, false) => black_box(credit_rtrl::stack::gradient(stack, ps, seq)?).loss,
+        (Rule::Family, true) if single => {
+            let r = credit_family::fast::gradient(net, pn, seq, s.order, credit_family::Reading::HopCount)?;
+            black_box(r).loss
+        }
         (Rule::Family, false) if single => {
             let r =
                 credit_family::recursion::gradient(net, pn, seq, s.order, credit_family::Reading::HopCount)?;
             black_box(r).loss
         }
+        (Rule::Deep, true) => black_box(credit_deep::fast::gradient(stack, ps, seq)?).loss,
+        (Rule::Ostl, true) => black_box(credit_ostl::fast::gradient(stack, ps, seq)?).loss,
         (Rule::Deep, false) => black_box(credit_deep::gradient(stack, ps, seq)?).loss,
         (Rule::Ostl, false) => black_box(credit_ostl::gradient(stack, ps, seq)?).loss,
         _ => return Ok(None),

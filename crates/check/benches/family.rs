@@ -1,4 +1,5 @@
-//! Criterion benchmark of the m-order family: the literal recursion
+//! Criterion benchmark of the m-order family (kept in `credit-check` because its baselines are
+//! other algorithm crates, which `credit-family` may not depend on): the literal recursion
 //! ([`credit_family::recursion::gradient`]) and the fast one ([`credit_family::fast::gradient`])
 //! at orders `m ∈ {0, 1, 2, 3}` (hop-count reading), and symmetric e-prop
 //! ([`credit_eprop::gradient`], the literal one: the baseline of order 0), one gradient of a
