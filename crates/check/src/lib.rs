@@ -14,6 +14,8 @@
 //!   `adaptive-decay`, `eprop-literal=eprop-generic`);
 //! * [`family`]: the m-order family relations (`family0=eprop`, `familyT=rtrl`,
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
+//! * [`snap`]: the SnAp-n relations (`snap-full=rtrl`, `snap2=rtrl`, `snap1=rtrl@W0`,
+//!   `snap1!=rtrl`, `snap1=eprop`, `snap1=eprop+diagR`, `snap1!=eprop`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
 //! * [`registry`]: the one list of relation ids and their claims;
@@ -33,6 +35,7 @@ pub mod fixtures;
 pub mod registry;
 pub mod relations;
 pub mod report;
+pub mod snap;
 pub mod stacks;
 pub mod suite;
 

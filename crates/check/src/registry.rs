@@ -1,7 +1,7 @@
 //! The one registry of relation ids: every relation that `check-gradients` can report, with a
 //! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
 //! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
-//! [`crate::family`], [`crate::stacks`]); `check-gradients` refuses to finish a run that produces
+//! [`crate::family`], [`crate::stacks`], [`crate::snap`]); `check-gradients` refuses to finish a run that produces
 //! an id missing here, and `tests/cli.rs` checks the list against a run.
 
 /// `(id, claim)` of every relation, in the order of the summary.
@@ -46,4 +46,14 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "OSTL = exact gradient with every temporal edge detached in the layers above the parameter's (stacks)",
     ),
     ("ostl=bptt", "OSTL = BPTT on stacks whose upper layers have no memory"),
+    ("snap-full=rtrl", "SnAp-n with n = T = RTRL (P9)"),
+    ("snap2=rtrl", "SnAp-2 = RTRL when its pattern is full (all off-diagonal W_rec non-zero) (P9)"),
+    ("snap1=rtrl@W0", "SnAp-1 = RTRL when W_rec = 0 (J block-diagonal, reset allowed) (P8)"),
+    ("snap1!=rtrl", "SnAp-1 differs from RTRL on generic nets"),
+    ("snap1=eprop", "SnAp-1 = symmetric e-prop where diag R = 0 (no autapse, no differentiated reset) (P8)"),
+    (
+        "snap1=eprop+diagR",
+        "SnAp-1 = e-prop's trace code run with D + diag R: the exact difference between the two rules",
+    ),
+    ("snap1!=eprop", "SnAp-1 differs from e-prop where diag R != 0 (autapses, differentiated reset)"),
 ];

@@ -1,0 +1,232 @@
+//! The related online rules of issue 15 on random small networks: SnAp-n (`docs/snap.md`).
+//! Proptest sweeps in `f64`, the same tests over `f32`/`f64`/`Dual64`, the online state's size,
+//! typed errors, and guards that the approximations are live.
+
+// Exact (bit-for-bit) equalities are intended where they are asserted.
+#![allow(clippy::float_cmp)]
+
+mod common;
+
+use common::*;
+use credit_check::snap::{diag_r_zero, eprop_with_diag_r, ring};
+use credit_core::{ForwardOptions, Params, Scalar, forward};
+use credit_eprop::Feedback;
+use nalgebra::DMatrix;
+use num_dual::Dual64;
+use proptest::prelude::*;
+use proptest::test_runner::{Config as PtConfig, RngSeed};
+
+fn pt_config(cases: u32) -> PtConfig {
+    PtConfig {
+        cases,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(0x5A_A9),
+        max_global_rejects: 4096,
+        ..PtConfig::default()
+    }
+}
+
+fn cells(p: &Params<f64>, nc: usize) -> Params<f64> {
+    Params { tensors: p.tensors[..nc].to_vec() }
+}
+
+proptest! {
+    #![proptest_config(pt_config(40))]
+
+    /// SnAp-T = RTRL (P9) on the net and on its ring copy (pattern not full); SnAp-1 = e-prop's
+    /// trace code with D + diag R; SnAp-1 = e-prop where diag R = 0.
+    #[test]
+    fn snap_relations_hold(
+        kind in 0usize..4, variant in 0u32..768, n in 1usize..=5, n_in in 1usize..=3,
+        steps in 1usize..=8, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
+    ) {
+        let net = net_v(cell(kind, variant), n_in, n, 2, ce, kappa, variant);
+        let nc = net.n_cell_tensors();
+        let (p, seq) = instance(&net, steps, seed);
+        let rtrl = credit_rtrl::gradient(&net, &p, &seq).unwrap();
+        let full = credit_snap::gradient(&net, &p, &seq, steps).unwrap();
+        for (name, e) in per_tensor(&full.grad, &rtrl.grad) {
+            prop_assert!(e <= 1e-12, "snap-T vs RTRL {}: {:e}", name, e);
+        }
+        let long = Sequence::random(&net, 8, seed).unwrap();
+        if let Some((q, cut)) = ring(&net, &p, &long) {
+            let a = credit_snap::gradient(&net, &q, &cut, cut.len()).unwrap();
+            let b = credit_rtrl::gradient(&net, &q, &cut).unwrap();
+            prop_assert!(!credit_snap::Pattern::new(&net, &q, cut.len()).unwrap().is_full());
+            for (name, e) in per_tensor(&a.grad, &b.grad) {
+                prop_assert!(e <= 1e-12, "ring snap-T vs RTRL {}: {:e}", name, e);
+            }
+        }
+        let one = credit_snap::gradient(&net, &p, &seq, 1).unwrap();
+        let traj = forward(&net, &p, &seq, ForwardOptions::default()).unwrap();
+        let witness = eprop_with_diag_r(&net, &p, &seq, &traj).unwrap();
+        for (name, e) in per_tensor(&cells(&one.grad, nc), &witness) {
+            prop_assert!(e <= 1e-12, "snap-1 vs e-prop with D + diag R {}: {:e}", name, e);
+        }
+        if diag_r_zero(&net, &p) {
+            let ep = credit_eprop::gradient(&net, &p, &seq, &Feedback::Symmetric).unwrap();
+            for (name, e) in per_tensor(&one.grad, &ep.grad) {
+                prop_assert!(e <= 1e-12, "snap-1 vs e-prop at diag R = 0 {}: {:e}", name, e);
+            }
+        }
+    }
+}
+
+use credit_core::Sequence;
+
+/// Liveness of the approximation: on a generic dense rate net SnAp-1 is neither RTRL nor
+/// e-prop (autapses), SnAp-2 is RTRL; on the ring copy SnAp-2 is not RTRL.
+#[test]
+fn snap_approximations_are_live() {
+    let net = net(cell(0, 1), 3, 5, 2, false, 0.8);
+    let (p, seq) = instance(&net, 12, 3);
+    let rtrl = credit_rtrl::gradient(&net, &p, &seq).unwrap();
+    let worst =
+        |a: &Params<f64>, b: &Params<f64>| per_tensor(a, b).into_iter().map(|(_, e)| e).fold(0.0, f64::max);
+    let one = credit_snap::gradient(&net, &p, &seq, 1).unwrap();
+    assert!(worst(&one.grad, &rtrl.grad) > 1e-3);
+    let ep = credit_eprop::gradient(&net, &p, &seq, &Feedback::Symmetric).unwrap();
+    assert!(!diag_r_zero(&net, &p));
+    assert!(worst(&one.grad, &ep.grad) > 1e-3);
+    let two = credit_snap::gradient(&net, &p, &seq, 2).unwrap();
+    assert!(worst(&two.grad, &rtrl.grad) <= 1e-12);
+    let (q, cut) = ring(&net, &p, &seq).unwrap();
+    let a = credit_snap::gradient(&net, &q, &cut, 2).unwrap();
+    let b = credit_rtrl::gradient(&net, &q, &cut).unwrap();
+    assert!(worst(&a.grad, &b.grad) > 1e-6);
+}
+
+/// The suite reports the ring check on most configs (it is dropped only where the short ring
+/// run is silent in some tensor).
+#[test]
+fn the_ring_check_runs_on_most_configs() {
+    let ids = vec!["snap-full=rtrl".to_string()];
+    let select = credit_check::relations::Select(Some(&ids));
+    let (mut configs, mut with_ring) = (0, 0);
+    for cfg in credit_check::builtin_suite().into_iter().filter(|c| c.net.n >= 4 && c.steps <= 20) {
+        let rows = credit_check::relations::run_config_selected(&cfg, select).unwrap();
+        configs += 1;
+        with_ring += usize::from(rows.iter().any(|r| r.tensor.starts_with("ring")));
+        assert!(rows.iter().all(|r| r.pass), "{}", cfg.name);
+    }
+    assert!(configs >= 5, "only {configs} configs with N ≥ 4 and T ≤ 20");
+    assert!(with_ring * 4 >= configs * 3, "ring rows on {with_ring} of {configs} configs");
+}
+
+/// The SnAp state holds the same number of scalars after 1 step and after 200.
+#[test]
+fn snap_state_does_not_grow_with_time() {
+    for kind in 0..4 {
+        let net = net(cell(kind, 0), 2, 4, 2, false, 0.9);
+        let (p, seq) = instance(&net, 200, 5);
+        let w = p.cell_tensors(&net);
+        let pattern = credit_snap::Pattern::new(&net, &p, 1).unwrap();
+        let mut st = credit_snap::SnapState::new(&net, &pattern);
+        let size0 = st.len_scalars();
+        for t in 0..seq.len() {
+            st.step(&net, &p, &w, &seq.x[t], &seq.target[t], seq.mask[t]);
+            assert_eq!(st.len_scalars(), size0, "step {t}");
+        }
+        // SnAp-1 keeps exactly e-prop's ε entries: N·d·P_loc
+        assert_eq!(pattern.kept(&net), net.n * net.d() * net.p_loc());
+    }
+}
+
+/// `n = 0` is a typed error naming the field.
+#[test]
+fn snap_order_zero_is_an_error() {
+    let net = net(cell(0, 1), 2, 3, 2, false, 0.9);
+    let (p, seq) = instance(&net, 5, 1);
+    let e = credit_snap::gradient(&net, &p, &seq, 0).unwrap_err();
+    assert!(e.to_string().starts_with("snap.n"), "{e}");
+}
+
+/// Real and dual part of a scalar as `f64`.
+trait Parts: Scalar {
+    fn parts(self) -> (f64, f64);
+    fn lift(x: f64, v: f64) -> Self;
+}
+impl Parts for f32 {
+    fn parts(self) -> (f64, f64) {
+        (self as f64, 0.0)
+    }
+    fn lift(x: f64, _: f64) -> Self {
+        x as f32
+    }
+}
+impl Parts for f64 {
+    fn parts(self) -> (f64, f64) {
+        (self, 0.0)
+    }
+    fn lift(x: f64, _: f64) -> Self {
+        x
+    }
+}
+impl Parts for Dual64 {
+    fn parts(self) -> (f64, f64) {
+        (self.re, self.eps)
+    }
+    fn lift(x: f64, v: f64) -> Self {
+        Dual64::new(x, v)
+    }
+}
+
+fn lift<T: Parts>(p: &Params<f64>, dir: &Params<f64>) -> Params<T> {
+    let mut q: Params<T> = p.cast();
+    for (t, d) in q.tensors.iter_mut().zip(&dir.tensors) {
+        let src = p.get(t.name).expect("layout");
+        t.value =
+            DMatrix::from_fn(t.value.nrows(), t.value.ncols(), |i, j| T::lift(src[(i, j)], d.value[(i, j)]));
+    }
+    q
+}
+
+fn part<T: Parts>(g: &Params<T>, which: usize) -> Params<f64> {
+    g.map(|x| if which == 0 { x.parts().0 } else { x.parts().1 })
+}
+
+macro_rules! scalar_tests {
+    ($($module:ident: $t:ty, tol = $tol:expr;)*) => {$(
+        mod $module {
+            use super::*;
+
+            /// SnAp-T = RTRL and SnAp-2 = RTRL (dense) in this scalar type, real and dual parts.
+            #[test]
+            fn snap_full_and_dense_snap2_equal_rtrl() {
+                for kind in 0..4 {
+                    let net = net(cell(kind, 0), 3, 4, 2, false, 0.9);
+                    let (p, seq) = instance(&net, 10, 300 + kind as u64);
+                    let dir = Params::<f64>::random(&net, 8).unwrap();
+                    let q: Params<$t> = lift(&p, &dir);
+                    let r = credit_rtrl::gradient(&net, &q, &seq).unwrap();
+                    for n in [2, 10] {
+                        let s = credit_snap::gradient(&net, &q, &seq, n).unwrap();
+                        assert_close("real parts", &part(&s.grad, 0), &part(&r.grad, 0), $tol);
+                        assert_close("dual parts", &part(&s.grad, 1), &part(&r.grad, 1), $tol);
+                    }
+                }
+            }
+
+            /// SnAp-1 = e-prop on LIF/ALIF with the reset detached (diag R = 0), real and dual.
+            #[test]
+            fn snap1_equals_eprop_without_diag_r() {
+                for kind in [1usize, 2] {
+                    let net = net(cell(kind, 1), 3, 4, 2, false, 0.9);
+                    let (p, seq) = instance(&net, 10, 310 + kind as u64);
+                    let dir = Params::<f64>::random(&net, 9).unwrap();
+                    let q: Params<$t> = lift(&p, &dir);
+                    let s = credit_snap::gradient(&net, &q, &seq, 1).unwrap();
+                    let e = credit_eprop::gradient(&net, &q, &seq, &Feedback::Symmetric).unwrap();
+                    assert_close("real parts", &part(&s.grad, 0), &part(&e.grad, 0), $tol);
+                    assert_close("dual parts", &part(&s.grad, 1), &part(&e.grad, 1), $tol);
+                }
+            }
+        }
+    )*};
+}
+
+scalar_tests! {
+    snap_f32: f32, tol = 1e-4;
+    snap_f64: f64, tol = 1e-12;
+    snap_dual64: Dual64, tol = 1e-12;
+}
