@@ -16,6 +16,8 @@
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
 //! * [`snap`]: the SnAp-n relations (`snap-full=rtrl`, `snap2=rtrl`, `snap1=rtrl@W0`,
 //!   `snap1!=rtrl`, `snap1=eprop`, `snap1=eprop+diagR`, `snap1!=eprop`);
+//! * [`tbptt`]: the truncated-BPTT relations (`ebptt-full=bptt`, `fbptt-full=bptt`,
+//!   `ebptt-window=bptt-prefix`, `ebptt!=bptt`, `fbptt!=bptt`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
 //! * [`registry`]: the one list of relation ids and their claims;
@@ -38,6 +40,7 @@ pub mod report;
 pub mod snap;
 pub mod stacks;
 pub mod suite;
+pub mod tbptt;
 
 pub use compare::{Liveness, alive, max_rel_err};
 pub use relations::{Expect, Row, run_config};

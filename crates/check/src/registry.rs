@@ -1,7 +1,7 @@
 //! The one registry of relation ids: every relation that `check-gradients` can report, with a
 //! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
 //! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
-//! [`crate::family`], [`crate::stacks`], [`crate::snap`]); `check-gradients` refuses to finish a run that produces
+//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`]); `check-gradients` refuses to finish a run that produces
 //! an id missing here, and `tests/cli.rs` checks the list against a run.
 
 /// `(id, claim)` of every relation, in the order of the summary.
@@ -56,4 +56,9 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "SnAp-1 = e-prop's trace code run with D + diag R: the exact difference between the two rules",
     ),
     ("snap1!=eprop", "SnAp-1 differs from e-prop where diag R != 0 (autapses, differentiated reset)"),
+    ("ebptt-full=bptt", "E-BPTT with windows L >= T = BPTT (P16)"),
+    ("fbptt-full=bptt", "F-BPTT with window L >= T = BPTT (P16)"),
+    ("ebptt-window=bptt-prefix", "E-BPTT after its first window of L steps = BPTT on the first L steps"),
+    ("ebptt!=bptt", "E-BPTT with a window L = 2 < T differs from BPTT"),
+    ("fbptt!=bptt", "F-BPTT with a window L = 2 < T differs from BPTT"),
 ];

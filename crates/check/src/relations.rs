@@ -247,6 +247,10 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     if select.any(crate::snap::IDS) {
         crate::snap::rows(&mut cx, &p, &seq, &traj, &rtrl.grad)?;
     }
+    // the truncated-BPTT relations (issue 15)
+    if select.any(crate::tbptt::IDS) {
+        crate::tbptt::rows(&mut cx, &p, &seq, &bptt.grad)?;
+    }
 
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
     if select.wants("rtrl=bptt") {

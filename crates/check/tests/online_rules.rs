@@ -1,4 +1,5 @@
-//! The related online rules of issue 15 on random small networks: SnAp-n (`docs/snap.md`).
+//! The related online rules of issue 15 on random small networks: SnAp-n (`docs/snap.md`),
+//! E-BPTT and F-BPTT (`docs/tbptt.md`).
 //! Proptest sweeps in `f64`, the same tests over `f32`/`f64`/`Dual64`, the online state's size,
 //! typed errors, and guards that the approximations are live.
 
@@ -73,6 +74,95 @@ proptest! {
 }
 
 use credit_core::Sequence;
+
+proptest! {
+    #![proptest_config(pt_config(40))]
+
+    /// E-BPTT and F-BPTT with a window ≥ T are BPTT (P16); E-BPTT's first window is BPTT on
+    /// the prefix; a window of one step under F-BPTT equals one under E-BPTT (both keep only
+    /// t = s).
+    #[test]
+    fn truncated_bptt_relations_hold(
+        kind in 0usize..4, variant in 0u32..192, n in 1usize..=5, n_in in 1usize..=3,
+        steps in 1usize..=9, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
+        extra in 0usize..3, window in 1usize..=4,
+    ) {
+        let net = net_v(cell(kind, variant), n_in, n, 2, ce, kappa, variant);
+        let (p, seq) = instance(&net, steps, seed);
+        let bptt = credit_bptt::gradient(&net, &p, &seq).unwrap();
+        let e = credit_tbptt::ebptt(&net, &p, &seq, steps + extra).unwrap();
+        let f = credit_tbptt::fbptt(&net, &p, &seq, steps + extra).unwrap();
+        for (name, err) in per_tensor(&e.grad, &bptt.grad).into_iter().chain(per_tensor(&f.grad, &bptt.grad)) {
+            prop_assert!(err <= 1e-12, "full window vs BPTT {}: {:e}", name, err);
+        }
+        prop_assert!((e.loss - bptt.loss).abs() <= 1e-12 * bptt.loss.abs().max(1.0));
+        let w = window.min(steps);
+        let first = credit_check::tbptt::ebptt_first_window(&net, &p, &seq, w).unwrap();
+        let pre = credit_bptt::gradient(&net, &p, &credit_check::tbptt::prefix(&seq, w)).unwrap();
+        for (name, err) in per_tensor(&first, &pre.grad) {
+            prop_assert!(err <= 1e-12, "first window vs BPTT on the prefix {}: {:e}", name, err);
+        }
+        let (e1, f1) = (credit_tbptt::ebptt(&net, &p, &seq, 1).unwrap(), credit_tbptt::fbptt(&net, &p, &seq, 1).unwrap());
+        for (name, err) in per_tensor(&e1.grad, &f1.grad) {
+            prop_assert!(err <= 1e-12, "L = 1: E-BPTT vs F-BPTT {}: {:e}", name, err);
+        }
+    }
+}
+
+/// Short windows are approximations: they differ from BPTT on a generic net, and F-BPTT (which
+/// sees more of the future) is closer to BPTT than E-BPTT with the same window here.
+#[test]
+fn short_windows_differ_from_bptt() {
+    for kind in 0..4 {
+        let net = net(cell(kind, 1), 3, 5, 2, false, 0.8);
+        let (p, seq) = instance(&net, 16, 40 + kind as u64);
+        let bptt = credit_bptt::gradient(&net, &p, &seq).unwrap();
+        let worst =
+            |a: &Params<f64>| per_tensor(a, &bptt.grad).into_iter().map(|(_, e)| e).fold(0.0, f64::max);
+        let e = credit_tbptt::ebptt(&net, &p, &seq, 3).unwrap();
+        let f = credit_tbptt::fbptt(&net, &p, &seq, 3).unwrap();
+        assert!(worst(&e.grad) > 1e-3, "kind {kind}: E-BPTT(3) = BPTT to {:e}", worst(&e.grad));
+        assert!(worst(&f.grad) > 1e-3, "kind {kind}: F-BPTT(3) = BPTT to {:e}", worst(&f.grad));
+    }
+}
+
+/// The buffers never hold more than the window: the largest state over 200 steps is the
+/// largest over the first two windows.
+#[test]
+fn truncated_state_is_bounded_by_the_window() {
+    for kind in 0..4 {
+        let net = net(cell(kind, 0), 2, 4, 2, false, 0.9);
+        let (p, seq) = instance(&net, 200, 6);
+        let w = p.cell_tensors(&net);
+        let mut e = credit_tbptt::Ebptt::new(&net, 5).unwrap();
+        let mut f = credit_tbptt::Fbptt::new(&net, 5).unwrap();
+        let (mut early, mut late) = ((0, 0), (0, 0));
+        for t in 0..seq.len() {
+            e.step(&net, &p, &w, &seq.x[t], &seq.target[t], seq.mask[t]);
+            f.step(&net, &p, &w, &seq.x[t], &seq.target[t], seq.mask[t]);
+            let sizes = (e.len_scalars(), f.len_scalars());
+            let slot = if t < 10 { &mut early } else { &mut late };
+            *slot = (slot.0.max(sizes.0), slot.1.max(sizes.1));
+            assert!(e.buffer.len() < 5 && f.buffer.len() < 5, "step {t}");
+        }
+        assert_eq!(early, late, "kind {kind}");
+    }
+}
+
+/// Bad windows and a regulariser are typed errors naming the field.
+#[test]
+fn truncated_bptt_errors_name_the_field() {
+    let net = net(cell(0, 1), 2, 3, 2, false, 0.9);
+    let (p, seq) = instance(&net, 5, 1);
+    let e = credit_tbptt::ebptt(&net, &p, &seq, 0).unwrap_err();
+    assert!(e.to_string().starts_with("ebptt.truncation"), "{e}");
+    let e = credit_tbptt::fbptt(&net, &p, &seq, 0).unwrap_err();
+    assert!(e.to_string().starts_with("fbptt.truncation"), "{e}");
+    let reg = net_v(cell(0, 1), 2, 3, 2, false, 0.9, 192);
+    let (p, seq) = instance(&reg, 5, 1);
+    let e = credit_tbptt::ebptt(&reg, &p, &seq, 3).unwrap_err();
+    assert!(e.to_string().starts_with("network.reg"), "{e}");
+}
 
 /// Liveness of the approximation: on a generic dense rate net SnAp-1 is neither RTRL nor
 /// e-prop (autapses), SnAp-2 is RTRL; on the ring copy SnAp-2 is not RTRL.
@@ -203,6 +293,24 @@ macro_rules! scalar_tests {
                         let s = credit_snap::gradient(&net, &q, &seq, n).unwrap();
                         assert_close("real parts", &part(&s.grad, 0), &part(&r.grad, 0), $tol);
                         assert_close("dual parts", &part(&s.grad, 1), &part(&r.grad, 1), $tol);
+                    }
+                }
+            }
+
+            /// E-BPTT and F-BPTT with a full window = BPTT in this scalar type, real and dual.
+            #[test]
+            fn truncated_bptt_with_a_full_window_equals_bptt() {
+                for kind in 0..4 {
+                    let net = net(cell(kind, 0), 3, 4, 2, false, 0.9);
+                    let (p, seq) = instance(&net, 10, 320 + kind as u64);
+                    let dir = Params::<f64>::random(&net, 10).unwrap();
+                    let q: Params<$t> = lift(&p, &dir);
+                    let b = credit_bptt::gradient(&net, &q, &seq).unwrap();
+                    let e = credit_tbptt::ebptt(&net, &q, &seq, 10).unwrap();
+                    let f = credit_tbptt::fbptt(&net, &q, &seq, 12).unwrap();
+                    for g in [&e.grad, &f.grad] {
+                        assert_close("real parts", &part(g, 0), &part(&b.grad, 0), $tol);
+                        assert_close("dual parts", &part(g, 1), &part(&b.grad, 1), $tol);
                     }
                 }
             }
