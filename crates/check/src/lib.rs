@@ -18,6 +18,8 @@
 //!   `snap1!=rtrl`, `snap1=eprop`, `snap1=eprop+diagR`, `snap1!=eprop`);
 //! * [`tbptt`]: the truncated-BPTT relations (`ebptt-full=bptt`, `fbptt-full=bptt`,
 //!   `ebptt-window=bptt-prefix`, `ebptt!=bptt`, `fbptt!=bptt`);
+//! * [`rflo`]: the RFLO and KeRNL relations (`rflo=eprop-random`, `kernl-fixed=rflo`,
+//!   `rflo!=bptt`, `kernl!=bptt`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
 //! * [`registry`]: the one list of relation ids and their claims;
@@ -37,6 +39,7 @@ pub mod fixtures;
 pub mod registry;
 pub mod relations;
 pub mod report;
+pub mod rflo;
 pub mod snap;
 pub mod stacks;
 pub mod suite;

@@ -1,7 +1,7 @@
 //! The one registry of relation ids: every relation that `check-gradients` can report, with a
 //! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
 //! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
-//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`]); `check-gradients` refuses to finish a run that produces
+//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`], [`crate::rflo`]); `check-gradients` refuses to finish a run that produces
 //! an id missing here, and `tests/cli.rs` checks the list against a run.
 
 /// `(id, claim)` of every relation, in the order of the summary.
@@ -61,4 +61,11 @@ pub const RELATIONS: &[(&str, &str)] = &[
     ("ebptt-window=bptt-prefix", "E-BPTT after its first window of L steps = BPTT on the first L steps"),
     ("ebptt!=bptt", "E-BPTT with a window L = 2 < T differs from BPTT"),
     ("fbptt!=bptt", "F-BPTT with a window L = 2 < T differs from BPTT"),
+    (
+        "rflo=eprop-random",
+        "RFLO (trace decay = alpha) = random e-prop with B = W_FB^T on the rate cell (P10)",
+    ),
+    ("kernl-fixed=rflo", "KeRNL with A = I, alpha_i = alpha and zero learning rates = RFLO (P11)"),
+    ("rflo!=bptt", "RFLO differs from BPTT on generic rate nets"),
+    ("kernl!=bptt", "KeRNL (learning A and alpha_i) differs from BPTT on generic rate nets"),
 ];

@@ -251,6 +251,10 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     if select.any(crate::tbptt::IDS) {
         crate::tbptt::rows(&mut cx, &p, &seq, &bptt.grad)?;
     }
+    // the RFLO and KeRNL relations (issue 15, rate cells)
+    if select.any(crate::rflo::IDS) {
+        crate::rflo::rows(&mut cx, &p, &seq, &bptt.grad)?;
+    }
 
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
     if select.wants("rtrl=bptt") {

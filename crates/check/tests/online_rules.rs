@@ -1,5 +1,5 @@
 //! The related online rules of issue 15 on random small networks: SnAp-n (`docs/snap.md`),
-//! E-BPTT and F-BPTT (`docs/tbptt.md`).
+//! E-BPTT and F-BPTT (`docs/tbptt.md`), RFLO and KeRNL (`docs/rflo.md`).
 //! Proptest sweeps in `f64`, the same tests over `f32`/`f64`/`Dual64`, the online state's size,
 //! typed errors, and guards that the approximations are live.
 
@@ -107,6 +107,93 @@ proptest! {
             prop_assert!(err <= 1e-12, "L = 1: E-BPTT vs F-BPTT {}: {:e}", name, err);
         }
     }
+}
+
+proptest! {
+    #![proptest_config(pt_config(40))]
+
+    /// RFLO with α_r = α is random e-prop (P10); KeRNL with A = I, α_i = α and zero learning
+    /// rates is RFLO (P11); rate cells with every readout convention.
+    #[test]
+    fn rflo_and_kernl_relations_hold(
+        variant in 0u32..192, n in 1usize..=5, n_in in 1usize..=3, steps in 1usize..=10,
+        seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0, alpha in 0.05f64..=1.0,
+    ) {
+        let net = net_v(credit_check::suite::rate(alpha), n_in, n, 2, ce, kappa, variant);
+        let (p, seq) = instance(&net, steps, seed);
+        let fb = credit_eprop::random_feedback(&net, seed);
+        let rflo = credit_rflo::rflo::gradient(&net, &p, &seq, &fb, alpha).unwrap();
+        let ep = credit_eprop::gradient(&net, &p, &seq, &Feedback::Matrix(fb.clone())).unwrap();
+        for (name, e) in per_tensor(&rflo.grad, &ep.grad) {
+            prop_assert!(e <= 1e-12, "RFLO vs random e-prop {}: {:e}", name, e);
+        }
+        let k = credit_rflo::kernl::gradient(&net, &p, &seq, &fb, &credit_rflo::KernlConfig::fixed(seed)).unwrap();
+        for (name, e) in per_tensor(&k.grad, &rflo.grad) {
+            prop_assert!(e <= 1e-12, "fixed KeRNL vs RFLO {}: {:e}", name, e);
+        }
+    }
+}
+
+/// The approximations are live: RFLO with a trace decay other than α is not e-prop; KeRNL that
+/// learns moves A away from I and its gradient away from RFLO's; KeRNL with A ≠ I is not RFLO.
+#[test]
+fn rflo_and_kernl_approximations_are_live() {
+    let net = net(credit_check::suite::rate(0.3), 3, 5, 2, false, 0.8);
+    let (p, seq) = instance(&net, 20, 11);
+    let fb = credit_eprop::random_feedback(&net, 11);
+    let worst =
+        |a: &Params<f64>, b: &Params<f64>| per_tensor(a, b).into_iter().map(|(_, e)| e).fold(0.0, f64::max);
+    let rflo = credit_rflo::rflo::gradient(&net, &p, &seq, &fb, 0.3).unwrap();
+    let off = credit_rflo::rflo::gradient(&net, &p, &seq, &fb, 0.5).unwrap();
+    assert!(worst(&off.grad, &rflo.grad) > 1e-3);
+    let cfg = credit_check::rflo::LEARNING;
+    let mut st = credit_rflo::Kernl::<f64>::new(&net, &cfg).unwrap();
+    let w = p.cell_tensors(&net);
+    let fbt: DMatrix<f64> = fb.clone();
+    for t in 0..seq.len() {
+        st.step(&net, &p, &w, &fbt, &seq.x[t], &seq.target[t], seq.mask[t]);
+    }
+    let moved = (&st.a - DMatrix::<f64>::identity(5, 5)).amax();
+    assert!(moved > 1e-4, "A moved by {moved:e}");
+    assert!(st.alpha.iter().any(|&a| (a - 0.3).abs() > 1e-6), "the timescales did not move");
+    assert!(worst(&st.grad, &rflo.grad) > 1e-6);
+    let mixed = credit_rflo::KernlConfig {
+        a0: Some(DMatrix::from_element(5, 5, 0.2)),
+        ..credit_rflo::KernlConfig::fixed(1)
+    };
+    let k = credit_rflo::kernl::gradient(&net, &p, &seq, &fb, &mixed).unwrap();
+    assert!(worst(&k.grad, &rflo.grad) > 1e-3);
+}
+
+/// RFLO's and KeRNL's states do not grow with time; bad input is a typed error naming the field.
+#[test]
+fn rflo_and_kernl_states_and_errors() {
+    let net = net(credit_check::suite::rate(0.5), 2, 4, 2, false, 0.9);
+    let (p, seq) = instance(&net, 200, 7);
+    let (w, fb) = (p.cell_tensors(&net), credit_eprop::random_feedback(&net, 7));
+    let mut r = credit_rflo::Rflo::<f64>::new(&net, 0.5).unwrap();
+    let mut k = credit_rflo::Kernl::<f64>::new(&net, &credit_check::rflo::LEARNING).unwrap();
+    let (r0, k0) = (r.len_scalars(), k.len_scalars());
+    for t in 0..seq.len() {
+        r.step(&net, &p, &w, &fb, &seq.x[t], &seq.target[t], seq.mask[t]);
+        k.step(&net, &p, &w, &fb, &seq.x[t], &seq.target[t], seq.mask[t]);
+        assert_eq!((r.len_scalars(), k.len_scalars()), (r0, k0), "step {t}");
+    }
+    let lif = common::net(cell(1, 0), 2, 4, 2, false, 0.9);
+    let (pl, sl) = instance(&lif, 5, 1);
+    let e = credit_rflo::rflo::gradient(&lif, &pl, &sl, &credit_eprop::random_feedback(&lif, 1), 0.5)
+        .unwrap_err();
+    assert!(e.to_string().starts_with("network.cell"), "{e}");
+    let e = credit_rflo::rflo::gradient(&net, &p, &seq, &fb, 0.0).unwrap_err();
+    assert!(e.to_string().starts_with("rflo.alpha"), "{e}");
+    let e = credit_rflo::rflo::gradient(&net, &p, &seq, &DMatrix::zeros(2, 4), 0.5).unwrap_err();
+    assert!(e.to_string().starts_with("feedback.B"), "{e}");
+    let bad = credit_rflo::KernlConfig { alpha0: Some(vec![0.5; 3]), ..credit_rflo::KernlConfig::fixed(1) };
+    let e = credit_rflo::kernl::gradient(&net, &p, &seq, &fb, &bad).unwrap_err();
+    assert!(e.to_string().starts_with("kernl.alpha0"), "{e}");
+    let reg = net_v(credit_check::suite::rate(0.5), 2, 4, 2, false, 0.9, 192);
+    let e = credit_rflo::Rflo::<f64>::new(&reg, 0.5).unwrap_err();
+    assert!(e.to_string().starts_with("network.reg"), "{e}");
 }
 
 /// Short windows are approximations: they differ from BPTT on a generic net, and F-BPTT (which
@@ -315,6 +402,23 @@ macro_rules! scalar_tests {
                 }
             }
 
+            /// RFLO = random e-prop and fixed KeRNL = RFLO in this scalar type, real and dual.
+            #[test]
+            fn rflo_equals_random_eprop_and_fixed_kernl() {
+                let net = net(credit_check::suite::rate(0.4), 3, 4, 2, false, 0.9);
+                let (p, seq) = instance(&net, 10, 330);
+                let dir = Params::<f64>::random(&net, 11).unwrap();
+                let q: Params<$t> = lift(&p, &dir);
+                let fb = credit_eprop::random_feedback(&net, 3);
+                let r = credit_rflo::rflo::gradient(&net, &q, &seq, &fb, 0.4).unwrap();
+                let e = credit_eprop::gradient(&net, &q, &seq, &Feedback::Matrix(fb.map(<$t as Scalar>::c))).unwrap();
+                let k = credit_rflo::kernl::gradient(&net, &q, &seq, &fb, &credit_rflo::KernlConfig::fixed(2)).unwrap();
+                for g in [&e.grad, &k.grad] {
+                    assert_close("real parts", &part(&r.grad, 0), &part(g, 0), $tol);
+                    assert_close("dual parts", &part(&r.grad, 1), &part(g, 1), $tol);
+                }
+            }
+
             /// SnAp-1 = e-prop on LIF/ALIF with the reset detached (diag R = 0), real and dual.
             #[test]
             fn snap1_equals_eprop_without_diag_r() {
@@ -334,7 +438,7 @@ macro_rules! scalar_tests {
 }
 
 scalar_tests! {
-    snap_f32: f32, tol = 1e-4;
-    snap_f64: f64, tol = 1e-12;
-    snap_dual64: Dual64, tol = 1e-12;
+    online_f32: f32, tol = 1e-4;
+    online_f64: f64, tol = 1e-12;
+    online_dual64: Dual64, tol = 1e-12;
 }
