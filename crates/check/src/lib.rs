@@ -20,6 +20,8 @@
 //!   `ebptt-window=bptt-prefix`, `ebptt!=bptt`, `fbptt!=bptt`);
 //! * [`rflo`]: the RFLO and KeRNL relations (`rflo=eprop-random`, `kernl-fixed=rflo`,
 //!   `rflo!=bptt`, `kernl!=bptt`);
+//! * [`uoro`]: unbiasedness of UORO, KF-RTRL, R-KF-RTRL by exact enumeration
+//!   (`uoro-mean=rtrl`, `kf-mean=rtrl`, `rkf-mean=rtrl`, `lowrank-draw!=rtrl`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
 //! * [`registry`]: the one list of relation ids and their claims;
@@ -44,6 +46,7 @@ pub mod snap;
 pub mod stacks;
 pub mod suite;
 pub mod tbptt;
+pub mod uoro;
 
 pub use compare::{Liveness, alive, max_rel_err};
 pub use relations::{Expect, Row, run_config};

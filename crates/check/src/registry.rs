@@ -1,7 +1,7 @@
 //! The one registry of relation ids: every relation that `check-gradients` can report, with a
 //! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
 //! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
-//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`], [`crate::rflo`]); `check-gradients` refuses to finish a run that produces
+//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`], [`crate::rflo`], [`crate::uoro`]); `check-gradients` refuses to finish a run that produces
 //! an id missing here, and `tests/cli.rs` checks the list against a run.
 
 /// `(id, claim)` of every relation, in the order of the summary.
@@ -68,4 +68,8 @@ pub const RELATIONS: &[(&str, &str)] = &[
     ("kernl-fixed=rflo", "KeRNL with A = I, alpha_i = alpha and zero learning rates = RFLO (P11)"),
     ("rflo!=bptt", "RFLO differs from BPTT on generic rate nets"),
     ("kernl!=bptt", "KeRNL (learning A and alpha_i) differs from BPTT on generic rate nets"),
+    ("uoro-mean=rtrl", "UORO averaged over every noise sign pattern = RTRL (tiny N = 2, T = 3) (P12)"),
+    ("kf-mean=rtrl", "KF-RTRL averaged over every noise sign pattern = RTRL (rate, tiny N = 2, T = 3) (P12)"),
+    ("rkf-mean=rtrl", "R-KF-RTRL averaged over every noise sign pattern = RTRL (tiny N = 2, T = 3)"),
+    ("lowrank-draw!=rtrl", "one noise draw of UORO, KF-RTRL, R-KF-RTRL differs from RTRL"),
 ];

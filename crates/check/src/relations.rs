@@ -255,6 +255,10 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     if select.any(crate::rflo::IDS) {
         crate::rflo::rows(&mut cx, &p, &seq, &bptt.grad)?;
     }
+    // unbiasedness of the low-rank estimators by exact enumeration (issue 15)
+    if select.any(crate::uoro::IDS) {
+        crate::uoro::rows(&mut cx)?;
+    }
 
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
     if select.wants("rtrl=bptt") {

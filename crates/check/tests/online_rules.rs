@@ -1,5 +1,6 @@
 //! The related online rules of issue 15 on random small networks: SnAp-n (`docs/snap.md`),
-//! E-BPTT and F-BPTT (`docs/tbptt.md`), RFLO and KeRNL (`docs/rflo.md`).
+//! E-BPTT and F-BPTT (`docs/tbptt.md`), RFLO and KeRNL (`docs/rflo.md`), UORO, KF-RTRL and
+//! R-KF-RTRL (`docs/uoro.md`).
 //! Proptest sweeps in `f64`, the same tests over `f32`/`f64`/`Dual64`, the online state's size,
 //! typed errors, and guards that the approximations are live.
 
@@ -194,6 +195,65 @@ fn rflo_and_kernl_states_and_errors() {
     let reg = net_v(credit_check::suite::rate(0.5), 2, 4, 2, false, 0.9, 192);
     let e = credit_rflo::Rflo::<f64>::new(&reg, 0.5).unwrap_err();
     assert!(e.to_string().starts_with("network.reg"), "{e}");
+}
+
+proptest! {
+    #![proptest_config(pt_config(12))]
+
+    /// Unbiasedness (P12): the mean over every sign pattern of the noise is RTRL, on random tiny
+    /// nets of every cell (KF-RTRL: rate only) with every readout convention.
+    #[test]
+    fn low_rank_estimators_are_unbiased(
+        kind in 0usize..4, variant in 0u32..192, n_in in 1usize..=2, steps in 1usize..=2,
+        seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
+    ) {
+        let net = net_v(cell(kind, variant), n_in, 2, 2, ce, kappa, variant);
+        let (p, seq) = instance(&net, steps, seed);
+        let rtrl = credit_rtrl::gradient(&net, &p, &seq).unwrap();
+        let mut kinds = vec![credit_uoro::Kind::Uoro, credit_uoro::Kind::Rkf];
+        if kind == 0 {
+            kinds.push(credit_uoro::Kind::Kf);
+        }
+        for k in kinds {
+            let mean = credit_check::uoro::exact_mean(&net, &p, &seq, k).unwrap();
+            for (name, e) in per_tensor(&mean, &rtrl.grad) {
+                prop_assert!(e <= 1e-12, "{:?} mean vs RTRL {}: {:e}", k, name, e);
+            }
+        }
+    }
+}
+
+/// One draw is not RTRL (the noise is live); the states do not grow; bad noise and a spiking
+/// KF-RTRL are typed errors naming the field.
+#[test]
+fn low_rank_draws_states_and_errors() {
+    use credit_uoro::{Kind, LowRank, Noise};
+    let net = net(cell(0, 1), 3, 4, 2, false, 0.8);
+    let (p, seq) = instance(&net, 12, 21);
+    let rtrl = credit_rtrl::gradient(&net, &p, &seq).unwrap();
+    for k in [Kind::Uoro, Kind::Kf, Kind::Rkf] {
+        let g = credit_uoro::gradient(&net, &p, &seq, k, &Noise::Seed(3)).unwrap();
+        let worst = per_tensor(&g.grad, &rtrl.grad).into_iter().map(|(_, e)| e).fold(0.0, f64::max);
+        assert!(worst > 1e-3, "{k:?}: one draw = RTRL to {worst:e}");
+        let mut st = LowRank::<f64>::new(&net, k).unwrap();
+        let size0 = st.len_scalars();
+        let w = p.cell_tensors(&net);
+        for t in 0..200 {
+            let i = t % seq.len();
+            st.step(&net, &p, &w, &vec![1.0; k.noise_len(&net)], &seq.x[i], &seq.target[i], seq.mask[i]);
+            assert_eq!(st.len_scalars(), size0);
+        }
+    }
+    let bad = Noise::Signs(vec![vec![1.0; 4]; 3]);
+    let e = credit_uoro::gradient(&net, &p, &seq, Kind::Uoro, &bad).unwrap_err();
+    assert!(e.to_string().starts_with("uoro.noise"), "{e}");
+    let mut signs = vec![vec![1.0; 4]; seq.len()];
+    signs[2][1] = 0.5;
+    let e = credit_uoro::gradient(&net, &p, &seq, Kind::Rkf, &Noise::Signs(signs)).unwrap_err();
+    assert!(e.to_string().starts_with("rkf.noise[2]"), "{e}");
+    let lif = common::net(cell(1, 0), 2, 3, 2, false, 0.9);
+    let e = LowRank::<f64>::new(&lif, Kind::Kf).unwrap_err();
+    assert!(e.to_string().starts_with("network.cell"), "{e}");
 }
 
 /// Short windows are approximations: they differ from BPTT on a generic net, and F-BPTT (which
@@ -417,6 +477,29 @@ macro_rules! scalar_tests {
                     assert_close("real parts", &part(&r.grad, 0), &part(g, 0), $tol);
                     assert_close("dual parts", &part(&r.grad, 1), &part(g, 1), $tol);
                 }
+            }
+
+            /// UORO's exact mean = RTRL in this scalar type, real and dual parts (tiny rate net).
+            #[test]
+            fn uoro_mean_equals_rtrl() {
+                let net = net(credit_check::suite::rate(0.5), 2, 2, 2, false, 0.7);
+                let (p, seq) = instance(&net, 2, 340);
+                let dir = Params::<f64>::random(&net, 12).unwrap();
+                let q: Params<$t> = lift(&p, &dir);
+                let r = credit_rtrl::gradient(&net, &q, &seq).unwrap();
+                let mut sum = q.map(|_| <$t as Scalar>::c(0.0));
+                for pattern in 0..16usize {
+                    let signs: Vec<Vec<f64>> = (0..2)
+                        .map(|t| (0..2).map(|k| if pattern >> (2 * t + k) & 1 == 1 { -1.0 } else { 1.0 }).collect())
+                        .collect();
+                    let g = credit_uoro::gradient(&net, &q, &seq, credit_uoro::Kind::Uoro, &credit_uoro::Noise::Signs(signs)).unwrap();
+                    for (a, b) in sum.tensors.iter_mut().zip(&g.grad.tensors) {
+                        a.value += &b.value;
+                    }
+                }
+                let mean = sum.map(|x| x / <$t as Scalar>::c(16.0));
+                assert_close("real parts", &part(&mean, 0), &part(&r.grad, 0), $tol);
+                assert_close("dual parts", &part(&mean, 1), &part(&r.grad, 1), $tol);
             }
 
             /// SnAp-1 = e-prop on LIF/ALIF with the reset detached (diag R = 0), real and dual.
