@@ -22,6 +22,8 @@
 //!   `rflo!=bptt`, `kernl!=bptt`);
 //! * [`uoro`]: unbiasedness of UORO, KF-RTRL, R-KF-RTRL by exact enumeration
 //!   (`uoro-mean=rtrl`, `kf-mean=rtrl`, `rkf-mean=rtrl`, `lowrank-draw!=rtrl`);
+//! * [`mdgl`]: MDGL against the family's order 1 (`mdgl=family1-lsh`,
+//!   `mdgl-noself!=family1-lsh`, `mdgl!=rtrl`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
 //! * [`registry`]: the one list of relation ids and their claims;
@@ -38,6 +40,7 @@ pub mod compare;
 pub mod eprop;
 pub mod family;
 pub mod fixtures;
+pub mod mdgl;
 pub mod registry;
 pub mod relations;
 pub mod report;

@@ -1,7 +1,7 @@
 //! The one registry of relation ids: every relation that `check-gradients` can report, with a
 //! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
 //! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
-//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`], [`crate::rflo`], [`crate::uoro`]); `check-gradients` refuses to finish a run that produces
+//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`], [`crate::rflo`], [`crate::uoro`], [`crate::mdgl`]); `check-gradients` refuses to finish a run that produces
 //! an id missing here, and `tests/cli.rs` checks the list against a run.
 
 /// `(id, claim)` of every relation, in the order of the summary.
@@ -72,4 +72,13 @@ pub const RELATIONS: &[(&str, &str)] = &[
     ("kf-mean=rtrl", "KF-RTRL averaged over every noise sign pattern = RTRL (rate, tiny N = 2, T = 3) (P12)"),
     ("rkf-mean=rtrl", "R-KF-RTRL averaged over every noise sign pattern = RTRL (tiny N = 2, T = 3)"),
     ("lowrank-draw!=rtrl", "one noise draw of UORO, KF-RTRL, R-KF-RTRL differs from RTRL"),
+    (
+        "mdgl=family1-lsh",
+        "MDGL = the family's order 1 under the last-step-hop reading (without the self-hop: where diag R = 0)",
+    ),
+    (
+        "mdgl-noself!=family1-lsh",
+        "MDGL without the self-hop differs from the family's order 1 where diag R != 0",
+    ),
+    ("mdgl!=rtrl", "MDGL differs from RTRL on generic nets (T > 2)"),
 ];

@@ -259,6 +259,10 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     if select.any(crate::uoro::IDS) {
         crate::uoro::rows(&mut cx)?;
     }
+    // MDGL against the family's order 1 (issue 15)
+    if select.any(crate::mdgl::IDS) {
+        crate::mdgl::rows(&mut cx, &p, &seq)?;
+    }
 
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
     if select.wants("rtrl=bptt") {

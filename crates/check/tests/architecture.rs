@@ -29,7 +29,7 @@ fn credit_deps(krate: &str) -> Vec<String> {
 #[test]
 fn algorithm_crates_and_the_oracle_depend_on_the_core_only() {
     for krate in
-        ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "snap", "tbptt", "rflo", "uoro", "oracle"]
+        ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "snap", "tbptt", "rflo", "uoro", "mdgl", "oracle"]
     {
         assert_eq!(credit_deps(krate), vec!["credit-core".to_string()], "crates/{krate}");
     }

@@ -1,6 +1,6 @@
 //! The related online rules of issue 15 on random small networks: SnAp-n (`docs/snap.md`),
 //! E-BPTT and F-BPTT (`docs/tbptt.md`), RFLO and KeRNL (`docs/rflo.md`), UORO, KF-RTRL and
-//! R-KF-RTRL (`docs/uoro.md`).
+//! R-KF-RTRL (`docs/uoro.md`), MDGL (`docs/mdgl.md`).
 //! Proptest sweeps in `f64`, the same tests over `f32`/`f64`/`Dual64`, the online state's size,
 //! typed errors, and guards that the approximations are live.
 
@@ -256,6 +256,61 @@ fn low_rank_draws_states_and_errors() {
     assert!(e.to_string().starts_with("network.cell"), "{e}");
 }
 
+proptest! {
+    #![proptest_config(pt_config(40))]
+
+    /// MDGL with the self-hop = the family's order 1 under the last-step-hop reading; without
+    /// it, the same where diag R = 0; with T = 2 MDGL is RTRL (the only hop is at the last step).
+    #[test]
+    fn mdgl_relations_hold(
+        kind in 0usize..4, variant in 0u32..192, n in 1usize..=5, n_in in 1usize..=3,
+        steps in 1usize..=8, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
+    ) {
+        use credit_family::{Reading, recursion};
+        use credit_mdgl::SelfHop;
+        let net = net_v(cell(kind, variant), n_in, n, 2, ce, kappa, variant);
+        let (p, seq) = instance(&net, steps, seed);
+        let fam = recursion::gradient(&net, &p, &seq, 1, Reading::LastStepHop).unwrap();
+        let with = credit_mdgl::gradient(&net, &p, &seq, SelfHop::Include).unwrap();
+        for (name, e) in per_tensor(&with.grad, &fam.grad) {
+            prop_assert!(e <= 1e-12, "MDGL vs family order 1 (last-step hop) {}: {:e}", name, e);
+        }
+        if diag_r_zero(&net, &p) {
+            let without = credit_mdgl::gradient(&net, &p, &seq, SelfHop::Exclude).unwrap();
+            for (name, e) in per_tensor(&without.grad, &fam.grad) {
+                prop_assert!(e <= 1e-12, "MDGL without self-hop at diag R = 0 {}: {:e}", name, e);
+            }
+        }
+        let two = prefix_of(&seq, steps.min(2));
+        let m2 = credit_mdgl::gradient(&net, &p, &two, SelfHop::Include).unwrap();
+        let r2 = credit_rtrl::gradient(&net, &p, &two).unwrap();
+        for (name, e) in per_tensor(&m2.grad, &r2.grad) {
+            prop_assert!(e <= 1e-12, "MDGL vs RTRL at T <= 2 {}: {:e}", name, e);
+        }
+    }
+}
+
+fn prefix_of(seq: &Sequence, steps: usize) -> Sequence {
+    credit_check::tbptt::prefix(seq, steps)
+}
+
+/// MDGL's state does not grow; a regulariser is a typed error.
+#[test]
+fn mdgl_state_and_errors() {
+    let net = net(cell(2, 0), 2, 4, 2, false, 0.9);
+    let (p, seq) = instance(&net, 200, 9);
+    let w = p.cell_tensors(&net);
+    let mut st = credit_mdgl::Mdgl::<f64>::new(&net, credit_mdgl::SelfHop::Include).unwrap();
+    let size0 = st.len_scalars();
+    for t in 0..seq.len() {
+        st.step(&net, &p, &w, &seq.x[t], &seq.target[t], seq.mask[t]);
+        assert_eq!(st.len_scalars(), size0, "step {t}");
+    }
+    let reg = net_v(cell(1, 0), 2, 3, 2, false, 0.9, 192);
+    let e = credit_mdgl::Mdgl::<f64>::new(&reg, credit_mdgl::SelfHop::Include).unwrap_err();
+    assert!(e.to_string().starts_with("network.reg"), "{e}");
+}
+
 /// Short windows are approximations: they differ from BPTT on a generic net, and F-BPTT (which
 /// sees more of the future) is closer to BPTT than E-BPTT with the same window here.
 #[test]
@@ -500,6 +555,21 @@ macro_rules! scalar_tests {
                 let mean = sum.map(|x| x / <$t as Scalar>::c(16.0));
                 assert_close("real parts", &part(&mean, 0), &part(&r.grad, 0), $tol);
                 assert_close("dual parts", &part(&mean, 1), &part(&r.grad, 1), $tol);
+            }
+
+            /// MDGL = the family's order 1 (last-step hop) in this scalar type, real and dual.
+            #[test]
+            fn mdgl_equals_family_order_one() {
+                for kind in 0..4 {
+                    let net = net(cell(kind, 0), 3, 4, 2, false, 0.9);
+                    let (p, seq) = instance(&net, 10, 350 + kind as u64);
+                    let dir = Params::<f64>::random(&net, 13).unwrap();
+                    let q: Params<$t> = lift(&p, &dir);
+                    let m = credit_mdgl::gradient(&net, &q, &seq, credit_mdgl::SelfHop::Include).unwrap();
+                    let f = credit_family::recursion::gradient(&net, &q, &seq, 1, credit_family::Reading::LastStepHop).unwrap();
+                    assert_close("real parts", &part(&m.grad, 0), &part(&f.grad, 0), $tol);
+                    assert_close("dual parts", &part(&m.grad, 1), &part(&f.grad, 1), $tol);
+                }
             }
 
             /// SnAp-1 = e-prop on LIF/ALIF with the reset detached (diag R = 0), real and dual.
