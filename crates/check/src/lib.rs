@@ -16,6 +16,16 @@
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
 //! * [`fast_reverse`]: the fast BPTT and e-prop paths against the literal ones (`bptt-fast=bptt`,
 //!   `eprop-fast=eprop`, `fast-f32~f64`);
+//! * [`snap`]: the SnAp-n relations (`snap-full=rtrl`, `snap2=rtrl`, `snap1=rtrl@W0`,
+//!   `snap1!=rtrl`, `snap1=eprop`, `snap1=eprop+diagR`, `snap1!=eprop`);
+//! * [`tbptt`]: the truncated-BPTT relations (`ebptt-full=bptt`, `fbptt-full=bptt`,
+//!   `ebptt-window=bptt-prefix`, `ebptt!=bptt`, `fbptt!=bptt`);
+//! * [`rflo`]: the RFLO and KeRNL relations (`rflo=eprop-random`, `kernl-fixed=rflo`,
+//!   `rflo!=bptt`, `kernl!=bptt`);
+//! * [`uoro`]: unbiasedness of UORO, KF-RTRL, R-KF-RTRL by exact enumeration
+//!   (`uoro-mean=rtrl`, `kf-mean=rtrl`, `rkf-mean=rtrl`, `lowrank-draw!=rtrl`);
+//! * [`mdgl`]: MDGL against the family's order 1 (`mdgl=family1-lsh`,
+//!   `mdgl-noself!=family1-lsh`, `mdgl!=rtrl`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
 //! * [`fast_forward`]: the fast paths against the literal ones (`rtrl-fast=rtrl`,
@@ -36,11 +46,16 @@ pub mod family;
 pub mod fast_reverse;
 pub mod fast_forward;
 pub mod fixtures;
+pub mod mdgl;
 pub mod registry;
 pub mod relations;
 pub mod report;
+pub mod rflo;
+pub mod snap;
 pub mod stacks;
 pub mod suite;
+pub mod tbptt;
+pub mod uoro;
 
 pub use compare::{Liveness, alive, max_rel_err};
 pub use relations::{Expect, Row, run_config};

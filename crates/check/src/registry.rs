@@ -1,7 +1,7 @@
 //! The one registry of relation ids: every relation that `check-gradients` can report, with a
 //! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
 //! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
-//! [`crate::family`], [`crate::stacks`]); `check-gradients` refuses to finish a run that produces
+//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`], [`crate::rflo`], [`crate::uoro`], [`crate::mdgl`]); `check-gradients` refuses to finish a run that produces
 //! an id missing here, and `tests/cli.rs` checks the list against a run.
 
 /// `(id, claim)` of every relation, in the order of the summary.
@@ -60,4 +60,39 @@ pub const RELATIONS: &[(&str, &str)] = &[
     ("deep-fast=deep", "fast deep e-prop = literal deep e-prop, both depths (stacks, one-layer stacks)"),
     ("ostl-fast=ostl", "fast OSTL = literal OSTL (stacks, one-layer stacks)"),
     ("fast-forward-f32~f64", "fast RTRL, family, deep e-prop and OSTL in f32 = the same in f64"),
+    ("snap-full=rtrl", "SnAp-n with n = T = RTRL (P9)"),
+    ("snap2=rtrl", "SnAp-2 = RTRL when its pattern is full (all off-diagonal W_rec non-zero) (P9)"),
+    ("snap1=rtrl@W0", "SnAp-1 = RTRL when W_rec = 0 (J block-diagonal, reset allowed) (P8)"),
+    ("snap1!=rtrl", "SnAp-1 differs from RTRL on generic nets"),
+    ("snap1=eprop", "SnAp-1 = symmetric e-prop where diag R = 0 (no autapse, no differentiated reset) (P8)"),
+    (
+        "snap1=eprop+diagR",
+        "SnAp-1 = e-prop's trace code run with D + diag R: the exact difference between the two rules",
+    ),
+    ("snap1!=eprop", "SnAp-1 differs from e-prop where diag R != 0 (autapses, differentiated reset)"),
+    ("ebptt-full=bptt", "E-BPTT with windows L >= T = BPTT (P16)"),
+    ("fbptt-full=bptt", "F-BPTT with window L >= T = BPTT (P16)"),
+    ("ebptt-window=bptt-prefix", "E-BPTT after its first window of L steps = BPTT on the first L steps"),
+    ("ebptt!=bptt", "E-BPTT with a window L = 2 < T differs from BPTT"),
+    ("fbptt!=bptt", "F-BPTT with a window L = 2 < T differs from BPTT"),
+    (
+        "rflo=eprop-random",
+        "RFLO (trace decay = alpha) = random e-prop with B = W_FB^T on the rate cell (P10)",
+    ),
+    ("kernl-fixed=rflo", "KeRNL with A = I, alpha_i = alpha and zero learning rates = RFLO (P11)"),
+    ("rflo!=bptt", "RFLO differs from BPTT on generic rate nets"),
+    ("kernl!=bptt", "KeRNL (learning A and alpha_i) differs from BPTT on generic rate nets"),
+    ("uoro-mean=rtrl", "UORO averaged over every noise sign pattern = RTRL (tiny N = 2, T = 3) (P12)"),
+    ("kf-mean=rtrl", "KF-RTRL averaged over every noise sign pattern = RTRL (rate, tiny N = 2, T = 3) (P12)"),
+    ("rkf-mean=rtrl", "R-KF-RTRL averaged over every noise sign pattern = RTRL (tiny N = 2, T = 3)"),
+    ("lowrank-draw!=rtrl", "one noise draw of UORO, KF-RTRL, R-KF-RTRL differs from RTRL"),
+    (
+        "mdgl=family1-lsh",
+        "MDGL = the family's order 1 under the last-step-hop reading (without the self-hop: where diag R = 0)",
+    ),
+    (
+        "mdgl-noself!=family1-lsh",
+        "MDGL without the self-hop differs from the family's order 1 where diag R != 0",
+    ),
+    ("mdgl!=rtrl", "MDGL differs from RTRL on generic nets (T > 2)"),
 ];

@@ -250,6 +250,25 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     // the fast forward-mode paths against the literal ones (issue 11)
     if select.any(crate::fast_forward::IDS) {
         crate::fast_forward::rows(&mut cx, &p, &seq, &traj, &rtrl.grad)?;
+    // the SnAp-n relations (issue 15)
+    if select.any(crate::snap::IDS) {
+        crate::snap::rows(&mut cx, &p, &seq, &traj, &rtrl.grad)?;
+    }
+    // the truncated-BPTT relations (issue 15)
+    if select.any(crate::tbptt::IDS) {
+        crate::tbptt::rows(&mut cx, &p, &seq, &bptt.grad)?;
+    }
+    // the RFLO and KeRNL relations (issue 15, rate cells)
+    if select.any(crate::rflo::IDS) {
+        crate::rflo::rows(&mut cx, &p, &seq, &bptt.grad)?;
+    }
+    // unbiasedness of the low-rank estimators by exact enumeration (issue 15)
+    if select.any(crate::uoro::IDS) {
+        crate::uoro::rows(&mut cx)?;
+    }
+    // MDGL against the family's order 1 (issue 15)
+    if select.any(crate::mdgl::IDS) {
+        crate::mdgl::rows(&mut cx, &p, &seq)?;
     }
 
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction

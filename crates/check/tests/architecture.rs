@@ -33,7 +33,9 @@ fn credit_deps_in(krate: &str, section: &str) -> Vec<String> {
 
 #[test]
 fn algorithm_crates_and_the_oracle_depend_on_the_core_only() {
-    for krate in ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "oracle"] {
+    for krate in
+        ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "snap", "tbptt", "rflo", "uoro", "mdgl", "oracle"]
+    {
         assert_eq!(credit_deps(krate), vec!["credit-core".to_string()], "crates/{krate}");
         // not even their tests and benches reach another rule or the oracle: a comparison
         // between rules belongs to credit-check (its benches included)

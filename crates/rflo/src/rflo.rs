@@ -1,0 +1,144 @@
+//! RFLO (Murray 2019), Eqs. (RF1)–(RF3) of `docs/rflo.md`:
+//! $$ B_{ij}^t = (1 - \\alpha_r) B_{ij}^{t-1} + \\alpha_r \\varphi'(u_i^t)\\, \\hat a_j^t \\quad\\text{(RF1)} $$
+//! $$ \\bar B^t = \\kappa \\bar B^{t-1} + B^t \\quad\\text{(RF2)}, \\qquad
+//!    \\Delta W_{ij} \\mathrel{+}= q_i^t\\, \\bar B_{ij}^{t-\\delta}, \\quad q^t = c\\, W_{FB}^\\top g^t \\quad\\text{(RF3)} $$
+//! with `â^t = [x^t; z^{t−1}; 1]` (neuron `i`'s local parameter layout `w_in | w_rec | b`),
+//! `W_FB^T = B_fb` the `N × K` feedback matrix, `g^t = m^t ∂E^t/∂y^t`; the readout gradient is
+//! exact (`docs/eprop.md` (E6)). `α_r` is the trace's own decay (vanilla-rtrl's `alpha`
+//! argument, "typically equal to alpha for the network"); (RF2) is the leaky readout's filter,
+//! the identity for `κ = 0, δ = 0` (Murray's instantaneous readout).
+
+use crate::{Estimate, check_feedback, drive, rate_alpha, tanh_prime};
+use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
+use nalgebra::{DMatrix, DVector};
+
+/// The online state of RFLO after `t` steps.
+#[derive(Clone, Debug)]
+pub struct Rflo<T: Scalar> {
+    /// The trace decay `α_r`.
+    pub alpha_r: f64,
+    /// Cell state at `t`.
+    pub cell: CellState<T>,
+    /// `z^t`.
+    pub z: DVector<T>,
+    /// `y^t`.
+    pub y: DVector<T>,
+    /// `B^t`, `N × P_loc` (Eq. RF1).
+    pub trace: DMatrix<T>,
+    /// `B̄^t` (Eq. RF2).
+    pub trace_bar: DMatrix<T>,
+    /// `z̄^t`, `b̄^t` for the exact readout gradient.
+    pub z_bar: DVector<T>,
+    /// `b̄^t`.
+    pub b_bar: T,
+    /// Steps consumed.
+    pub steps: usize,
+    /// Accumulated loss.
+    pub loss: T,
+    /// Accumulated gradient estimate.
+    pub grad: Params<T>,
+}
+
+impl<T: Scalar> Rflo<T> {
+    /// The state at `t = 0` with trace decay `alpha_r ∈ (0, 1]`.
+    pub fn new(net: &Network, alpha_r: f64) -> credit_core::Result<Self> {
+        rate_alpha(net)?;
+        if !(alpha_r.is_finite() && alpha_r > 0.0 && alpha_r <= 1.0) {
+            return Err(credit_core::Error::Invalid {
+                field: "rflo.alpha".into(),
+                value: alpha_r.to_string(),
+                requirement: "the trace decay must lie in (0, 1]",
+            });
+        }
+        Ok(Rflo {
+            alpha_r,
+            cell: CellState::zeros(net.n, 1, false),
+            z: DVector::zeros(net.n),
+            y: DVector::zeros(net.n_out),
+            trace: DMatrix::zeros(net.n, net.p_loc()),
+            trace_bar: DMatrix::zeros(net.n, net.p_loc()),
+            z_bar: DVector::zeros(net.n),
+            b_bar: T::zero(),
+            steps: 0,
+            loss: T::zero(),
+            grad: Params::zeros(net),
+        })
+    }
+
+    /// Scalars held; independent of the steps consumed.
+    pub fn len_scalars(&self) -> usize {
+        self.cell.h.len()
+            + self.z.len()
+            + self.y.len()
+            + self.trace.len()
+            + self.trace_bar.len()
+            + self.z_bar.len()
+            + 3
+            + self.grad.len()
+    }
+
+    /// One step with feedback `fb` (`N × K`, the transpose of Murray's `W_FB`).
+    pub fn step(
+        &mut self,
+        net: &Network,
+        params: &Params<T>,
+        w: &[DMatrix<T>],
+        fb: &DMatrix<T>,
+        x: &DVector<T>,
+        target: &DVector<T>,
+        mask: T,
+    ) {
+        let (kappa, c_out, lag) = (T::c(net.readout.kappa), T::c(net.readout.c()), net.readout.lag());
+        let a_r = T::c(self.alpha_r);
+        let (u, a_hat) = drive(w, &self.z, x);
+        for i in 0..net.n {
+            let m = a_r * tanh_prime(u[i]); // α_r φ'(u_i^t)
+            for j in 0..a_hat.len() {
+                self.trace[(i, j)] = (T::one() - a_r) * self.trace[(i, j)] + m * a_hat[j]; // Eq. (RF1)
+            }
+        }
+        let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
+        let z = net.cell.output(&cell);
+        let z_read = if lag == 0 { &z } else { &self.z }; // z^{t−δ}
+        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
+        let (e, g) = net.loss.value_and_grad(&y, target);
+        let g = g * mask;
+        self.loss += e * mask;
+        let prev = std::mem::replace(&mut self.trace_bar, DMatrix::zeros(0, 0));
+        self.trace_bar = &prev * kappa + &self.trace; // Eq. (RF2)
+        let read = if lag == 0 { &self.trace_bar } else { &prev }; // B̄^{t−δ}
+        let q = fb * &g * c_out; // Eq. (RF3): q^t = c W_FBᵀ g^t
+        for i in 0..net.n {
+            let row: Vec<T> = read.row(i).iter().map(|&v| v * q[i]).collect();
+            self.grad.add_local_row(net, i, &row); // Eq. (RF3)
+        }
+        self.z_bar = &self.z_bar * kappa + z_read * c_out; // eprop.md Eq. (E6)
+        self.b_bar = self.b_bar * kappa + c_out;
+        let k = net.n_cell_tensors();
+        self.grad.tensors[k].value += &g * self.z_bar.transpose();
+        self.grad.tensors[k + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one());
+        self.steps += 1;
+        self.cell = cell;
+        self.z = z;
+        self.y = y;
+    }
+}
+
+/// RFLO's gradient estimate of `seq` with feedback `fb` (`N × K`) and trace decay `alpha_r`.
+pub fn gradient<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    fb: &DMatrix<f64>,
+    alpha_r: f64,
+) -> credit_core::Result<Estimate<T>> {
+    let mut st = Rflo::new(net, alpha_r)?;
+    check_feedback(net, fb)?;
+    params.validate(net)?;
+    seq.validate(net)?;
+    let (w, fb) = (params.cell_tensors(net), fb.map(T::c));
+    for t in 0..seq.len() {
+        st.step(net, params, &w, &fb, &seq.x[t].map(T::c), &seq.target[t].map(T::c), T::c(seq.mask[t]));
+    }
+    Ok(Estimate { loss: st.loss, grad: st.grad })
+}
