@@ -16,6 +16,9 @@
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
+//! * [`synthgrad`]: the synthetic-gradient relations (`sg-exact=bptt`,
+//!   `bplambda-forward=backward`, `bplambda1=bptt-target`, `bplambda0=dni1`, `dni-full=bptt`,
+//!   `bplambda<1!=bptt-target`);
 //! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare);
@@ -35,6 +38,7 @@ pub mod relations;
 pub mod report;
 pub mod stacks;
 pub mod suite;
+pub mod synthgrad;
 
 pub use compare::{Liveness, alive, max_rel_err};
 pub use relations::{Expect, Row, run_config};
