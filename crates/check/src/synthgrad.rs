@@ -233,8 +233,8 @@ pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_c
     if cx.select.wants("sg-exact=bptt") {
         let exact = |t: usize, _: &DVector<f64>| g[t].clone();
         for chunk in [1, 3] {
-            let run = dni::dni(net, p, seq, DniOptions { chunk, s: 1.0 }, &exact)?;
-            let cut = dni::dni(net, p, seq, DniOptions { chunk, s: 1.0 }, &zero)?;
+            let run = dni::dni(net, p, seq, DniOptions::new(chunk, 1.0), &exact)?;
+            let cut = dni::dni(net, p, seq, DniOptions::new(chunk, 1.0), &zero)?;
             let guard = differs(&cut.grad, &bptt.grad, nc, "truncation with S = 0 equals BPTT");
             tensors(&mut cx, "sg-exact=bptt", &format!("dni Tc={chunk}: "), &run.grad, &bptt.grad, &guard);
         }
@@ -259,10 +259,10 @@ pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_c
         let (_, s) = &synths[1];
         let predict = |_: usize, v: &DVector<f64>| s.predict(v);
         for chunk in [steps, steps + 2] {
-            let run = dni::dni(net, p, seq, DniOptions { chunk, s: 0.7 }, &predict)?;
+            let run = dni::dni(net, p, seq, DniOptions::new(chunk, 0.7), &predict)?;
             tensors(&mut cx, "dni-full=bptt", &format!("Tc={chunk}: "), &run.grad, &bptt.grad, &Ok(()));
         }
-        let run = dni::dni(net, p, seq, DniOptions { chunk: 3, s: 0.7 }, &predict)?;
+        let run = dni::dni(net, p, seq, DniOptions::new(3, 0.7), &predict)?;
         if let (Some(&b), Some(target)) = (run.boundaries.last(), run.targets.last()) {
             let (a, r) = (
                 DMatrix::from_column_slice(target.len(), 1, target.as_slice()),
@@ -365,7 +365,7 @@ pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_c
             let zero_l =
                 bplambda::offline(net, p, seq, synth, BpLambdaOptions { lambda: 0.0, gamma: S_DNI1 })?;
             let predict = |_: usize, v: &DVector<f64>| synth.predict(v);
-            let run = dni::dni(net, p, seq, DniOptions { chunk: 1, s: S_DNI1 }, &predict)?;
+            let run = dni::dni(net, p, seq, DniOptions::new(1, S_DNI1), &predict)?;
             let dni_step = -dni::synth_gradient(synth, &run);
             let guard = alive_guard(preds_live, "S(h^t) = 0 at every t");
             synth_rows(

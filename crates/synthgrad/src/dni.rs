@@ -31,6 +31,28 @@ pub struct DniOptions {
     pub chunk: usize,
     /// Scale `s` of the injected synthetic gradient (the code's `sg_factor`, 0.1 in ccDNI).
     pub s: f64,
+    /// Whether the last chunk (`e = T`) gets an injection too.
+    pub last: LastChunk,
+}
+
+impl DniOptions {
+    /// Chunk length `T_c` and scale `s`, nothing injected at `h^T` (bp_lambda's reading).
+    pub fn new(chunk: usize, s: f64) -> Self {
+        DniOptions { chunk, s, last: LastChunk::Zero }
+    }
+}
+
+/// The injection at the end of the sequence: the two authors' codes differ (`docs/synthgrad.md` §4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LastChunk {
+    /// `S(h^T) := 0`: the future of the last state is empty (bp_lambda's `final_step`,
+    /// `synthesiser.py` l. 146–147; the exact future gradient `G^T = 0`).
+    #[default]
+    Zero,
+    /// `s S(h^T)` injected like at every chunk end: ccDNI's `nn_dni.py` l. 66–69 calls
+    /// `backward_interface.backward(hidden, factor=self.sg_factor)` after every chunk, the last
+    /// included.
+    Inject,
 }
 
 /// What a DNI pass returns.
@@ -49,7 +71,7 @@ pub struct Dni<T: Scalar> {
 }
 
 /// DNI on one sequence. `predict(t, h^t)` is the synthetic gradient `S(h^t)` at a chunk end
-/// `t < T` (a [`Synth`], or the true future gradient in the relation `sg-exact=bptt`).
+/// `t < T` (and at `T` with [`LastChunk::Inject`]) (a [`Synth`], or the true future gradient in the relation `sg-exact=bptt`).
 pub fn dni<T: Scalar>(
     net: &Network,
     params: &Params<T>,
@@ -70,7 +92,7 @@ pub fn dni<T: Scalar>(
     for b in (0..steps).step_by(opts.chunk) {
         let e = (b + opts.chunk).min(steps);
         let mut lam = cx.direct[e].clone(); // Eq. (S5), ℓ'^e
-        if e < steps {
+        if e < steps || opts.last == LastChunk::Inject {
             lam += predict(e, cx.h(e)) * s; // Eq. (S5), + s S(h^e): the injection
         }
         for t in (b + 1..=e).rev() {

@@ -33,7 +33,7 @@
 //! let net = Network::new(Cell::Rate(Rate { alpha: 1.0 }), 2, 3, 1, Readout::leaky(0.0), Loss::Mse)?;
 //! let (p, seq) = (Params::<f64>::random(&net, 3)?, Sequence::random(&net, 6, 3)?);
 //! let s = Synth::<f64>::linear(net.n * net.d()); // zero-initialised: S ≡ 0
-//! let run = dni::dni(&net, &p, &seq, dni::DniOptions { chunk: 2, s: 0.1 }, &|_, h| s.predict(h))?;
+//! let run = dni::dni(&net, &p, &seq, dni::DniOptions::new(2, 0.1), &|_, h| s.predict(h))?;
 //! assert_eq!(run.boundaries, vec![2, 4]);
 //! # Ok::<(), credit_core::Error>(())
 //! ```
