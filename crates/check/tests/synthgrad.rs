@@ -47,7 +47,7 @@ fn identities(net: &Network, seed: u64, chunk: usize, lambda: f64, gamma: f64) {
     let p = Params::<f64>::random(net, seed).unwrap();
     let seq = Sequence::random(net, steps, seed).unwrap();
     let bptt = credit_bptt::gradient(net, &p, &seq).unwrap();
-    let (g, _) = future_from_bptt(net, &p, &seq, &bptt.lambda).unwrap();
+    let (g, g_r) = future_from_bptt(net, &p, &seq, &bptt.lambda).unwrap();
     // the crate's own G (S3) = BPTT's
     let own = Cortex::replay(net, &p, &seq).unwrap().future_gradient();
     // one tensor over every step (G^T = 0 here, a rounding residue in BPTT's λ^T − ℓ'^T)
@@ -58,11 +58,18 @@ fn identities(net: &Network, seed: u64, chunk: usize, lambda: f64, gamma: f64) {
     assert_params("P-e1", &run.grad, &bptt.grad, 1e-12);
     let online = cortex::gradient(net, &p, &seq, 1.0, Traces::Immediate, &exact).unwrap();
     assert_params("P-b4", &online, &bptt.grad, 1e-12);
+    let explicit = |t: usize, _: &DVector<f64>| g_r[t].clone();
+    let traced = cortex::gradient(net, &p, &seq, 1.0, Traces::Eprop, &explicit).unwrap();
+    assert_params("P-b4, e-prop traces", &traced, &bptt.grad, 1e-12);
     let synth = Synth::random(net.n * net.d(), Some(4), seed, 0.5).unwrap();
     let opts = BpLambdaOptions { lambda, gamma };
     let back = bplambda::offline(net, &p, &seq, &synth, opts).unwrap();
     let fwd = bplambda::forward_view(net, &p, &seq, &synth, opts).unwrap();
     assert_synth("P-b1", &synth, &back.update, &fwd, 1e-12);
+    // the online stepper with a zero learning rate is the offline sum (same predictions)
+    let mut frozen = synth.clone();
+    let online = bplambda::online(net, &p, &seq, &mut frozen, opts, 0.0).unwrap();
+    assert_synth("online(lr = 0) = offline", &synth, &online, &back.update, 1e-12);
     let h: Vec<_> = Cortex::replay(net, &p, &seq).unwrap().traj.states.iter().map(|s| s.h.clone()).collect();
     let one = bplambda::offline(net, &p, &seq, &synth, BpLambdaOptions { lambda: 1.0, gamma: 1.0 }).unwrap();
     assert_synth("P-b2", &synth, &one.update, &regression_target(&synth, &h, &g), 1e-12);

@@ -84,6 +84,45 @@ pub fn offline<T: Scalar>(
     Ok(BpLambda { update, td_errors, predictions })
 }
 
+/// Accumulate BP(λ) **online**, as the code runs it (`synthesiser.py` `forward`, l. 178–194):
+/// at every step `t ≥ 2` the TD error (S8) with the prediction stored at `t − 1` and
+/// `S(h^t)` with the current `φ`, the trace (S9) with `K` at the current `φ`, then the step
+/// `φ += lr · Δφ / max(1, ‖Δφ‖)` (S10, the code's unit-norm clip, l. 330–332, with plain SGD:
+/// `alpha_learning`), then `S^t` recomputed with the updated `φ` and stored. Returns
+/// `Σ_t Δφ_t` (unclipped); with `lr = 0` it is [`offline`]'s update.
+pub fn online(
+    net: &Network,
+    params: &Params<f64>,
+    seq: &Sequence,
+    synth: &mut Synth<f64>,
+    opts: BpLambdaOptions,
+    lr: f64,
+) -> Result<DVector<f64>> {
+    opts.validate()?;
+    check_range("bplambda.lr", lr, 0.0, f64::MAX, "the learning rate must be finite and >= 0")?;
+    let cx = Cortex::replay(net, params, seq)?;
+    check_synth(net, synth)?;
+    let steps = cx.steps();
+    let predict =
+        |s: &Synth<f64>, t: usize| if t == steps { DVector::zeros(s.n()) } else { s.predict(cx.h(t)) };
+    let mut e = DMatrix::<f64>::zeros(synth.n(), synth.len());
+    let mut total = DVector::zeros(synth.len());
+    let mut stored = predict(synth, 1); // `first_forward`: predict only
+    for t in 2..=steps {
+        let now = predict(synth, t);
+        let delta = cx.jt_times(t, &(&cx.direct[t] + now * opts.gamma)) - &stored; // Eq. (S8)
+        if t >= 3 {
+            e = cx.j_times(t - 1, &e) * (opts.gamma * opts.lambda); // Eq. (S9), decay
+        }
+        e += synth.jacobian(cx.h(t - 1)); // Eq. (S9), + K^{t−1} at the current φ
+        let step = e.tr_mul(&delta); // Eq. (S10)
+        total += &step;
+        synth.add_flat(&(&step * (lr / step.norm().max(1.0)))); // the code's clip, then SGD
+        stored = predict(synth, t); // S^t with the updated φ
+    }
+    Ok(total)
+}
+
 /// The forward λ-return view (S11): `Σ_{t=1}^{T−1} (K^t)ᵀ (G^λ_t − S^t)`.
 pub fn forward_view<T: Scalar>(
     net: &Network,
