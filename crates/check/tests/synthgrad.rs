@@ -33,12 +33,14 @@ fn assert_params(what: &str, a: &Params<f64>, b: &Params<f64>, tol: f64) {
     }
 }
 
+/// Per tensor within `tol`; the reference must be non-zero as a whole (a random MLP on a tiny
+/// net can have every hidden unit dead on the sequence, so `w1`, `b1` alone may be zero).
 fn assert_synth(what: &str, s: &Synth<f64>, a: &DVector<f64>, b: &DVector<f64>, tol: f64) {
     for ((name, ta), (_, tb)) in s.split(a).into_iter().zip(s.split(b)) {
         let e = max_rel_err(&ta, &tb);
         assert!(e <= tol, "{what}: {name} differs by {e:.2e}");
-        assert!(tb.iter().any(|&x| x != 0.0), "{what}: {name} of the reference is zero");
     }
+    assert!(b.iter().any(|&x| x != 0.0), "{what}: the reference is zero");
 }
 
 /// The identities on one network, `f64`: P-e1 (DNI), P-b4 (online), P-b1, P-b2, P-b3, P-e2.
