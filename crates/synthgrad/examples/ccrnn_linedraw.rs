@@ -93,6 +93,8 @@ pub struct Setup {
     pub spars: usize,
     /// Cerebellar lesion from this epoch on.
     pub lesion: Option<usize>,
+    /// The injection at `h^T` (ccDNI's `Inject`, or bp_lambda's `Zero`).
+    pub last: LastChunk,
 }
 
 /// The mean loss per sequence after every epoch.
@@ -110,7 +112,7 @@ pub fn train(setup: Setup, epochs: usize, seed: u64) -> credit_core::Result<Vec<
         let mut gs = DVector::zeros(synth.len());
         let mut loss = 0.0;
         for seq in &seqs {
-            let opts = DniOptions { chunk: setup.chunk, s, last: LastChunk::Inject };
+            let opts = DniOptions { chunk: setup.chunk, s, last: setup.last };
             let run = dni::dni(&net, &p, seq, opts, &|_, h| synth.predict(h))?;
             loss += run.loss / TARGETS as f64;
             flat(&run.grad).iter().enumerate().for_each(|(i, x)| g[i] += x / TARGETS as f64);
@@ -129,6 +131,9 @@ pub fn train(setup: Setup, epochs: usize, seed: u64) -> credit_core::Result<Vec<
 
 fn main() -> credit_core::Result<()> {
     let epochs = std::env::var("EPOCHS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
+    // READING=zero: bp_lambda's reading (nothing injected at h^T) instead of ccDNI's
+    let last =
+        if std::env::var("READING").is_ok_and(|r| r == "zero") { LastChunk::Zero } else { LastChunk::Inject };
     let marks = [0, epochs / 8, epochs / 4, epochs / 2, epochs - 1];
     println!("mean loss per sequence (7 sequences, mean of 3 seeds) at epochs {marks:?}");
     let mut setups = Vec::new();
@@ -136,18 +141,25 @@ fn main() -> credit_core::Result<()> {
         for cerebellum in [false, true] {
             setups.push((
                 format!("T_c={chunk} {}", if cerebellum { "ccRNN" } else { "cRNN " }),
-                Setup { chunk, cerebellum, spars: 1, lesion: None },
+                Setup { chunk, cerebellum, spars: 1, lesion: None, last },
             ));
         }
     }
-    setups.push(("T_c=10 BPTT ".into(), Setup { chunk: STEPS, cerebellum: false, spars: 1, lesion: None }));
-    setups
-        .push(("T_c=2 ccRNN sparse/2".into(), Setup { chunk: 2, cerebellum: true, spars: 2, lesion: None }));
-    setups
-        .push(("T_c=2 cRNN  sparse/2".into(), Setup { chunk: 2, cerebellum: false, spars: 2, lesion: None }));
+    setups.push((
+        "T_c=10 BPTT ".into(),
+        Setup { chunk: STEPS, cerebellum: false, spars: 1, lesion: None, last },
+    ));
+    setups.push((
+        "T_c=2 ccRNN sparse/2".into(),
+        Setup { chunk: 2, cerebellum: true, spars: 2, lesion: None, last },
+    ));
+    setups.push((
+        "T_c=2 cRNN  sparse/2".into(),
+        Setup { chunk: 2, cerebellum: false, spars: 2, lesion: None, last },
+    ));
     setups.push((
         format!("T_c=2 ccRNN lesion@{}", epochs / 2),
-        Setup { chunk: 2, cerebellum: true, spars: 1, lesion: Some(epochs / 2) },
+        Setup { chunk: 2, cerebellum: true, spars: 1, lesion: Some(epochs / 2), last },
     ));
     for (name, setup) in setups {
         let mut mean = vec![0.0; epochs];
@@ -167,7 +179,13 @@ mod tests {
     /// Training lowers the loss (a short run; the comparison is in the docs' numbers).
     #[test]
     fn training_lowers_the_loss() {
-        let setup = super::Setup { chunk: 2, cerebellum: true, spars: 1, lesion: None };
+        let setup = super::Setup {
+            chunk: 2,
+            cerebellum: true,
+            spars: 1,
+            lesion: None,
+            last: super::LastChunk::Inject,
+        };
         let c = super::train(setup, 30, 1).unwrap();
         assert!(c[29] < c[0], "{} -> {}", c[0], c[29]);
     }
