@@ -17,6 +17,9 @@ use credit_synthgrad::bplambda::{self, BpLambdaOptions};
 use credit_synthgrad::synth::Synth;
 use nalgebra::DVector;
 
+#[path = "plot/mod.rs"]
+mod plot;
+
 const BITS: usize = 10;
 const STEPS: usize = 10;
 const K_TARGETS: usize = 6;
@@ -73,11 +76,20 @@ pub fn run(lambda: f64, epochs: usize, lr: f64) -> credit_core::Result<Vec<f64>>
 fn main() -> credit_core::Result<()> {
     let epochs = std::env::var("EPOCHS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     println!("cos(S(h^t), G^t), mean over {K_TARGETS} codes, after {epochs} epochs (t = 1..{})", STEPS - 1);
+    let mut series = Vec::new();
     for lambda in [0.0, 0.5, 1.0] {
         let lr = std::env::var("LR").ok().and_then(|v| v.parse().ok()).unwrap_or(0.02);
         let a = run(lambda, epochs, lr)?;
         let row: Vec<String> = a.iter().map(|v| format!("{v:5.2}")).collect();
         println!("lambda = {lambda:3.1}: {}", row.join(" "));
+        series.push((format!("λ = {lambda}"), a));
+    }
+    // SVG=path writes the plot (docs/img/synthgrad-alignment.svg in the docs)
+    if let Ok(path) = std::env::var("SVG") {
+        let title = "BP(λ), frozen cortex: cos(S(h^t), G^t)";
+        plot::lines(&path, title, "t", "alignment", 1.0, &series).map_err(|e| {
+            credit_core::Error::Invalid { field: "SVG".into(), value: e, requirement: "a writable path" }
+        })?;
     }
     Ok(())
 }

@@ -19,6 +19,9 @@ use credit_synthgrad::dni::{self, DniOptions, LastChunk};
 use credit_synthgrad::synth::Synth;
 use nalgebra::DVector;
 
+#[path = "plot/mod.rs"]
+mod plot;
+
 const N: usize = 20;
 const STEPS: usize = 10;
 const TARGETS: usize = 7;
@@ -161,6 +164,7 @@ fn main() -> credit_core::Result<()> {
         format!("T_c=2 ccRNN lesion@{}", epochs / 2),
         Setup { chunk: 2, cerebellum: true, spars: 1, lesion: Some(epochs / 2), last },
     ));
+    let mut series = Vec::new();
     for (name, setup) in setups {
         let mut mean = vec![0.0; epochs];
         for seed in 1..=3 {
@@ -170,6 +174,16 @@ fn main() -> credit_core::Result<()> {
         }
         let row: Vec<String> = marks.iter().map(|&e| format!("{:.4}", mean[e])).collect();
         println!("{name:22} {}", row.join("  "));
+        if setup.spars == 1 && setup.lesion.is_none() {
+            series.push((name.trim().to_string(), mean.iter().map(|l| l.log10()).collect()));
+        }
+    }
+    // SVG=path writes the learning curves (docs/img/synthgrad-ccrnn.svg in the docs)
+    if let Ok(path) = std::env::var("SVG") {
+        let title = "line drawing: cRNN vs ccRNN (mean of 3 seeds)";
+        plot::lines(&path, title, "epoch", "log10 loss", 0.0, &series).map_err(|e| {
+            credit_core::Error::Invalid { field: "SVG".into(), value: e, requirement: "a writable path" }
+        })?;
     }
     Ok(())
 }
