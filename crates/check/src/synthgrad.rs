@@ -125,7 +125,9 @@ pub fn regression_target(synth: &Synth<f64>, h: &[DVector<f64>], g: &[DVector<f6
         let mut s = base.clone();
         let mut unit = DVector::from_element(synth.len(), Dual64::from_re(0.0));
         unit[k] = Dual64::new(0.0, 1.0);
-        s.add_flat(&unit);
+        if s.add_flat(&unit).is_err() {
+            return f64::NAN; // cannot happen (`unit` has length P_S); NaN fails every row
+        }
         let mut loss = Dual64::from_re(0.0);
         for t in 1..steps {
             let r = g[t].map(Dual64::from_re) - s.predict(&hd[t]);
@@ -202,7 +204,12 @@ fn synth_rows(
     b: &DVector<f64>,
     guard: &Result<(), String>,
 ) {
-    for ((name, ta), (_, tb)) in synth.split(a).into_iter().zip(synth.split(b)) {
+    let (Ok(sa), Ok(sb)) = (synth.split(a), synth.split(b)) else {
+        let shape = Err("a flat update of the wrong length".to_string());
+        push(cx, relation, Expect::Equal, format!("{prefix}(all)"), f64::INFINITY, TOL_SG, shape);
+        return;
+    };
+    for ((name, ta), (_, tb)) in sa.into_iter().zip(sb) {
         let g = guard.clone().and(alive_guard(alive(&tb), "the reference tensor is zero"));
         push(cx, relation, Expect::Equal, format!("{prefix}{name}"), max_rel_err(&ta, &tb), TOL_SG, g);
     }
@@ -297,7 +304,7 @@ pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_c
                     guard = Err("not live: every TD error is zero".into());
                 }
                 for (i, ((_, a), (_, b))) in
-                    synth.split(&back.update).into_iter().zip(synth.split(&fwd)).enumerate()
+                    synth.split(&back.update)?.into_iter().zip(synth.split(&fwd)?).enumerate()
                 {
                     let e = max_rel_err(&a, &b);
                     if e >= worst[i].0 {
@@ -340,9 +347,9 @@ pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_c
             for lambda in [0.0, 0.5] {
                 let run = bplambda::offline(net, p, seq, synth, BpLambdaOptions { lambda, gamma: 1.0 })?;
                 let (e, name) = synth
-                    .split(&run.update)
+                    .split(&run.update)?
                     .into_iter()
-                    .zip(synth.split(target))
+                    .zip(synth.split(target)?)
                     .map(|((name, a), (_, b))| (max_rel_err(&a, &b), name))
                     .fold((0.0, ""), |acc, x| if x.0 >= acc.0 { x } else { acc });
                 let guard = alive_guard(preds_live, "S(h^t) = 0 at every t").and(alive_guard(

@@ -22,6 +22,14 @@ fn cells() -> Vec<Cell> {
     vec![Cell::Rate(Rate { alpha: 1.0 }), Cell::Rate(Rate { alpha: 0.4 }), Cell::Lstm(Lstm)]
 }
 
+/// The field an error names.
+fn field(e: Error) -> String {
+    match e {
+        Error::Invalid { field, .. } | Error::Shape { field, .. } | Error::Empty { field } => field,
+        Error::NonFinite { field, .. } => field,
+    }
+}
+
 fn col(v: &DVector<f64>) -> DMatrix<f64> {
     DMatrix::from_column_slice(v.len(), 1, v.as_slice())
 }
@@ -36,7 +44,7 @@ fn assert_params(what: &str, a: &Params<f64>, b: &Params<f64>, tol: f64) {
 /// Per tensor within `tol`; the reference must be non-zero as a whole (a random MLP on a tiny
 /// net can have every hidden unit dead on the sequence, so `w1`, `b1` alone may be zero).
 fn assert_synth(what: &str, s: &Synth<f64>, a: &DVector<f64>, b: &DVector<f64>, tol: f64) {
-    for ((name, ta), (_, tb)) in s.split(a).into_iter().zip(s.split(b)) {
+    for ((name, ta), (_, tb)) in s.split(a).unwrap().into_iter().zip(s.split(b).unwrap()) {
         let e = max_rel_err(&ta, &tb);
         assert!(e <= tol, "{what}: {name} differs by {e:.2e}");
     }
@@ -208,10 +216,6 @@ fn dual64_dni_exact_and_forward_backward() {
 
 #[test]
 fn bad_input_is_a_typed_error_naming_the_field() {
-    let field = |e: Error| match e {
-        Error::Invalid { field, .. } | Error::Shape { field, .. } | Error::Empty { field } => field,
-        Error::NonFinite { field, .. } => field,
-    };
     let good = net(Cell::Rate(Rate { alpha: 1.0 }), 2, 3);
     let (p, seq) = (Params::<f64>::random(&good, 1).unwrap(), Sequence::random(&good, 5, 1).unwrap());
     let zero = |_: usize, v: &DVector<f64>| DVector::zeros(v.len());
@@ -254,7 +258,7 @@ fn synth_jacobian_equals_dual_numbers() {
             let mut d = base.clone();
             let mut unit = DVector::from_element(s.len(), Dual64::from_re(0.0));
             unit[q] = Dual64::new(0.0, 1.0);
-            d.add_flat(&unit);
+            d.add_flat(&unit).unwrap();
             let out = d.predict(&h.map(Dual64::from_re));
             for o in 0..4 {
                 assert!((out[o].eps - k[(o, q)]).abs() <= 1e-14, "K[{o}, {q}]");
@@ -262,7 +266,8 @@ fn synth_jacobian_equals_dual_numbers() {
         }
         // flat round trip
         let mut z = s.map(|x| x * 0.0);
-        z.add_flat(&s.flat());
+        z.add_flat(&s.flat()).unwrap();
+        assert_eq!(z.add_flat(&DVector::zeros(3)).map_err(field), Err("synth.flat".to_string()));
         assert_eq!(z.flat(), s.flat());
     }
 }

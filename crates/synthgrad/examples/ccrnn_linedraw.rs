@@ -125,7 +125,7 @@ pub fn train(setup: Setup, epochs: usize, seed: u64) -> credit_core::Result<Vec<
         }
         add(&mut p, &opt.step(&g));
         if active {
-            synth.add_flat(&DVector::from_vec(opt_s.step(gs.as_slice())));
+            synth.add_flat(&DVector::from_vec(opt_s.step(gs.as_slice())))?;
         }
         curve.push(loss);
     }

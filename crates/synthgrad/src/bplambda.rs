@@ -117,7 +117,7 @@ pub fn online(
         e += synth.jacobian(cx.h(t - 1)); // Eq. (S9), + K^{t−1} at the current φ
         let step = e.tr_mul(&delta); // Eq. (S10)
         total += &step;
-        synth.add_flat(&(&step * (lr / step.norm().max(1.0)))); // the code's clip, then SGD
+        synth.add_flat(&(&step * (lr / step.norm().max(1.0))))?; // the code's clip, then SGD
         stored = predict(synth, t); // S^t with the updated φ
     }
     Ok(total)

@@ -129,10 +129,13 @@ impl<T: Scalar> Synth<T> {
         }
     }
 
-    /// A flat vector (the layout of the module doc) split into this synthesiser's tensors.
-    pub fn split(&self, flat: &DVector<T>) -> Vec<(&'static str, DMatrix<T>)> {
+    /// A flat vector (the layout of the module doc) split into this synthesiser's tensors;
+    /// `Error::Shape` (`synth.flat`) if its length is not `P_S`.
+    pub fn split(&self, flat: &DVector<T>) -> Result<Vec<(&'static str, DMatrix<T>)>> {
+        self.check_len(flat)?;
         let mut off = 0;
-        self.tensors()
+        Ok(self
+            .tensors()
             .into_iter()
             .map(|(name, m)| {
                 let (r, c) = m.shape();
@@ -140,7 +143,18 @@ impl<T: Scalar> Synth<T> {
                 off += r * c;
                 (name, t)
             })
-            .collect()
+            .collect())
+    }
+
+    fn check_len(&self, flat: &DVector<T>) -> Result<()> {
+        if flat.len() != self.len() {
+            return Err(Error::Shape {
+                field: "synth.flat".into(),
+                expected: format!("{} (P_S)", self.len()),
+                found: format!("{}", flat.len()),
+            });
+        }
+        Ok(())
     }
 
     /// The parameters as one flat vector.
@@ -156,8 +170,9 @@ impl<T: Scalar> Synth<T> {
         DVector::from_vec(v)
     }
 
-    /// The same synthesiser with parameters `φ + Δ` (a flat vector of length `P_S`).
-    pub fn add_flat(&mut self, delta: &DVector<T>) {
+    /// `φ ← φ + Δ` for a flat vector of length `P_S` (`Error::Shape`, `synth.flat`, otherwise).
+    pub fn add_flat(&mut self, delta: &DVector<T>) -> Result<()> {
+        self.check_len(delta)?;
         let mut off = 0;
         let mut add = |m: &mut [T]| {
             // the slices below are row-major views built by the callers
@@ -184,6 +199,7 @@ impl<T: Scalar> Synth<T> {
                 add(b2.as_mut_slice());
             }
         }
+        Ok(())
     }
 
     /// Entry-wise map into another scalar type.
