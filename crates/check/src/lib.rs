@@ -30,6 +30,9 @@
 //!   `stack(…)`);
 //! * [`fast_forward`]: the fast paths against the literal ones (`rtrl-fast=rtrl`,
 //!   `family-fast=family`, `deep-fast=deep`, `ostl-fast=ostl`, `fast-forward-f32~f64`);
+//! * [`synthgrad`]: the synthetic-gradient relations (`sg-exact=bptt`,
+//!   `bplambda-forward=backward`, `bplambda1=bptt-target`, `bplambda0=dni1`, `dni-full=bptt`,
+//!   `bplambda<1!=bptt-target`);
 //! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare);
@@ -56,6 +59,7 @@ pub mod stacks;
 pub mod suite;
 pub mod tbptt;
 pub mod uoro;
+pub mod synthgrad;
 
 pub use compare::{Liveness, alive, max_rel_err};
 pub use relations::{Expect, Row, run_config};

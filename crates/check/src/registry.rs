@@ -95,4 +95,19 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "MDGL without the self-hop differs from the family's order 1 where diag R != 0",
     ),
     ("mdgl!=rtrl", "MDGL differs from RTRL on generic nets (T > 2)"),
+    (
+        "sg-exact=bptt",
+        "DNI and the online cortex update with S := the true future gradient (from BPTT) and s = 1 = BPTT (P-e1, P-b4)",
+    ),
+    (
+        "bplambda-forward=backward",
+        "offline accumulate BP(lambda) traces = the forward lambda-return view (P-b1)",
+    ),
+    ("bplambda1=bptt-target", "BP(1), gamma = 1 = regression of S onto the true BPTT future gradient (P-b2)"),
+    ("bplambda0=dni1", "BP(0) with gamma = s = -(DNI synthesiser gradient with T_c = 1) (P-b3, P-e3)"),
+    ("dni-full=bptt", "DNI with T_c >= T = BPTT; the last chunk's target = the true future gradient (P-e2)"),
+    (
+        "bplambda<1!=bptt-target",
+        "BP(lambda < 1) differs from the unbiased regression target: bootstrapping biases",
+    ),
 ];

@@ -271,6 +271,11 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
         crate::mdgl::rows(&mut cx, &p, &seq)?;
     }
 
+    // the synthetic-gradient relations (issue 14), on the memoryless variant of smooth configs
+    if select.any(crate::synthgrad::IDS) {
+        crate::synthgrad::rows(&mut cx, &p, &seq)?;
+    }
+
     // rtrl=bptt in Dual64: values and the derivative of the gradient along a random direction
     if select.wants("rtrl=bptt") {
         dual_rows(&mut cx, &p, &seq)?;

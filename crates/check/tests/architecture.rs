@@ -36,6 +36,7 @@ fn algorithm_crates_and_the_oracle_depend_on_the_core_only() {
     for krate in
         ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "snap", "tbptt", "rflo", "uoro", "mdgl", "oracle"]
     {
+    for krate in ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "synthgrad", "oracle"] {
         assert_eq!(credit_deps(krate), vec!["credit-core".to_string()], "crates/{krate}");
         // not even their tests and benches reach another rule or the oracle: a comparison
         // between rules belongs to credit-check (its benches included)

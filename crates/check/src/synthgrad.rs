@@ -1,0 +1,391 @@
+//! The synthetic-gradient relations (issue 14): DNI, accumulate BP(λ) and the online cortex
+//! update against BPTT, properties P-b1…P-b4, P-e1…P-e3 of the design notes
+//! (`docs/synthgrad.md` §5).
+//!
+//! They run on the smooth cells (rate, LSTM) of the suite, each on its **memoryless variant**
+//! (`<name>+kappa0`: the same cell, sizes, seed, parameters and sequence with the readout made
+//! memoryless and same-step and no regulariser — the scope of `credit-synthgrad`), with a
+//! liveness verdict of their own (the BPTT gradient of the variant).
+//!
+//! | id | compared | expect |
+//! |---|---|---|
+//! | `sg-exact=bptt` | DNI (`T_c` = 1, 3) with `S(h^e) := G^e`, `s = 1`; the online cortex update with `S := G` (immediate derivatives) and with `S := G_R` (e-prop traces); `G` from BPTT's adjoints; vs BPTT, per tensor (P-e1, P-b4) | equal |
+//! | `bplambda-forward=backward` | offline accumulate BP(λ) (S8)–(S10) vs the forward λ-return view (S11), linear and MLP synthesisers, `(λ, γ)` of [`LAMBDA_GAMMA`]; one row per tensor with the worst pair (P-b1) | equal |
+//! | `bplambda1=bptt-target` | BP(1) with `γ = 1` vs `−∇_φ ½ Σ_t ‖G^t − S(h^t)‖²` by dual numbers through the synthesiser's forward code, `G` from BPTT (P-b2) | equal |
+//! | `bplambda0=dni1` | BP(0) with `γ = s` vs `−` the DNI synthesiser gradient with `T_c = 1` (the factor: the code's `2/B` and the sign of a gradient) (P-b3, P-e3) | equal |
+//! | `dni-full=bptt` | DNI with `T_c ≥ T` and a live synthesiser vs BPTT; and the target at the last chunk start (`T_c = 3`) vs `G^b` (P-e2) | equal |
+//! | `bplambda<1!=bptt-target` | BP(λ) with `λ ∈ {0, 0.5}`, `γ = 1` vs the regression target of `bplambda1=bptt-target`: biased | differ |
+//!
+//! Liveness beyond the config's: the synthesisers are drawn with a non-zero output layer
+//! (`S ≢ 0`; the papers' zero initialisation would make every bootstrap term vanish);
+//! `sg-exact=bptt` requires that the same rule with `S = 0` differs from BPTT (truncation, or
+//! the dropped future, does something); the BP(λ) rows require non-zero predictions and TD
+//! errors.
+
+use crate::compare::{Liveness, alive, max_rel_err, worst_tensor};
+use crate::relations::{Ctx, Expect, Row};
+use crate::suite::Config;
+use crate::suite::Role;
+use credit_core::{CellModel, Network, Params, Readout, Sequence};
+use credit_synthgrad::bplambda::{self, BpLambdaOptions};
+use credit_synthgrad::cortex::{self, Traces};
+use credit_synthgrad::dni::{self, DniOptions};
+use credit_synthgrad::synth::Synth;
+use nalgebra::{DMatrix, DVector};
+use num_dual::Dual64;
+
+/// The ids of this module's relations.
+pub const IDS: &[&str] = &[
+    "sg-exact=bptt",
+    "bplambda-forward=backward",
+    "bplambda1=bptt-target",
+    "bplambda0=dni1",
+    "dni-full=bptt",
+    "bplambda<1!=bptt-target",
+];
+
+/// Tolerance of this module's equalities in `f64` (the issue's bar; measured ≤ 3e-15).
+pub const TOL_SG: f64 = 1e-12;
+/// `(λ, γ)` pairs of `bplambda-forward=backward`.
+pub const LAMBDA_GAMMA: [(f64, f64); 5] = [(0.0, 1.0), (0.5, 0.9), (1.0, 1.0), (1.0, 0.7), (0.3, 0.5)];
+/// Threshold of `bplambda<1!=bptt-target` and of the truncation guard: rounding is ~1e-15.
+pub const TOL_SG_DIFFER: f64 = 1e-6;
+/// Hidden units of the MLP synthesiser in the relations.
+pub const MLP_HIDDEN: usize = 6;
+/// `s = γ` of `bplambda0=dni1` (any value; not 1, so that the two are not confused).
+pub const S_DNI1: f64 = 0.5;
+
+/// The memoryless variant of a config (module doc), or `None` for spiking cells.
+pub fn memoryless(cfg: &Config) -> Option<Config> {
+    if cfg.net.cell.is_spiking() {
+        return None;
+    }
+    let mut c = cfg.clone();
+    c.net.readout = Readout::leaky(0.0);
+    c.net.reg = None;
+    c.name = format!("{}+kappa0", cfg.name);
+    Some(c)
+}
+
+/// The synthesisers of the relations: linear and MLP on `N·d` states, output layer live.
+pub fn synths(net: &Network, seed: u64) -> credit_core::Result<Vec<(&'static str, Synth<f64>)>> {
+    let n = net.n * net.d();
+    Ok(vec![
+        ("linear", Synth::random(n, None, seed ^ 0x5157, 0.5)?),
+        ("mlp", Synth::random(n, Some(MLP_HIDDEN), seed ^ 0x5158, 0.5)?),
+    ])
+}
+
+/// One vector per step `t = 0..=T`.
+pub type Signals = Vec<DVector<f64>>;
+
+/// The true future gradient from BPTT's adjoints (S3 read backwards): `G^t = λ^t − (F^t)ᵀ c
+/// W_outᵀ g^t` (B5 with B3 at `κ = 0`), `t = 1..=T` (entry 0 unused), and its explicit part
+/// `G_R^t = G^t − (D^{t+1})ᵀ λ^{t+1}` (what leaves `h^t` through `z^t`).
+pub fn future_from_bptt(
+    net: &Network,
+    p: &Params<f64>,
+    seq: &Sequence,
+    lambda: &[DVector<f64>],
+) -> credit_core::Result<(Signals, Signals)> {
+    let traj = credit_core::forward(net, p, seq, credit_core::ForwardOptions::default())?;
+    let w = p.cell_tensors(net);
+    let (steps, d) = (seq.len(), net.d());
+    let mut g = vec![DVector::zeros(net.n * d); steps + 1];
+    let mut g_r = g.clone();
+    for t in 1..=steps {
+        let f = net.cell.output_jacobian(&traj.states[t]);
+        let dz = p.w_out().tr_mul(&traj.dl_dy[t]) * net.readout.c();
+        g[t] = lambda[t].clone();
+        for j in 0..net.n {
+            for c in 0..d {
+                g[t][j * d + c] -= dz[j] * f[(j, c)];
+            }
+        }
+        g_r[t] = g[t].clone();
+        if t < steps {
+            let jac = net.cell.jacobians(&w, &traj.states[t], &traj.z[t], &traj.x[t + 1]);
+            for j in 0..net.n {
+                let dl = jac.d[j].tr_mul(&lambda[t + 1].rows(j * d, d));
+                let mut r = g_r[t].rows_mut(j * d, d);
+                r -= dl;
+            }
+        }
+    }
+    Ok((g, g_r))
+}
+
+/// `−∇_φ ½ Σ_{t=1}^{T−1} ‖G^t − S(h^t; φ)‖²` by one `Dual64` pass of the synthesiser's forward
+/// code per parameter (never its closed-form Jacobian).
+pub fn regression_target(synth: &Synth<f64>, h: &[DVector<f64>], g: &[DVector<f64>]) -> DVector<f64> {
+    let steps = h.len() - 1;
+    let base: Synth<Dual64> = synth.map(Dual64::from_re);
+    let hd: Vec<DVector<Dual64>> = h.iter().map(|v| v.map(Dual64::from_re)).collect();
+    DVector::from_fn(synth.len(), |k, _| {
+        let mut s = base.clone();
+        let mut unit = DVector::from_element(synth.len(), Dual64::from_re(0.0));
+        unit[k] = Dual64::new(0.0, 1.0);
+        if s.add_flat(&unit).is_err() {
+            return f64::NAN; // cannot happen (`unit` has length P_S); NaN fails every row
+        }
+        let mut loss = Dual64::from_re(0.0);
+        for t in 1..steps {
+            let r = g[t].map(Dual64::from_re) - s.predict(&hd[t]);
+            loss += r.dot(&r) * 0.5;
+        }
+        -loss.eps
+    })
+}
+
+/// A row with this module's guard: `guard` is `Err(reason)` when the computation is vacuous.
+fn push(
+    cx: &mut Ctx,
+    relation: &'static str,
+    expect: Expect,
+    tensor: String,
+    err: f64,
+    tol: f64,
+    guard: Result<(), String>,
+) {
+    if !cx.select.wants(relation) {
+        return;
+    }
+    let guard = cx.live_verdict.clone().and(guard);
+    cx.rows.push(Row {
+        relation,
+        expect,
+        cell: cx.cfg.net.cell.id().to_string(),
+        config: cx.cfg.name.clone(),
+        scalar: "f64",
+        tensor,
+        max_rel_err: err,
+        tolerance: tol,
+        pass: expect.holds(err, tol) && guard.is_ok(),
+        liveness: cx.live,
+        reason: guard.err(),
+        spec: cx.spec.clone(),
+    });
+}
+
+fn alive_guard(ok: bool, what: &str) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(format!("not live: {what}")) }
+}
+
+/// Rows of `a` against `b` per tensor, each guarded by `guard` and the reference's liveness.
+fn tensors(
+    cx: &mut Ctx,
+    relation: &'static str,
+    prefix: &str,
+    a: &Params<f64>,
+    b: &Params<f64>,
+    guard: &Result<(), String>,
+) {
+    for (ta, tb) in a.tensors.iter().zip(&b.tensors) {
+        let g = guard.clone().and(alive_guard(alive(&tb.value), "the reference tensor is zero"));
+        push(
+            cx,
+            relation,
+            Expect::Equal,
+            format!("{prefix}{}", ta.name),
+            max_rel_err(&ta.value, &tb.value),
+            TOL_SG,
+            g,
+        );
+    }
+}
+
+/// Synthesiser tensors of two flat vectors, per tensor.
+fn synth_rows(
+    cx: &mut Ctx,
+    relation: &'static str,
+    prefix: &str,
+    synth: &Synth<f64>,
+    a: &DVector<f64>,
+    b: &DVector<f64>,
+    guard: &Result<(), String>,
+) {
+    let (Ok(sa), Ok(sb)) = (synth.split(a), synth.split(b)) else {
+        let shape = Err("a flat update of the wrong length".to_string());
+        push(cx, relation, Expect::Equal, format!("{prefix}(all)"), f64::INFINITY, TOL_SG, shape);
+        return;
+    };
+    for ((name, ta), (_, tb)) in sa.into_iter().zip(sb) {
+        let g = guard.clone().and(alive_guard(alive(&tb), "the reference tensor is zero"));
+        push(cx, relation, Expect::Equal, format!("{prefix}{name}"), max_rel_err(&ta, &tb), TOL_SG, g);
+    }
+}
+
+fn differs(a: &Params<f64>, b: &Params<f64>, nc: usize, what: &str) -> Result<(), String> {
+    let (e, name, _) = worst_tensor(&a.tensors[..nc], &b.tensors[..nc]);
+    if e > TOL_SG_DIFFER { Ok(()) } else { Err(format!("not live: {what} ({name}: {e:.1e})")) }
+}
+
+/// Runs this module's relations on the memoryless variant of `cfg` (nothing for spiking cells).
+pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core::Result<()> {
+    let Some(cfg) = memoryless(outer.cfg) else { return Ok(()) };
+    let net = &cfg.net;
+    let bptt = credit_bptt::gradient(net, p, seq)?;
+    let traj = credit_core::forward(net, p, seq, credit_core::ForwardOptions::default())?;
+    let nc = net.n_cell_tensors();
+    let live = Liveness::of_run(&net.cell, &traj.states, &traj.z, &bptt.grad.tensors[..nc]);
+    let live_verdict = live.verdict(&net.cell);
+    let mut cx =
+        Ctx { cfg: &cfg, select: outer.select, live, live_verdict, spec: cfg.spec(), rows: Vec::new() };
+    let steps = seq.len();
+    let (g, g_r) = future_from_bptt(net, p, seq, &bptt.lambda)?;
+    let h: Vec<DVector<f64>> = traj.states.iter().map(|s| s.h.clone()).collect();
+    let zero = |_: usize, v: &DVector<f64>| DVector::zeros(v.len());
+
+    // sg-exact=bptt (P-e1, P-b4)
+    if cx.select.wants("sg-exact=bptt") {
+        let exact = |t: usize, _: &DVector<f64>| g[t].clone();
+        for chunk in [1, 3] {
+            let run = dni::dni(net, p, seq, DniOptions::new(chunk, 1.0), &exact)?;
+            let cut = dni::dni(net, p, seq, DniOptions::new(chunk, 1.0), &zero)?;
+            let guard = differs(&cut.grad, &bptt.grad, nc, "truncation with S = 0 equals BPTT");
+            tensors(&mut cx, "sg-exact=bptt", &format!("dni Tc={chunk}: "), &run.grad, &bptt.grad, &guard);
+        }
+        let online = cortex::gradient(net, p, seq, 1.0, Traces::Immediate, &exact)?;
+        let cut = cortex::gradient(net, p, seq, 1.0, Traces::Immediate, &zero)?;
+        let guard = differs(&cut, &bptt.grad, nc, "the immediate update with S = 0 equals BPTT");
+        tensors(&mut cx, "sg-exact=bptt", "online immediate: ", &online, &bptt.grad, &guard);
+        // with W_rec = 0 (R ≡ 0) nothing leaves h^t through z^t: G_R = 0 and e-prop is BPTT
+        // without any synthetic gradient (`eprop=bptt@R0`), a vacuous row here: not run
+        if cx.cfg.role != Role::NoRecurrence {
+            let explicit = |t: usize, _: &DVector<f64>| g_r[t].clone();
+            let traced = cortex::gradient(net, p, seq, 1.0, Traces::Eprop, &explicit)?;
+            let cut = cortex::gradient(net, p, seq, 1.0, Traces::Eprop, &zero)?;
+            let guard = differs(&cut, &bptt.grad, nc, "e-prop traces with S = 0 equal BPTT");
+            tensors(&mut cx, "sg-exact=bptt", "online e-prop traces: ", &traced, &bptt.grad, &guard);
+        }
+    }
+
+    let synths = synths(net, cfg.seed)?;
+    // dni-full=bptt (P-e2)
+    if cx.select.wants("dni-full=bptt") {
+        let (_, s) = &synths[1];
+        let predict = |_: usize, v: &DVector<f64>| s.predict(v);
+        for chunk in [steps, steps + 2] {
+            let run = dni::dni(net, p, seq, DniOptions::new(chunk, 0.7), &predict)?;
+            tensors(&mut cx, "dni-full=bptt", &format!("Tc={chunk}: "), &run.grad, &bptt.grad, &Ok(()));
+        }
+        let run = dni::dni(net, p, seq, DniOptions::new(3, 0.7), &predict)?;
+        if let (Some(&b), Some(target)) = (run.boundaries.last(), run.targets.last()) {
+            let (a, r) = (
+                DMatrix::from_column_slice(target.len(), 1, target.as_slice()),
+                DMatrix::from_column_slice(g[b].len(), 1, g[b].as_slice()),
+            );
+            let guard =
+                alive_guard(run.boundaries.len() > 1, "a single chunk: no bootstrapped target to tell apart")
+                    .and(alive_guard(alive(&r), "G^b = 0"));
+            push(
+                &mut cx,
+                "dni-full=bptt",
+                Expect::Equal,
+                format!("Tc=3: last target (b={b}) = G^b"),
+                max_rel_err(&a, &r),
+                TOL_SG,
+                guard,
+            );
+        }
+    }
+
+    for (kind, synth) in &synths {
+        let preds_live = (1..steps).any(|t| synth.predict(&h[t]).iter().any(|&x| x != 0.0));
+        // bplambda-forward=backward (P-b1)
+        if cx.select.wants("bplambda-forward=backward") {
+            let mut worst: Vec<(f64, String, bool)> = vec![(0.0, String::new(), true); synth.tensors().len()];
+            let mut guard = alive_guard(preds_live, "S(h^t) = 0 at every t");
+            for (lambda, gamma) in LAMBDA_GAMMA {
+                let opts = BpLambdaOptions { lambda, gamma };
+                let back = bplambda::offline(net, p, seq, synth, opts)?;
+                let fwd = bplambda::forward_view(net, p, seq, synth, opts)?;
+                if !back.td_errors.iter().any(|d| d.iter().any(|&x| x != 0.0)) {
+                    guard = Err("not live: every TD error is zero".into());
+                }
+                for (i, ((_, a), (_, b))) in
+                    synth.split(&back.update)?.into_iter().zip(synth.split(&fwd)?).enumerate()
+                {
+                    let e = max_rel_err(&a, &b);
+                    if e >= worst[i].0 {
+                        (worst[i].0, worst[i].1) = (e, format!("λ={lambda} γ={gamma}"));
+                    }
+                    worst[i].2 &= alive(&b);
+                }
+            }
+            for ((name, _), (e, at, ref_alive)) in synth.tensors().into_iter().zip(worst) {
+                let g = guard.clone().and(alive_guard(ref_alive, "the reference tensor is zero"));
+                push(
+                    &mut cx,
+                    "bplambda-forward=backward",
+                    Expect::Equal,
+                    format!("{kind} {name} (worst {at})"),
+                    e,
+                    TOL_SG,
+                    g,
+                );
+            }
+        }
+        let need_target = cx.select.any(&["bplambda1=bptt-target", "bplambda<1!=bptt-target"]);
+        let target = if need_target { Some(regression_target(synth, &h, &g)) } else { None };
+        // bplambda1=bptt-target (P-b2)
+        if let Some(target) = target.as_ref().filter(|_| cx.select.wants("bplambda1=bptt-target")) {
+            let one = bplambda::offline(net, p, seq, synth, BpLambdaOptions { lambda: 1.0, gamma: 1.0 })?;
+            let guard = alive_guard(preds_live, "S(h^t) = 0 at every t");
+            synth_rows(
+                &mut cx,
+                "bplambda1=bptt-target",
+                &format!("{kind} "),
+                synth,
+                &one.update,
+                target,
+                &guard,
+            );
+        }
+        // bplambda<1!=bptt-target: λ < 1 is biased
+        if let Some(target) = target.as_ref().filter(|_| cx.select.wants("bplambda<1!=bptt-target")) {
+            for lambda in [0.0, 0.5] {
+                let run = bplambda::offline(net, p, seq, synth, BpLambdaOptions { lambda, gamma: 1.0 })?;
+                let (e, name) = synth
+                    .split(&run.update)?
+                    .into_iter()
+                    .zip(synth.split(target)?)
+                    .map(|((name, a), (_, b))| (max_rel_err(&a, &b), name))
+                    .fold((0.0, ""), |acc, x| if x.0 >= acc.0 { x } else { acc });
+                let guard = alive_guard(preds_live, "S(h^t) = 0 at every t").and(alive_guard(
+                    alive(&DMatrix::from_column_slice(target.len(), 1, target.as_slice())),
+                    "zero target",
+                ));
+                push(
+                    &mut cx,
+                    "bplambda<1!=bptt-target",
+                    Expect::Differ,
+                    format!("{kind} λ={lambda}: max over tensors ({name})"),
+                    e,
+                    TOL_SG_DIFFER,
+                    guard,
+                );
+            }
+        }
+        // bplambda0=dni1 (P-b3, P-e3)
+        if cx.select.wants("bplambda0=dni1") {
+            let zero_l =
+                bplambda::offline(net, p, seq, synth, BpLambdaOptions { lambda: 0.0, gamma: S_DNI1 })?;
+            let predict = |_: usize, v: &DVector<f64>| synth.predict(v);
+            let run = dni::dni(net, p, seq, DniOptions::new(1, S_DNI1), &predict)?;
+            let dni_step = -dni::synth_gradient(synth, &run);
+            let guard = alive_guard(preds_live, "S(h^t) = 0 at every t");
+            synth_rows(
+                &mut cx,
+                "bplambda0=dni1",
+                &format!("{kind} γ=s={S_DNI1}: "),
+                synth,
+                &zero_l.update,
+                &dni_step,
+                &guard,
+            );
+        }
+    }
+    outer.rows.append(&mut cx.rows);
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Decoupled neural interfaces for RNNs, Eqs. (S5)–(S7) of `docs/synthgrad.md`.
+//!
+//! Jaderberg et al., "Decoupled neural interfaces using synthetic gradients", ICML 2017
+//! (arXiv 1608.05343), as implemented in koz4k/dni-pytorch and reused in neuralml/ccDNI
+//! `src/dni.py` (`BackwardInterface.backward`, `make_trigger`, `_SyntheticGradientUpdater`).
+//! The sequence is cut into chunks `(b, e] = (k T_c, min((k+1) T_c, T)]`; each chunk's start
+//! state `h^b` is detached; at its end the synthetic gradient `s S(h^e)` is injected (never at
+//! `e = T`); truncated BPTT runs inside the chunk:
+//!
+//! $$ \\hat\\lambda^e = \\ell'^e + s\\,S(h^e)\\;(e < T), \\qquad
+//!    \\hat\\lambda^t = \\ell'^t + (J^{t+1})^\\top \\hat\\lambda^{t+1}\\;(b < t < e), \\qquad
+//!    \\frac{\\Delta E}{\\Delta\\theta_j} = \\sum_t (I^t_j)^\\top \\hat\\lambda^t_j \\quad\\text{(S5)} $$
+//!
+//! and the gradient arriving at the detached start is the synthesiser's target
+//!
+//! $$ \\hat g^b = (J^{b+1})^\\top \\hat\\lambda^{b+1}, \\quad b = k T_c,\\ k \\ge 1 \\quad\\text{(S6)} $$
+//!
+//! (no target at `h^0`: the code's first chunk starts from the initial state without a
+//! trigger). The synthesiser's gradient is that of `½ Σ_b ‖S(h^b) − ĝ^b‖²` with `ĝ` held
+//! constant (S7); the code's `_SyntheticGradientUpdater` returns `2/B` times it.
+
+use crate::synth::Synth;
+use crate::{Cortex, check_range};
+use credit_core::{Error, Network, Params, Result, Scalar, Sequence};
+use nalgebra::DVector;
+
+/// The two knobs of DNI.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DniOptions {
+    /// Chunk length `T_c ≥ 1` (the code's `bptt`).
+    pub chunk: usize,
+    /// Scale `s` of the injected synthetic gradient (the code's `sg_factor`, 0.1 in ccDNI).
+    pub s: f64,
+    /// Whether the last chunk (`e = T`) gets an injection too.
+    pub last: LastChunk,
+}
+
+impl DniOptions {
+    /// Chunk length `T_c` and scale `s`, nothing injected at `h^T` (bp_lambda's reading).
+    pub fn new(chunk: usize, s: f64) -> Self {
+        DniOptions { chunk, s, last: LastChunk::Zero }
+    }
+}
+
+/// The injection at the end of the sequence: the two authors' codes differ (`docs/synthgrad.md` §4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LastChunk {
+    /// `S(h^T) := 0`: the future of the last state is empty (bp_lambda's `final_step`,
+    /// `synthesiser.py` l. 146–147; the exact future gradient `G^T = 0`).
+    #[default]
+    Zero,
+    /// `s S(h^T)` injected like at every chunk end: ccDNI's `nn_dni.py` l. 66–69 calls
+    /// `backward_interface.backward(hidden, factor=self.sg_factor)` after every chunk, the last
+    /// included.
+    Inject,
+}
+
+/// What a DNI pass returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dni<T: Scalar> {
+    /// The loss `E`.
+    pub loss: T,
+    /// The cortex update (S5) plus the exact readout gradient (B2), in the layout of `Params`.
+    pub grad: Params<T>,
+    /// The chunk starts with a trigger, `b = k T_c < T`, `k ≥ 1`.
+    pub boundaries: Vec<usize>,
+    /// `ĝ^b` (S6), one per boundary.
+    pub targets: Vec<DVector<T>>,
+    /// `h^b`, one per boundary (what the synthesiser reads for its own update).
+    pub states: Vec<DVector<T>>,
+}
+
+/// DNI on one sequence. `predict(t, h^t)` is the synthetic gradient `S(h^t)` at a chunk end
+/// `t < T` (and at `T` with [`LastChunk::Inject`]) (a [`Synth`], or the true future gradient in the relation `sg-exact=bptt`).
+pub fn dni<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    opts: DniOptions,
+    predict: &dyn Fn(usize, &DVector<T>) -> DVector<T>,
+) -> Result<Dni<T>> {
+    if opts.chunk == 0 {
+        return Err(Error::Empty { field: "dni.chunk".into() });
+    }
+    check_range("dni.s", opts.s, f64::MIN, f64::MAX, "the synthetic-gradient scale must be finite")?;
+    let cx = Cortex::replay(net, params, seq)?;
+    let steps = cx.steps();
+    let s = T::c(opts.s);
+    let mut grad = Params::zeros(net);
+    cx.add_readout(net, &mut grad);
+    let (mut boundaries, mut targets, mut states) = (Vec::new(), Vec::new(), Vec::new());
+    for b in (0..steps).step_by(opts.chunk) {
+        let e = (b + opts.chunk).min(steps);
+        let mut lam = cx.direct[e].clone(); // Eq. (S5), ℓ'^e
+        if e < steps || opts.last == LastChunk::Inject {
+            lam += predict(e, cx.h(e)) * s; // Eq. (S5), + s S(h^e): the injection
+        }
+        for t in (b + 1..=e).rev() {
+            cx.add_immediate(net, &mut grad, t, &lam); // Eq. (S5), (I^t)ᵀ λ̂^t
+            if t > b + 1 {
+                lam = &cx.direct[t - 1] + cx.jt_times(t, &lam); // Eq. (S5), inside the chunk
+            } else if b > 0 {
+                targets.push(cx.jt_times(t, &lam)); // Eq. (S6): ĝ^b = (J^{b+1})ᵀ λ̂^{b+1}
+                boundaries.push(b);
+                states.push(cx.h(b).clone());
+            }
+        }
+    }
+    Ok(Dni { loss: cx.traj.loss, grad, boundaries, targets, states })
+}
+
+/// The synthesiser's gradient (S7): `Σ_b (K^b)ᵀ (S(h^b) − ĝ^b)`, the gradient of
+/// `½ Σ_b ‖S(h^b) − ĝ^b‖²` with the targets held constant (flat layout of [`Synth`]).
+pub fn synth_gradient<T: Scalar>(synth: &Synth<T>, run: &Dni<T>) -> DVector<T> {
+    let mut g = DVector::zeros(synth.len());
+    for (h, target) in run.states.iter().zip(&run.targets) {
+        let err = synth.predict(h) - target; // Eq. (S7), S(h^b) − ĝ^b
+        g += synth.jacobian(h).tr_mul(&err); // Eq. (S7), (K^b)ᵀ (…)
+    }
+    g
+}
