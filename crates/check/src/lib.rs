@@ -16,6 +16,9 @@
 //!   `family-recursion=family-graded`, `familym!=rtrl`);
 //! * [`stacks`]: the stacked-network relations (`bptt=oracle`, `rtrl=oracle`, `rtrl=bptt` on
 //!   `stack(…)`);
+//! * [`feedforward`]: backprop and Q-AGREL on feedforward networks (`ff-bp=oracle`,
+//!   `qagrel=oracle`, `qagrel-expected=weighted-bp`, `qagrel-feedback-invariant`,
+//!   `qagrel-fa!=oracle`);
 //! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare);
@@ -29,6 +32,7 @@ pub mod cli;
 pub mod compare;
 pub mod eprop;
 pub mod family;
+pub mod feedforward;
 pub mod fixtures;
 pub mod registry;
 pub mod relations;

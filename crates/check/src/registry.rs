@@ -1,7 +1,7 @@
 //! The one registry of relation ids: every relation that `check-gradients` can report, with a
 //! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
 //! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
-//! [`crate::family`], [`crate::stacks`]); `check-gradients` refuses to finish a run that produces
+//! [`crate::family`], [`crate::stacks`], [`crate::feedforward`]); `check-gradients` refuses to finish a run that produces
 //! an id missing here, and `tests/cli.rs` checks the list against a run.
 
 /// `(id, claim)` of every relation, in the order of the summary.
@@ -46,4 +46,15 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "OSTL = exact gradient with every temporal edge detached in the layers above the parameter's (stacks)",
     ),
     ("ostl=bptt", "OSTL = BPTT on stacks whose upper layers have no memory"),
+    ("ff-bp=oracle", "feedforward backprop = the exact gradient (dual numbers), MSE and weighted losses"),
+    ("qagrel=oracle", "Q-AGREL's update for every action = -grad 1/2 (r - Q_a)^2, W' = W^T (P-a1)"),
+    (
+        "qagrel-expected=weighted-bp",
+        "the policy-weighted Q-AGREL update = -grad of the pi-weighted MSE; uniform pi = MSE gradient / K (P-a2)",
+    ),
+    ("qagrel-feedback-invariant", "reciprocal learning leaves W' - W^T unchanged over 100 steps (P-a3)"),
+    (
+        "qagrel-fa!=oracle",
+        "with random feedback W' the hidden-layer updates of Q-AGREL differ from the gradient",
+    ),
 ];
