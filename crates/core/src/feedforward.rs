@@ -415,6 +415,50 @@ mod tests {
     }
 
     #[test]
+    fn slopes_agree_with_central_differences() {
+        // a second opinion on the slope inside `apply` (the oracle's) and on `prime` (the rules')
+        let h = 1e-6;
+        for f in [Activation::Linear, Activation::Relu, Activation::Sigmoid] {
+            for &v in &[-2.0, -0.3, 0.4, 3.0] {
+                let fd = (f.apply(v + h) - f.apply(v - h)) / (2.0 * h);
+                assert!((fd - f.prime(v)).abs() < 1e-9, "{f:?} at {v}: {fd} vs {}", f.prime(v));
+            }
+        }
+    }
+
+    #[test]
+    fn forward_by_hand() {
+        // 2-2-1, ReLU hidden with biases, sigmoid output
+        let net = FeedForward::new(vec![2, 2, 1], Activation::Relu, Activation::Sigmoid, true).unwrap();
+        let m = |r, c, v: &[f64]| DMatrix::from_row_slice(r, c, v);
+        let p = Params {
+            tensors: vec![
+                Tensor { name: "l1.w", value: m(2, 2, &[1.0, -2.0, 0.5, 0.25]) },
+                Tensor { name: "l1.b", value: m(2, 1, &[0.1, -3.0]) },
+                Tensor { name: "l2.w", value: m(1, 2, &[2.0, 7.0]) },
+                Tensor { name: "l2.b", value: m(1, 1, &[-0.5]) },
+            ],
+        };
+        let x = DVector::from_vec(vec![1.0, 0.5]);
+        let tr = forward(&net, &p, &x).unwrap();
+        // u1 = (1 − 1 + 0.1, 0.5 + 0.125 − 3) = (0.1, −2.375); y1 = (0.1, 0)
+        assert!((tr.u[1][0] - 0.1).abs() < 1e-15 && (tr.u[1][1] + 2.375).abs() < 1e-15);
+        assert!(tr.y[1][1].abs() <= 0.0, "ReLU of a negative drive is exactly 0");
+        // u2 = 2·0.1 + 7·0 − 0.5 = −0.3; y2 = σ(−0.3)
+        assert!((tr.u[2][0] + 0.3).abs() < 1e-15);
+        assert!((tr.output()[0] - 1.0 / (1.0 + 0.3f64.exp())).abs() < 1e-15);
+        // ℓ = ½ (1 − y)², ℓ_a = ½ (r − y_a)², ℓ_π = π ½ (r − y)²
+        let y = tr.output()[0];
+        let mse = FfLoss::Mse { target: DVector::from_vec(vec![1.0]) };
+        assert!((mse.eval(tr.output()) - 0.5 * (1.0 - y).powi(2)).abs() < 1e-15);
+        let sel = FfLoss::Selected { action: 0, reward: 0.0 };
+        assert!((sel.eval(tr.output()) - 0.5 * y * y).abs() < 1e-15);
+        let w =
+            FfLoss::Weighted { weights: DVector::from_vec(vec![0.3]), targets: DVector::from_vec(vec![1.0]) };
+        assert!((w.eval(tr.output()) - 0.15 * (1.0 - y).powi(2)).abs() < 1e-15);
+    }
+
+    #[test]
     fn bad_shapes_and_values_are_typed_errors() {
         let net = FeedForward::new(vec![3, 4, 2], Activation::Relu, Activation::Linear, true).unwrap();
         let p = net.random_params::<f64>(1, 1.0, 0.1).unwrap();
