@@ -19,6 +19,8 @@
 //! * [`feedforward`]: backprop and Q-AGREL on feedforward networks (`ff-bp=oracle`,
 //!   `qagrel=oracle`, `qagrel-expected=weighted-bp`, `qagrel-feedback-invariant`,
 //!   `qagrel-fa!=oracle`);
+//! * [`burstccn`]: BurstCCN against backprop and feedback alignment (`burstccn-out=bp`,
+//!   `burstccn-hidden~bp`, `burstccn-zero-error`, `burstccn-fa=fa`, `burstccn-fa!=bp`);
 //! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare);
@@ -28,6 +30,7 @@
 //! algorithms; the algorithms never see the oracle and the oracle never sees them.
 
 pub mod budget;
+pub mod burstccn;
 pub mod cli;
 pub mod compare;
 pub mod eprop;

@@ -28,7 +28,9 @@ fn credit_deps(krate: &str) -> Vec<String> {
 
 #[test]
 fn algorithm_crates_and_the_oracle_depend_on_the_core_only() {
-    for krate in ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "backprop", "qagrel", "oracle"] {
+    for krate in
+        ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "backprop", "qagrel", "burstccn", "oracle"]
+    {
         assert_eq!(credit_deps(krate), vec!["credit-core".to_string()], "crates/{krate}");
     }
     assert!(credit_deps("core").is_empty());

@@ -181,7 +181,13 @@ fn main() -> ExitCode {
     }
     for cfg in &ffs {
         bar.set_message(format!("{} {}", cfg.net.id(), cfg.name));
-        match run_ff_selected(cfg, select) {
+        let run = run_ff_selected(cfg, select).and_then(|mut r| {
+            Ok({
+                r.extend(credit_check::burstccn::run_burstccn_selected(cfg, select)?);
+                r
+            })
+        });
+        match run {
             Ok(r) => rows.extend(r),
             Err(e) => {
                 bar.finish_and_clear();
