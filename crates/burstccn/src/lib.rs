@@ -243,3 +243,71 @@ pub fn feedback_update<T: Scalar>(s: &Signals<T>, l: usize) -> (DMatrix<T>, DMat
     let outer = &s.e[l + 1] * s.apical[l].transpose(); // (C7) e^{l+1} (a^l)ᵀ
     (-&outer, outer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (FeedForward, Params<f64>, DVector<f64>) {
+        let net = FeedForward::new(vec![3, 4, 3, 2], Activation::Sigmoid, Activation::Sigmoid, true).unwrap();
+        let p = net.random_params::<f64>(5, 2.0, 0.2).unwrap();
+        (net, p, DVector::from_vec(vec![0.3, -1.2, 0.8]))
+    }
+
+    #[test]
+    fn bad_input_is_a_typed_error_naming_the_field() {
+        let (net, p, x) = setup();
+        let fb = Feedback::tied(&net, &p, 0.5, 1.0);
+        let e = signals(&net, &p, &fb, &Burst { p_baseline: 0.2, form: BurstForm::NeurIps }, &x, None)
+            .unwrap_err();
+        assert!(e.to_string().starts_with("burst.p_baseline"), "{e}");
+        let e = signals(&net, &p, &fb, &Burst { p_baseline: 1.0, form: BurstForm::Journal }, &x, None)
+            .unwrap_err();
+        assert!(e.to_string().starts_with("burst.p_baseline"), "{e}");
+        let mut bad = fb.clone();
+        bad.y[1] = DMatrix::zeros(3, 3);
+        let e = signals(&net, &p, &bad, &Burst::NEURIPS, &x, None).unwrap_err();
+        assert!(e.to_string().starts_with("feedback.y[1]"), "{e}");
+        let e = signals(&net, &p, &fb, &Burst::NEURIPS, &x, Some(&DVector::zeros(3))).unwrap_err();
+        assert!(e.to_string().starts_with("target"), "{e}");
+        let relu = FeedForward { hidden: Activation::Relu, ..net.clone() };
+        let e = signals(&relu, &p, &fb, &Burst::NEURIPS, &x, None).unwrap_err();
+        assert!(e.to_string().starts_with("feedforward.hidden"), "{e}");
+    }
+
+    /// (C4): both forms give `p_b` at `a = 0` and have slope 1 in `a (1 − e)` there.
+    #[test]
+    fn burst_functions_are_centred_with_unit_slope() {
+        for burst in [Burst::NEURIPS, Burst { p_baseline: 0.2, form: BurstForm::Journal }] {
+            let e = 0.3;
+            assert!((burst.probability(0.0, e) - burst.p_baseline).abs() < 1e-15);
+            let h = 1e-6;
+            let slope = (burst.probability(h, e) - burst.probability(-h, e)) / (2.0 * h);
+            assert!((slope - (1.0 - e)).abs() < 1e-8, "{burst:?}: {slope}");
+        }
+    }
+
+    /// P-c5 (C7): teacher-free learning of Q drives the apical potential to zero and Q to
+    /// `p_b Y` along the presented events.
+    #[test]
+    fn learned_q_cancels_the_events() {
+        let (net, p, x) = setup();
+        let tied = Feedback::tied(&net, &p, 0.5, 1.0);
+        let mut fb = Feedback { y: tied.y.clone(), q: tied.y.iter().map(|m| m * 0.1).collect() };
+        let first = signals(&net, &p, &fb, &Burst::NEURIPS, &x, None).unwrap();
+        for _ in 0..300 {
+            let s = signals(&net, &p, &fb, &Burst::NEURIPS, &x, None).unwrap();
+            for l in 1..net.n_layers() {
+                fb.q[l - 1] += feedback_update(&s, l).1 * 0.5;
+            }
+        }
+        let last = signals(&net, &p, &fb, &Burst::NEURIPS, &x, None).unwrap();
+        for l in 1..net.n_layers() {
+            assert!(first.apical[l].amax() > 1e-2, "layer {l} starts with a live apical potential");
+            assert!(last.apical[l].amax() < 1e-10, "layer {l}: {}", last.apical[l].amax());
+            // along e^{l+1}: (Q − p_b Y)ᵀ e = 0
+            let resid = (&fb.q[l - 1] - &tied.q[l - 1]).tr_mul(&last.e[l + 1]);
+            assert!(resid.amax() < 1e-10, "layer {l}: {}", resid.amax());
+        }
+    }
+}
