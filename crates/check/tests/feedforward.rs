@@ -4,7 +4,7 @@
 //! carry a direction, so the dual part of an update is its derivative along it, and Q-AGREL and
 //! backprop must agree on it too; assertions on extracted parts, num-dual compares real parts
 //! only), the liveness guards (a dead ReLU layer, a zero reward-prediction error) and the
-//! built-in suite.
+//! built-in suite (with the BurstCCN relations on its all-sigmoid configs).
 
 use credit_check::feedforward::{FfConfig, builtin_ff, ff_liveness, run_ff_selected};
 use credit_check::relations::Select;
@@ -216,6 +216,12 @@ fn the_builtin_suite_passes_and_is_live() {
         }
         let ids: std::collections::BTreeSet<_> = rows.iter().map(|r| r.relation).collect();
         assert_eq!(ids.len(), credit_check::feedforward::IDS.len(), "{}", cfg.name);
+        // the BurstCCN relations on the all-sigmoid configs
+        let burst = credit_check::burstccn::run_burstccn_selected(&cfg, Select::ALL).unwrap();
+        assert_eq!(burst.is_empty(), !credit_check::burstccn::applies(&cfg), "{}", cfg.name);
+        for r in &burst {
+            assert!(r.pass, "{} {} {}: {:.2e} {:?}", r.relation, r.config, r.tensor, r.max_rel_err, r.reason);
+        }
     }
 }
 
