@@ -141,7 +141,7 @@ impl Liveness {
     }
 
     /// Keeps `(name, nonzero, entries)` as the sparsest tensor if its fraction is smaller.
-    fn keep_sparser(&mut self, name: &'static str, nonzero: usize, entries: usize) {
+    pub(crate) fn keep_sparser(&mut self, name: &'static str, nonzero: usize, entries: usize) {
         // a/b < c/d ⇔ a·d < c·b (entries > 0); an empty record is replaced
         if self.sparsest.is_empty() || nonzero * self.sparsest_entries < self.sparsest_nonzero * entries {
             (self.sparsest, self.sparsest_nonzero, self.sparsest_entries) = (name, nonzero, entries);
@@ -167,10 +167,16 @@ impl Liveness {
     /// tensors non-zero entries on at least [`MIN_LIVE_ENTRIES`] of the entries that are not
     /// structurally zero.
     pub fn verdict(&self, cell: &Cell) -> Result<(), String> {
-        if cell.is_spiking() && self.spikes == 0 {
+        self.verdict_for(cell.is_spiking())
+    }
+
+    /// [`Liveness::verdict`] for a run whose units spike (`spiking`) or not: the same checks
+    /// without a cell (feedforward networks are smooth or ReLU, never spiking).
+    pub fn verdict_for(&self, spiking: bool) -> Result<(), String> {
+        if spiking && self.spikes == 0 {
             return Err("not live: no spikes".into());
         }
-        if cell.is_spiking() && self.spikes >= self.outputs {
+        if spiking && self.spikes >= self.outputs {
             return Err("not live: a spike at every (t, j)".into());
         }
         if (self.active_derivatives as f64) < MIN_ACTIVE_FRACTION * self.outputs as f64 {

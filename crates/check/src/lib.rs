@@ -33,6 +33,11 @@
 //! * [`synthgrad`]: the synthetic-gradient relations (`sg-exact=bptt`,
 //!   `bplambda-forward=backward`, `bplambda1=bptt-target`, `bplambda0=dni1`, `dni-full=bptt`,
 //!   `bplambda<1!=bptt-target`);
+//! * [`feedforward`]: backprop and Q-AGREL on feedforward networks (`ff-bp=oracle`,
+//!   `qagrel=oracle`, `qagrel-expected=weighted-bp`, `qagrel-feedback-invariant`,
+//!   `qagrel-fa!=oracle`);
+//! * [`burstccn`]: BurstCCN against backprop and feedback alignment (`burstccn-out=bp`,
+//!   `burstccn-hidden~bp`, `burstccn-zero-error`, `burstccn-fa=fa`, `burstccn-fa!=bp`);
 //! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare);
@@ -42,12 +47,14 @@
 //! algorithms; the algorithms never see the oracle and the oracle never sees them.
 
 pub mod budget;
+pub mod burstccn;
 pub mod cli;
 pub mod compare;
 pub mod eprop;
 pub mod family;
-pub mod fast_reverse;
 pub mod fast_forward;
+pub mod fast_reverse;
+pub mod feedforward;
 pub mod fixtures;
 pub mod mdgl;
 pub mod registry;
@@ -57,9 +64,9 @@ pub mod rflo;
 pub mod snap;
 pub mod stacks;
 pub mod suite;
+pub mod synthgrad;
 pub mod tbptt;
 pub mod uoro;
-pub mod synthgrad;
 
 pub use compare::{Liveness, alive, max_rel_err};
 pub use relations::{Expect, Row, run_config};

@@ -1,7 +1,10 @@
 //! The one registry of relation ids: every relation that `check-gradients` can report, with a
 //! one-line claim (`check-gradients --list-relations` prints it; `--relations` selects from it).
 //! The relations themselves live per rule family ([`crate::relations`], [`crate::eprop`],
-//! [`crate::family`], [`crate::stacks`], [`crate::snap`], [`crate::tbptt`], [`crate::rflo`], [`crate::uoro`], [`crate::mdgl`]); `check-gradients` refuses to finish a run that produces
+//! [`crate::family`], [`crate::stacks`], [`crate::fast_reverse`], [`crate::fast_forward`],
+//! [`crate::snap`], [`crate::tbptt`], [`crate::rflo`], [`crate::uoro`], [`crate::mdgl`],
+//! [`crate::synthgrad`], [`crate::feedforward`], [`crate::burstccn`]); `check-gradients` refuses
+//! to finish a run that produces
 //! an id missing here, and `tests/cli.rs` checks the list against a run.
 
 /// `(id, claim)` of every relation, in the order of the summary.
@@ -110,4 +113,29 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "bplambda<1!=bptt-target",
         "BP(lambda < 1) differs from the unbiased regression target: bootstrapping biases",
     ),
+    ("ff-bp=oracle", "feedforward backprop = the exact gradient (dual numbers), MSE and weighted losses"),
+    ("qagrel=oracle", "Q-AGREL's update for every action = -grad 1/2 (r - Q_a)^2, W' = W^T (P-a1)"),
+    (
+        "qagrel-expected=weighted-bp",
+        "the policy-weighted Q-AGREL update = -grad of the pi-weighted MSE; uniform pi = MSE gradient / K (P-a2)",
+    ),
+    ("qagrel-feedback-invariant", "reciprocal learning leaves W' - W^T unchanged over 100 steps (P-a3)"),
+    (
+        "qagrel-fa!=oracle",
+        "with random feedback W' the hidden-layer updates of Q-AGREL differ from the gradient",
+    ),
+    ("burstccn-out=bp", "BurstCCN's output-layer update = p_b x the backprop step, exactly (P-c1)"),
+    (
+        "burstccn-hidden~bp",
+        "BurstCCN's hidden updates approach p_b x backprop: relative error ~ eps^2 (fitted log-log slope 2, P-c2)",
+    ),
+    (
+        "burstccn-zero-error",
+        "no teaching signal (or y = e^L) and Q = p_b Y: every BurstCCN update is exactly 0 (P-c3)",
+    ),
+    (
+        "burstccn-fa=fa",
+        "BurstCCN with random Y, Q = p_b Y = p_b x feedback alignment with B = Y^T, to O(eps^3) (P-c4)",
+    ),
+    ("burstccn-fa!=bp", "BurstCCN with random Y differs from backprop in the hidden layers"),
 ];

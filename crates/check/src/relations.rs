@@ -250,6 +250,7 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     // the fast forward-mode paths against the literal ones (issue 11)
     if select.any(crate::fast_forward::IDS) {
         crate::fast_forward::rows(&mut cx, &p, &seq, &traj, &rtrl.grad)?;
+    }
     // the SnAp-n relations (issue 15)
     if select.any(crate::snap::IDS) {
         crate::snap::rows(&mut cx, &p, &seq, &traj, &rtrl.grad)?;

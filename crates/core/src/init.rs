@@ -155,3 +155,15 @@ pub struct SequenceStyle {
     /// Kept steps get fractional mask weights instead of 1.
     pub fractional_mask: bool,
 }
+
+/// An `r × c` matrix of `N(0, std²)` entries drawn row by row from `rng` (the draw order does
+/// not depend on storage order).
+pub(crate) fn normal_matrix(rng: &mut ChaCha8Rng, r: usize, c: usize, std: f64) -> DMatrix<f64> {
+    let mut m = DMatrix::zeros(r, c);
+    for i in 0..r {
+        for j in 0..c {
+            m[(i, j)] = std * normal(rng);
+        }
+    }
+    m
+}

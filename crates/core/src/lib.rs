@@ -2,7 +2,7 @@
 //!
 //! The foundation of the **credit** reference crates: a generic scalar ([`Scalar`]: `f32`,
 //! `f64`, dual numbers), recurrent cells with hand-derived local Jacobians ([`cell`]), a leaky
-//! readout with losses ([`readout`]), parameters, sequences and the one forward pass
+//! readout with losses ([`readout`]), feedforward networks ([`feedforward`]), parameters, sequences and the one forward pass
 //! ([`network`]) that every learning rule and the dual-number oracle share.
 //!
 //! Notation and equations: `docs/notation.md` and `docs/cells.md` of the repository. Equation
@@ -23,6 +23,7 @@ pub mod cell;
 pub mod conventions;
 mod error;
 pub mod fast;
+pub mod feedforward;
 mod init;
 pub mod model;
 pub mod network;
@@ -33,6 +34,7 @@ pub mod stack;
 pub use cell::{Cell, CellModel, CellState, Detach, Edges, LocalJacobians};
 pub use conventions::{Conventions, Preset};
 pub use error::{Error, Result, decay_from_tau};
+pub use feedforward::{Activation, FeedForward, FfLoss, FfTrajectory};
 pub use init::{InitScale, SequenceStyle};
 pub use model::Model;
 pub use network::{

@@ -19,6 +19,9 @@
 //!   of the parameter ([`LayerCut`]) — the target of OSTL.
 //! * [`step_jacobians`]: dual-number Jacobians of one step, to check the hand-derived ones.
 //! * [`finite_difference`]: central differences, a third opinion for smooth cells.
+//! * [`ff_gradient`]: `dℓ/dθ` of a feedforward network ([`credit_core::feedforward`]) on one
+//!   sample, through its forward code (`feedforward::forward_unchecked`) and the loss value
+//!   [`FfLoss::eval`] only.
 //!
 //! ## Requirements
 //! The scalar is a primitive float `F ∈ {f32, f64}`; passes run in `num_dual::Dual<F>`.
@@ -41,6 +44,7 @@
 //! # Ok::<(), credit_core::Error>(())
 //! ```
 
+use credit_core::feedforward::{self, FeedForward, FfLoss};
 use credit_core::{
     CellModel, CellState, Detach, Edges, ForwardOptions, LayerCut, LocalJacobians, Model, Network, Params,
     Scalar, Sequence, Stack, Tap, TapSite, forward, forward_unchecked,
@@ -387,4 +391,38 @@ pub fn finite_difference(
         g.tensors[ti].value[(r, c)] = v;
     }
     Ok(g)
+}
+
+/// Exact `dℓ/dθ` of a feedforward network on one sample (Eq. O9 of `docs/oracle.md`): one
+/// `Dual<F>` pass of [`credit_core::feedforward::forward_unchecked`] per parameter, seeding
+/// `ε = 1` on it, and the loss value [`FfLoss::eval`] of the output. Nothing hand-derived
+/// (no `f′`, no `∂ℓ/∂y`) is used.
+pub fn ff_gradient<F: Primitive>(
+    net: &FeedForward,
+    params: &Params<F>,
+    x: &DVector<F>,
+    loss: &FfLoss,
+) -> credit_core::Result<OracleGradient<F>>
+where
+    Dual<F>: Scalar,
+{
+    net.validate_params(params)?;
+    net.validate_input(x)?;
+    loss.validate(net.n_out())?;
+    let base = lift(params);
+    let xd = x.map(|v| Dual::new(v, F::zero()));
+    let value = |p: &Params<Dual<F>>| loss.eval(feedforward::forward_unchecked(net, p, &xd).output());
+    let l = value(&base).re;
+    let derivs = par_map(params.len(), |k| {
+        let mut p = base.clone();
+        let (ti, r, c) = p.locate(k).expect("k < P");
+        p.tensors[ti].value[(r, c)].eps = F::one(); // seed θ_k
+        value(&p).eps // dℓ/dθ_k
+    });
+    let mut grad: Params<F> = net.zeros();
+    for (k, g) in derivs.into_iter().enumerate() {
+        let (ti, r, c) = grad.locate(k).expect("k < P");
+        grad.tensors[ti].value[(r, c)] = g;
+    }
+    Ok(OracleGradient { loss: l, grad })
 }

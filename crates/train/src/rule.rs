@@ -230,7 +230,9 @@ pub fn gradient(
     rule.check_model(model)?;
     let fast = path == Path::Fast;
     let (loss, grad) = match (rule, model) {
-        (Rule::Bptt, Model::Layer(net)) if fast => credit_bptt::fast(net, params, seq).map(|g| (g.loss, g.grad)),
+        (Rule::Bptt, Model::Layer(net)) if fast => {
+            credit_bptt::fast(net, params, seq).map(|g| (g.loss, g.grad))
+        }
         (Rule::Bptt, Model::Layer(net)) => credit_bptt::gradient(net, params, seq).map(|g| (g.loss, g.grad)),
         (Rule::Bptt, Model::Stack(s)) => {
             credit_bptt::stack::gradient(s, params, seq).map(|g| (g.loss, g.grad))

@@ -257,7 +257,8 @@ impl Trainer {
     fn reduced(&self, rule: &Rule, batch: &[Sequence]) -> Result<Params<f64>> {
         let mut total: Option<Params<f64>> = None;
         for seq in batch {
-            let est = gradient(rule, self.config.path, &self.model, &self.params, seq, self.feedback.as_ref())?;
+            let est =
+                gradient(rule, self.config.path, &self.model, &self.params, seq, self.feedback.as_ref())?;
             match &mut total {
                 None => total = Some(est.grad),
                 Some(t) => t.tensors.iter_mut().zip(&est.grad.tensors).for_each(|(a, b)| a.value += &b.value),

@@ -4,6 +4,7 @@
 
 use clap::Parser;
 use credit_check::cli::TableFiles;
+use credit_check::feedforward::{builtin_ff, run_ff_selected};
 use credit_check::out;
 use credit_check::relations::{Select, run_config_selected};
 use credit_check::stacks::{builtin_stacks, run_stack_selected};
@@ -26,7 +27,7 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     csv: Option<std::path::PathBuf>,
     /// Only run configs of these cells (comma-separated ids: rate, lif, alif, lstm; `stack` for
-    /// the stacked networks).
+    /// the stacked networks; `ff` for the feedforward networks).
     #[arg(long, value_delimiter = ',')]
     cell: Vec<String>,
     /// Only run the configs of this named preset of e-prop conventions (paper, tf, nest).
@@ -109,7 +110,8 @@ fn main() -> ExitCode {
         None if args.fixture.is_some() || args.preset.is_some() => Vec::new(),
         None => builtin_stacks(),
     };
-    let known = ["rate", "lif", "alif", "lstm", "stack"];
+    let mut ffs = if args.fixture.is_some() || args.preset.is_some() { Vec::new() } else { builtin_ff() };
+    let known = ["rate", "lif", "alif", "lstm", "stack", "ff"];
     for c in &args.cell {
         if !known.contains(&c.as_str()) {
             eprintln!("check-gradients: unknown cell `{c}` (known: {})", known.join(", "));
@@ -121,6 +123,9 @@ fn main() -> ExitCode {
         suite.retain(|c| args.cell.iter().any(|id| id == c.net.cell.id()));
         if !args.cell.iter().any(|id| id == "stack") {
             stacks.clear();
+        }
+        if !args.cell.iter().any(|id| id == "ff") {
+            ffs.clear();
         }
     }
     if let Some(name) = &args.preset {
@@ -145,7 +150,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if suite.is_empty() && stacks.is_empty() {
+    if suite.is_empty() && stacks.is_empty() && ffs.is_empty() {
         eprintln!("check-gradients: the selection (--cell, --preset, --fixture) leaves no config to check");
         return ExitCode::from(2);
     }
@@ -157,7 +162,7 @@ fn main() -> ExitCode {
     // --relations: the other relations are neither computed nor reported
     let select = Select((!args.relations.is_empty()).then_some(args.relations.as_slice()));
     let started = std::time::Instant::now();
-    let bar = credit_check::cli::progress((suite.len() + stacks.len()) as u64, "configs");
+    let bar = credit_check::cli::progress((suite.len() + stacks.len() + ffs.len()) as u64, "configs");
     let mut rows: Vec<credit_check::Row> = Vec::new();
     for cfg in &suite {
         use credit_core::CellModel;
@@ -179,6 +184,22 @@ fn main() -> ExitCode {
             Err(e) => {
                 bar.finish_and_clear();
                 eprintln!("check-gradients: config {} {}: {e}", cfg.stack.id(), cfg.name);
+                return ExitCode::from(2);
+            }
+        }
+        bar.inc(1);
+    }
+    for cfg in &ffs {
+        bar.set_message(format!("{} {}", cfg.net.id(), cfg.name));
+        let run = run_ff_selected(cfg, select).and_then(|mut r| {
+            r.extend(credit_check::burstccn::run_burstccn_selected(cfg, select)?);
+            Ok(r)
+        });
+        match run {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                bar.finish_and_clear();
+                eprintln!("check-gradients: config {} {}: {e}", cfg.net.id(), cfg.name);
                 return ExitCode::from(2);
             }
         }
@@ -231,7 +252,7 @@ fn main() -> ExitCode {
         "\n{} rows, {} relations, {} configs, {:.1} s: {} passed, {} failed",
         rows.len(),
         relations,
-        suite.len() + stacks.len(),
+        suite.len() + stacks.len() + ffs.len(),
         started.elapsed().as_secs_f64(),
         rows.len() - failed,
         failed
