@@ -10,8 +10,8 @@
 //! | `burstccn-fa=fa` | random `Y`, `Q = p_b Y`: output layer = `−p_b ×` backprop exactly; hidden layers vs `−p_b ×` feedback alignment with `B^{l+1} = (Y^l)ᵀ`, slope `≈ 2` as above (P-c4) | equal |
 //! | `burstccn-fa!=bp` | random `Y`: the hidden updates differ from `−p_b ×` backprop (at `ε = 10^{-2}`) | differ (1e-3) |
 
-use crate::compare::{Liveness, alive, max_rel_err};
-use crate::feedforward::{FfConfig, FfData, ff_liveness, random_feedback};
+use crate::compare::{alive, max_rel_err};
+use crate::feedforward::{FfConfig, FfData, Out, ff_liveness, random_feedback};
 use crate::relations::{Expect, Row, Select};
 use credit_burstccn::{Burst, BurstForm, Feedback, signals};
 use credit_core::feedforward::{Activation, FfLoss};
@@ -47,45 +47,6 @@ pub fn loglog_slope(x: &[f64], y: &[f64]) -> f64 {
     let sxy: f64 = lx.iter().zip(&ly).map(|(a, b)| (a - mx) * (b - my)).sum();
     let sxx: f64 = lx.iter().map(|a| (a - mx) * (a - mx)).sum();
     sxy / sxx
-}
-
-struct Out<'a> {
-    cfg: &'a FfConfig,
-    select: Select<'a>,
-    live: Liveness,
-    verdict: Result<(), String>,
-    spec: serde_json::Value,
-    rows: Vec<Row>,
-}
-
-impl Out<'_> {
-    fn push(
-        &mut self,
-        relation: &'static str,
-        expect: Expect,
-        tensor: String,
-        err: f64,
-        tol: f64,
-        reference: bool,
-    ) {
-        if !self.select.wants(relation) {
-            return;
-        }
-        self.rows.push(Row {
-            relation,
-            expect,
-            cell: self.cfg.net.id(),
-            config: self.cfg.name.clone(),
-            scalar: "f64",
-            tensor,
-            max_rel_err: err,
-            tolerance: tol,
-            pass: self.verdict.is_ok() && reference && expect.holds(err, tol),
-            liveness: self.live,
-            reason: crate::relations::reason(&self.verdict, reference),
-            spec: self.spec.clone(),
-        });
-    }
 }
 
 /// Runs the selected BurstCCN relations on one config (none unless [`applies`]).

@@ -348,18 +348,18 @@ pub fn run_ff_selected(cfg: &FfConfig, select: Select) -> credit_core::Result<Ve
     Ok(out.rows)
 }
 
-/// The rows of one config, with its liveness.
-struct Out<'a> {
-    cfg: &'a FfConfig,
-    select: Select<'a>,
-    live: Liveness,
-    verdict: Result<(), String>,
-    spec: serde_json::Value,
-    rows: Vec<Row>,
+/// The rows of one feedforward config, with its liveness (shared with [`crate::burstccn`]).
+pub(crate) struct Out<'a> {
+    pub(crate) cfg: &'a FfConfig,
+    pub(crate) select: Select<'a>,
+    pub(crate) live: Liveness,
+    pub(crate) verdict: Result<(), String>,
+    pub(crate) spec: serde_json::Value,
+    pub(crate) rows: Vec<Row>,
 }
 
 impl Out<'_> {
-    fn push(
+    pub(crate) fn push(
         &mut self,
         relation: &'static str,
         expect: Expect,
