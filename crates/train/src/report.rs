@@ -1,7 +1,8 @@
 //! The static report of `cargo xtask report OUT`, `docs/training.md` §8: one HTML page with
 //! sibling SVG plots, viewable without network — learning curves of every rule per task against
 //! BPTT, the family's accuracy and cost against the order, the deep rules' per-layer error
-//! against depth, `check-gradients`' summary per relation, and costs.
+//! against depth, `check-gradients`' summary per relation, costs, and the committed experiment
+//! plots of `docs/img/` with the commands that regenerate them.
 //!
 //! The page is well-formed XML (XHTML serialisation), so a test can parse it and its SVGs.
 
@@ -189,6 +190,95 @@ pub fn deep_series(deep: &Value) -> Vec<Series> {
     by.into_iter().collect()
 }
 
+/// The committed experiment plots of `docs/img/`: file, what it shows, the command that
+/// regenerates it, the doc page with its numbers.
+pub const EXPERIMENTS: &[(&str, &str, &str, &str)] = &[
+    (
+        "synthgrad-alignment.svg",
+        "BP(λ) with a frozen cortex: alignment cos(S(h^t), G^t) per step t, λ ∈ {0, 0.5, 1}",
+        "SVG=docs/img/synthgrad-alignment.svg cargo run --release -p credit-synthgrad --example bplambda_alignment",
+        "docs/synthgrad.md §10",
+    ),
+    (
+        "synthgrad-ccrnn.svg",
+        "cRNN vs ccRNN on the line-drawing task: learning curves",
+        "SVG=docs/img/synthgrad-ccrnn.svg cargo run --release -p credit-synthgrad --example ccrnn_linedraw",
+        "docs/synthgrad.md §10",
+    ),
+    (
+        "digits-qagrel.svg",
+        "8×8 digits: test accuracy per epoch until 95 %, backprop vs Q-AGREL, every seed",
+        "SVG=docs/img/digits-qagrel.svg cargo run --release -p credit-check --example digits_qagrel",
+        "docs/qagrel.md §6",
+    ),
+    (
+        "digits-burstccn.svg",
+        "8×8 digits: test accuracy of backprop and BurstCCN (tied, FA, learned Q), and the per-layer angle to backprop",
+        "SVG=docs/img/digits-burstccn.svg cargo run --release -p credit-check --example digits_burstccn",
+        "docs/burstccn.md §5",
+    ),
+];
+
+/// The caption of an SVG of `docs/img/` not in [`EXPERIMENTS`].
+const EXPERIMENT_UNLISTED: &str = "An experiment plot not described in report::EXPERIMENTS";
+
+/// Where the committed experiment plots live: `docs/img` of the workspace.
+pub fn experiments_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/img")
+}
+
+/// The "Experiments" section: every SVG of `img` (the [`EXPERIMENTS`] first, in their order,
+/// then any other `*.svg`, by name) copied into `out` as `experiment-<name>` and shown with a
+/// caption naming the command that regenerates it and the doc page with its numbers. A missing
+/// listed file (or an unreadable `img`) is said in the page, not an error.
+pub fn experiments_section(img: &std::path::Path, out: &std::path::Path) -> Result<String> {
+    let mut names: Vec<String> = EXPERIMENTS.iter().map(|e| e.0.to_string()).collect();
+    let mut others: Vec<String> = std::fs::read_dir(img)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".svg") && !names.contains(n))
+        .collect();
+    others.sort();
+    names.extend(others);
+    let mut html = String::from(
+        "<h2>6. Experiments</h2>\n<p>The experiment plots committed in <code>docs/img/</code>, copied as they are (not recomputed by this run); each caption names the example that regenerates it and the page with its numbers.</p>\n",
+    );
+    for name in &names {
+        let known = EXPERIMENTS.iter().find(|e| e.0 == name);
+        let (what, command, page) = known
+            .map_or((EXPERIMENT_UNLISTED, "see the doc page that shows it", "docs/"), |e| (e.1, e.2, e.3));
+        let _ = writeln!(html, "<h3>{}</h3>", esc(name));
+        match std::fs::read(img.join(name)) {
+            Ok(bytes) => {
+                let file = format!("experiment-{name}");
+                std::fs::write(out.join(&file), bytes).map_err(|e| Error::Invalid {
+                    field: "report.out".into(),
+                    value: e.to_string(),
+                    requirement: "must be writable",
+                })?;
+                let _ = writeln!(html, "<p><img src=\"{}\" alt=\"{}\"/></p>", esc(&file), esc(what));
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    html,
+                    "<p>(missing: <code>docs/img/{}</code>: {})</p>",
+                    esc(name),
+                    esc(&e.to_string())
+                );
+            }
+        }
+        let _ = writeln!(
+            html,
+            "<p>{}. Regenerate: <code>{}</code>; numbers: <code>{}</code>.</p>",
+            esc(what),
+            esc(command),
+            esc(page)
+        );
+    }
+    Ok(html)
+}
+
 /// Writes `index.html` and its SVGs into `out`. `check`, `family`, `deep` are the JSON outputs
 /// of `check-gradients`, `family-table` and `deep-table` (`Value::Null` leaves a section out
 /// with a note).
@@ -217,7 +307,7 @@ pub fn write(
     );
     h("<h1>credit report</h1>\n");
     h(&format!(
-        "<p>Generated by <code>cargo xtask report{}</code>. Every number below was computed by this run; nothing is fetched. Equations and conventions: <code>docs/training.md</code>, <code>docs/family.md</code>, <code>docs/deep.md</code>, <code>docs/relations.md</code>.</p>\n",
+        "<p>Generated by <code>cargo xtask report{}</code>. Every number of §1–§5 was computed by this run; nothing is fetched. §6 shows the committed experiment plots of <code>docs/img/</code>. Equations and conventions: <code>docs/training.md</code>, <code>docs/family.md</code>, <code>docs/deep.md</code>, <code>docs/relations.md</code>.</p>\n",
         if quick { " --quick" } else { "" }
     ));
     h(
@@ -321,6 +411,7 @@ pub fn write(
     h(
         "<h2>5. Costs</h2>\n<p>Seconds per update of each training run (release build, this machine, literal rules) are in the tables of §1; the family's counted multiply-adds per step in §2.</p>\n",
     );
+    h(&experiments_section(&experiments_dir(), out)?);
     h("</body>\n</html>\n");
     for (name, svg) in &svgs {
         std::fs::write(out.join(name), svg).map_err(io)?;

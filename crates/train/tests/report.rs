@@ -5,7 +5,9 @@
 // exact comparisons of numbers copied through unchanged
 #![allow(clippy::float_cmp)]
 
-use credit_train::report::{Run, relation_summary, validate, write};
+use credit_train::report::{
+    EXPERIMENTS, Run, experiments_dir, experiments_section, relation_summary, validate, write,
+};
 use credit_train::{Rule, Trainer, setup};
 use serde_json::json;
 
@@ -43,14 +45,38 @@ fn the_page_and_its_svgs_are_well_formed_and_complete() {
     ]});
     let dir = std::env::temp_dir().join(format!("credit-report-{}", std::process::id()));
     write(&dir, &tiny_runs(), &check, &family, &deep, true).unwrap();
-    assert_eq!(validate(&dir).unwrap(), 4, "curves, family accuracy and cost, deep");
+    // every committed experiment plot of docs/img/ is shown (and validated) beside the page
+    let mut committed: Vec<String> = std::fs::read_dir(experiments_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".svg"))
+        .collect();
+    committed.sort();
+    assert!(committed.len() >= EXPERIMENTS.len(), "docs/img/: {committed:?}");
+    assert_eq!(
+        validate(&dir).unwrap(),
+        4 + committed.len(),
+        "curves, family accuracy and cost, deep, and the experiments"
+    );
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     let doc = roxmltree::Document::parse(&html).unwrap();
     let text: String = doc.descendants().filter_map(|n| n.text()).collect();
-    for needle in
-        ["Learning curves", "m-order family", "Deep rules", "check-gradients", "eprop-random", "bptt=oracle"]
-    {
+    for needle in [
+        "Learning curves",
+        "m-order family",
+        "Deep rules",
+        "check-gradients",
+        "eprop-random",
+        "bptt=oracle",
+        "Experiments",
+    ] {
         assert!(text.contains(needle), "{needle}");
+    }
+    let shown: Vec<&str> =
+        doc.descendants().filter(|n| n.has_tag_name("img")).filter_map(|n| n.attribute("src")).collect();
+    for name in &committed {
+        assert!(shown.contains(&format!("experiment-{name}").as_str()), "{name} not in the page: {shown:?}");
+        assert!(text.contains(&format!("SVG=docs/img/{name} cargo run --release")), "{name}: no command");
     }
     assert!(
         !html.contains("http://") || html.matches("http://").count() == 1,
@@ -63,4 +89,24 @@ fn the_page_and_its_svgs_are_well_formed_and_complete() {
     std::fs::write(dir.join("deep.svg"), "<svg><polyline></svg>").unwrap();
     assert!(validate(&dir).is_err());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A listed plot missing from `docs/img` is said in the page, not an error; an unlisted SVG
+/// found there is shown too.
+#[test]
+fn a_missing_experiment_plot_is_said_in_the_page() {
+    let base = std::env::temp_dir().join(format!("credit-report-exp-{}", std::process::id()));
+    let (img, out) = (base.join("img"), base.join("out"));
+    std::fs::create_dir_all(&img).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let first = EXPERIMENTS[0].0;
+    std::fs::copy(experiments_dir().join(first), img.join(first)).unwrap();
+    std::fs::copy(experiments_dir().join(first), img.join("zz-new.svg")).unwrap();
+    let html = experiments_section(&img, &out).unwrap();
+    assert!(out.join(format!("experiment-{first}")).exists());
+    assert!(out.join("experiment-zz-new.svg").exists());
+    for (name, ..) in &EXPERIMENTS[1..] {
+        assert!(html.contains(&format!("(missing: <code>docs/img/{name}</code>")), "{name}: {html}");
+    }
+    std::fs::remove_dir_all(&base).ok();
 }
