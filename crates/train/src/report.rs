@@ -409,7 +409,7 @@ pub fn write(
         );
     }
     h(
-        "<h2>5. Costs</h2>\n<p>Seconds per update of each training run (release build, this machine, literal rules) are in the tables of §1; the family's counted multiply-adds per step in §2.</p>\n",
+        "<h2>5. Costs</h2>\n<p>Seconds per update of each training run (release build, this machine, the rules' fast paths where they exist) are in the tables of §1; the family's counted multiply-adds per step in §2.</p>\n",
     );
     h(&experiments_section(&experiments_dir(), out)?);
     h("</body>\n</html>\n");

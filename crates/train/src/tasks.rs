@@ -7,7 +7,7 @@
 use crate::optim::Optimizer;
 use crate::rule::{Model, Rule};
 use crate::train::{Clip, Reduction, TrainConfig};
-use credit_core::cell::{Cell, InputScale, Lstm, Rate};
+use credit_core::cell::{Cell, Lstm, Rate};
 use credit_core::{
     Conventions, Error, InitScale, Layer, Loss, Network, Params, Preset, Result, Sequence, Stack,
 };
@@ -383,8 +383,8 @@ pub fn setup(task: &str, cell: &str, preset: &str, rule: Rule, layers: usize, se
         ("sine", true) => {
             // NEST pynest/examples/eprop_plasticity/eprop_supervised_regression_sine-waves_bsshslm_2020.py
             let seq = sine_sequence(100, 1, 1000, 0.05, &[1000, 500, 333, 200], seed)?;
-            let mut conv = Preset::Nest.conventions();
-            conv.input_scale = InputScale::OneMinusAlpha; // regular_spike_arrival = False
+            // regular_spike_arrival = False on neurons and readout: ζ = 1 − α, c = 1 − κ
+            let conv = Preset::NestNoRegularArrival.conventions();
             let spec = Spec {
                 n: 100,
                 conv,
