@@ -3,6 +3,7 @@
 //! ```text
 //! cargo xtask check-gradients [--json PATH] [--csv PATH] [--cell …] [--preset …] [--relations ID,…] [--list-relations] [--fixture DIR] [--failures-only] [--wide]
 //! cargo xtask family-table [--n N] [--steps T] [--seed S] [--reading …] [--orders 0,1,2,4 | --max-m M] [--fixture DIR] [--json PATH] [--csv PATH]
+//! cargo xtask rules-table [--n N] [--steps T] [--seed S] [--window L] [--draws K] [--fixture DIR] [--json PATH] [--csv PATH]
 //! cargo xtask deep-table [--cell alif] [--n 6] [--steps 16] [--read top|all] [--fixture DIR] [--json PATH] [--csv PATH]
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
@@ -428,6 +429,7 @@ type Task = (&'static str, &'static str, fn(&[String]) -> Result<(), Failed>);
 const TASKS: &[Task] = &[
     ("check-gradients", "prove every relation (release build)", check_gradients),
     ("family-table", "the m-order family per order: accuracy and cost", |a| check_bin("family-table", a)),
+    ("rules-table", "every online rule per cell: accuracy and cost", |a| check_bin("rules-table", a)),
     ("deep-table", "deep rules on stacks of 1–4 layers", |a| check_bin("deep-table", a)),
     ("export-fixtures", "write conformance fixtures to DIR", |a| check_bin("export-fixtures", a)),
     ("compare-fixture", "compare a port's arrays with a fixture", |a| check_bin("compare-fixture", a)),

@@ -7,9 +7,10 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BINS: [(&str, &str); 6] = [
+const BINS: [(&str, &str); 7] = [
     ("check-gradients", env!("CARGO_BIN_EXE_check-gradients")),
     ("family-table", env!("CARGO_BIN_EXE_family-table")),
+    ("rules-table", env!("CARGO_BIN_EXE_rules-table")),
     ("deep-table", env!("CARGO_BIN_EXE_deep-table")),
     ("export-fixtures", env!("CARGO_BIN_EXE_export-fixtures")),
     ("compare-fixture", env!("CARGO_BIN_EXE_compare-fixture")),
@@ -288,6 +289,99 @@ fn family_table_orders_json_and_csv() {
     let last = text(&out.stdout).lines().last().unwrap().to_string();
     assert!(last.starts_with("8 rows: 4 cells × 2 orders (m = 0,1)"), "{last}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rules_table_rows_json_and_csv() {
+    let dir = scratch("rules");
+    let (csv, json) = (dir.join("r.csv"), dir.join("r.json"));
+    // T = 4 with window L = 4 ≥ T: E-BPTT and F-BPTT are exact
+    let args = ["--n", "4", "--steps", "4", "--window", "4", "--draws", "2"];
+    let mut with_files = args.to_vec();
+    with_files.extend(["--csv", csv.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let out = run("rules-table", &with_files);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["tool"], "rules-table");
+    assert_eq!(json["window"], 4);
+    assert_eq!(json["draws"], 2);
+    let rows = json["rows"].as_array().unwrap();
+    let rules = [
+        "bptt",
+        "rtrl",
+        "eprop-symmetric",
+        "eprop-random",
+        "family-m1",
+        "snap1",
+        "snap2",
+        "ebptt",
+        "fbptt",
+        "rflo",
+        "kernl",
+        "uoro",
+        "uoro-mean2",
+        "kf-rtrl",
+        "kf-rtrl-mean2",
+        "rkf-rtrl",
+        "rkf-rtrl-mean2",
+        "mdgl",
+    ];
+    assert_eq!(rows.len(), 4 * rules.len(), "every rule on every cell, n/a included");
+    for (cell, chunk) in ["rate", "lif", "alif", "lstm"].iter().zip(rows.chunks(rules.len())) {
+        let names: Vec<&str> = chunk.iter().map(|r| r["rule"].as_str().unwrap()).collect();
+        assert_eq!(names, rules, "{cell}");
+        for r in chunk {
+            assert_eq!(r["cell"], *cell);
+            let rule = r["rule"].as_str().unwrap();
+            let rate_only = matches!(rule, "rflo" | "kernl" | "kf-rtrl" | "kf-rtrl-mean2");
+            if rate_only && *cell != "rate" {
+                assert!(r["na"].as_str().unwrap().contains("rate cell only"), "{r}");
+                assert!(r["cosine"].is_null() && r["floats"].is_null(), "{r}");
+                continue;
+            }
+            assert!(r["na"].is_null(), "{r}");
+            let (floats, madds) = (r["floats"].as_u64().unwrap(), r["madds_per_step"].as_u64().unwrap());
+            assert!(floats > 0 && madds > 0, "{r}");
+            assert!(matches!(r["madds_source"].as_str().unwrap(), "counted" | "formula"), "{r}");
+            assert!(!r["theory"].as_str().unwrap().is_empty(), "{r}");
+            let (cos, err) = (r["cosine"].as_f64().unwrap(), r["rel_err"].as_f64().unwrap());
+            assert!(cos.is_finite() && err.is_finite(), "{r}");
+            match rule {
+                "bptt" => assert!((cos - 1.0).abs() < 1e-15 && err == 0.0, "{r}"),
+                // SnAp-2 on these dense nets keeps the full pattern: SnAp-T, i.e. RTRL
+                "rtrl" | "snap2" | "ebptt" | "fbptt" => {
+                    assert!(err < 1e-10 && (cos - 1.0).abs() < 1e-12, "{r}")
+                }
+                "eprop-random" | "uoro" => assert!(err > 1e-6, "{r}"),
+                _ => {}
+            }
+        }
+    }
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(csv.lines().count(), 1 + rows.len());
+    assert!(csv.starts_with(
+        "cell,n,steps,rule,na,cosine,rel_err,floats,floats_source,madds_per_step,madds_source,theory\n"
+    ));
+    for line in csv.lines().skip(1) {
+        assert!(
+            line.starts_with("rate,")
+                || line.starts_with("lif,")
+                || line.starts_with("alif,")
+                || line.starts_with("lstm,")
+        );
+    }
+    let last = text(&out.stdout).lines().last().unwrap().to_string();
+    assert!(last.starts_with("72 rows: 4 cells × 18 rules"), "{last}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rules_table_usage_errors() {
+    assert_usage_error("rules-table", &run("rules-table", &["--window", "0"]), "--window must be at least 1");
+    assert_usage_error("rules-table", &run("rules-table", &["--draws", "0"]), "--draws must be at least 1");
+    assert_usage_error("rules-table", &run("rules-table", &["--steps", "-3"]), "`-3` is negative");
+    assert_usage_error("rules-table", &run("rules-table", &["--steps", "0"]), "sequence.T");
 }
 
 #[test]

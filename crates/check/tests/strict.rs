@@ -72,6 +72,7 @@ fn bin(name: &str) -> Command {
         "export-fixtures" => env!("CARGO_BIN_EXE_export-fixtures"),
         "check-gradients" => env!("CARGO_BIN_EXE_check-gradients"),
         "family-table" => env!("CARGO_BIN_EXE_family-table"),
+        "rules-table" => env!("CARGO_BIN_EXE_rules-table"),
         "deep-table" => env!("CARGO_BIN_EXE_deep-table"),
         other => panic!("no binary {other}"),
     })
@@ -331,6 +332,8 @@ fn sizes_over_the_budget_are_refused_before_reading_the_arrays() {
     for (tool, args) in [
         ("family-table", ["--n", "100000"]),
         ("family-table", ["--steps", "1000000"]),
+        ("rules-table", ["--n", "100000"]),
+        ("rules-table", ["--steps", "1000000"]),
         ("deep-table", ["--n", "100000"]),
         ("deep-table", ["--steps", "10000000"]),
     ] {
