@@ -377,7 +377,36 @@ fn rules_table_rows_json_and_csv() {
 }
 
 #[test]
+fn rules_table_on_a_fixture() {
+    let dir = scratch("rules-fixture");
+    let fx = fixture(&dir, "rate-paper-n5-t20", false);
+    let json = dir.join("r.json");
+    let out = run(
+        "rules-table",
+        &["--fixture", fx.to_str().unwrap(), "--draws", "2", "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(json["seed"].is_null() && json["fixture"].is_string());
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 18, "one cell, every rule");
+    for r in rows {
+        assert_eq!(r["cell"], "rate");
+        // defined, or n/a with the reason (a rule refusing the fixture's config says why)
+        assert!(r["na"].is_null() != r["cosine"].is_null(), "{r}");
+        if let Some(reason) = r["na"].as_str() {
+            assert!(!reason.is_empty());
+        }
+    }
+    let bptt = &rows[0];
+    assert_eq!(bptt["rel_err"], 0.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn rules_table_usage_errors() {
+    let out = run("rules-table", &["--fixture", "/nonexistent/rules-table"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert_usage_error("rules-table", &run("rules-table", &["--window", "0"]), "--window must be at least 1");
     assert_usage_error("rules-table", &run("rules-table", &["--draws", "0"]), "--draws must be at least 1");
     assert_usage_error("rules-table", &run("rules-table", &["--steps", "-3"]), "`-3` is negative");
