@@ -317,7 +317,7 @@ fn run_rule(
         "ebptt" | "fbptt" => {
             // driven step by step to read the largest buffer
             let w = p.cell_tensors(net);
-            let (mut floats, grad) = if rule == "ebptt" {
+            let (floats, grad) = if rule == "ebptt" {
                 let mut st = credit_tbptt::Ebptt::<f64>::new(net, window).map_err(e)?;
                 let mut most = st.len_scalars();
                 for t in 0..seq.len() {
@@ -336,7 +336,6 @@ fn run_rule(
                 st.finish(net, p);
                 (most, st.grad)
             };
-            floats = floats.max(1);
             // docs/tbptt.md §5: one reverse step per buffered step; E-BPTT runs it once per window
             // step (amortised), F-BPTT over the whole window at every step
             let sweeps = if rule == "ebptt" { 1 } else { window.min(seq.len()) as u64 };
