@@ -211,6 +211,68 @@ macro_rules! out {
     };
 }
 
+/// One single-layer case of a table tool: network, parameters, sequence.
+pub type Case = (credit_core::Network, credit_core::Params<f64>, credit_core::Sequence);
+
+/// The cases of `family-table` and `rules-table`: a fixture's config, weights and inputs
+/// (`fixture`), or the four built-in cells (rate α = 0.5, LIF and ALIF with a differentiated
+/// reset, LSTM; `N_in = 3`, `K = 2`, leaky readout κ = 0.8, MSE) with `n` neurons, `steps` steps
+/// and parameters and data drawn from `seed`. Each case is refused, before anything is
+/// allocated, when the family table's cost estimate (the costliest rule of both tables is RTRL)
+/// exceeds `limits`. A stack fixture, an unreadable fixture or an invalid size prints one line
+/// `TOOL: …` and gives exit code 2; `what` names the table in messages ("the family table").
+pub fn single_layer_cases(
+    tool: &str,
+    what: &str,
+    fixture: Option<&Path>,
+    (n, steps, seed): (usize, usize, u64),
+    limits: &crate::budget::Limits,
+) -> Result<Vec<Case>, ExitCode> {
+    use crate::budget::{Sizes, family_table};
+    use crate::suite::{alif, lif, lstm, rate};
+    use credit_core::cell::Reset;
+    use credit_core::{Loss, Network, Params, Readout, Sequence};
+    let fail = |e: &dyn Display| {
+        eprintln!("{tool}: {e}");
+        ExitCode::from(2)
+    };
+    let budget = |net: &Network, steps: usize| {
+        limits.check(what, family_table(&Sizes::of_network(net, steps))).map_err(|e| fail(&e))
+    };
+    let mut cases = Vec::new();
+    match fixture {
+        Some(dir) => match crate::fixtures::read_any_limited(dir, limits) {
+            Ok(crate::fixtures::AnyFixture::Single(fx)) => cases.push((fx.net, fx.params, fx.seq)),
+            Ok(crate::fixtures::AnyFixture::Stack(_)) => {
+                return Err(fail(&format!(
+                    "{} is a stack fixture; {what} is for single layers (see deep-table)",
+                    dir.display()
+                )));
+            }
+            Err(e) => return Err(fail(&e)),
+        },
+        None => {
+            for cell in [rate(0.5), lif(0, Reset::Differentiated), alif(0, Reset::Differentiated), lstm()] {
+                let sized = Network::new(cell, 3, n, 2, Readout::leaky(0.8), Loss::Mse);
+                // refused before anything is allocated
+                if let Ok(net) = &sized {
+                    budget(net, steps)?;
+                }
+                let built = sized.and_then(|net| {
+                    let p = Params::<f64>::random(&net, seed)?;
+                    let seq = Sequence::random(&net, steps, seed)?;
+                    Ok((net, p, seq))
+                });
+                cases.push(built.map_err(|e| fail(&e))?);
+            }
+        }
+    }
+    for (net, _, seq) in &cases {
+        budget(net, seq.len())?;
+    }
+    Ok(cases)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

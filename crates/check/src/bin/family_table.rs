@@ -6,13 +6,10 @@
 //! family-table`.
 
 use clap::Parser;
-use credit_check::budget::{Sizes, family_table};
 use credit_check::cli::{CsvRow, TableFiles, non_negative};
 use credit_check::family::{GRADED_MAX_T, GRADED_TRUNCATED};
 use credit_check::out;
-use credit_check::suite::{alif, lif, lstm, rate};
-use credit_core::cell::Reset;
-use credit_core::{CellModel, Loss, Network, Params, Readout, Sequence};
+use credit_core::{CellModel, Params};
 use credit_family::{Reading, graded, recursion};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -141,56 +138,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut cases = Vec::new();
-    match &args.fixture {
-        Some(dir) => match credit_check::fixtures::read_any_limited(dir, &args.limits) {
-            Ok(credit_check::fixtures::AnyFixture::Single(fx)) => cases.push((fx.net, fx.params, fx.seq)),
-            Ok(credit_check::fixtures::AnyFixture::Stack(_)) => {
-                eprintln!(
-                    "family-table: {} is a stack fixture; the family table is for single layers (see deep-table)",
-                    dir.display()
-                );
-                return ExitCode::from(2);
-            }
-            Err(e) => {
-                eprintln!("family-table: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => {
-            for cell in [rate(0.5), lif(0, Reset::Differentiated), alif(0, Reset::Differentiated), lstm()] {
-                let sized = Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse);
-                if let Ok(net) = &sized
-                    && let Err(e) = args
-                        .limits
-                        .check("the family table", family_table(&Sizes::of_network(net, args.steps)))
-                {
-                    eprintln!("family-table: {e}");
-                    return ExitCode::from(2);
-                }
-                let built = sized.and_then(|net| {
-                    let p = Params::<f64>::random(&net, args.seed)?;
-                    let seq = Sequence::random(&net, args.steps, args.seed)?;
-                    Ok((net, p, seq))
-                });
-                match built {
-                    Ok(c) => cases.push(c),
-                    Err(e) => {
-                        eprintln!("family-table: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-        }
-    }
-    for (net, _, seq) in &cases {
-        if let Err(e) =
-            args.limits.check("the family table", family_table(&Sizes::of_network(net, seq.len())))
-        {
-            eprintln!("family-table: {e}");
-            return ExitCode::from(2);
-        }
-    }
+    let cases = match credit_check::cli::single_layer_cases(
+        TOOL,
+        "the family table",
+        args.fixture.as_deref(),
+        (args.n, args.steps, args.seed),
+        &args.limits,
+    ) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     // the orders, checked against T before anything runs
     let steps = cases.first().map_or(0, |(_, _, seq)| seq.len());
     let orders: Vec<usize> = if !args.orders.is_empty() {

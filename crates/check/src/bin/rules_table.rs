@@ -6,12 +6,10 @@
 //! `cargo xtask rules-table`.
 
 use clap::Parser;
-use credit_check::budget::{Sizes, family_table};
 use credit_check::cli::{CsvRow, TableFiles, non_negative};
 use credit_check::out;
-use credit_check::suite::{alif, lif, lstm, rate};
-use credit_core::cell::{Cell, Reset};
-use credit_core::{CellModel, Loss, Network, Params, Readout, Sequence};
+use credit_core::cell::Cell;
+use credit_core::{CellModel, Network, Params, Sequence};
 use credit_eprop::Feedback;
 use credit_family::{Reading, recursion};
 use credit_uoro::{Kind, Noise};
@@ -383,57 +381,16 @@ fn main() -> ExitCode {
         eprintln!("rules-table: --draws must be at least 1");
         return ExitCode::from(2);
     }
-    let mut cases = Vec::new();
-    match &args.fixture {
-        Some(dir) => match credit_check::fixtures::read_any_limited(dir, &args.limits) {
-            Ok(credit_check::fixtures::AnyFixture::Single(fx)) => cases.push((fx.net, fx.params, fx.seq)),
-            Ok(credit_check::fixtures::AnyFixture::Stack(_)) => {
-                eprintln!(
-                    "rules-table: {} is a stack fixture; the rules table is for single layers (see deep-table)",
-                    dir.display()
-                );
-                return ExitCode::from(2);
-            }
-            Err(e) => {
-                eprintln!("rules-table: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => {
-            for cell in [rate(0.5), lif(0, Reset::Differentiated), alif(0, Reset::Differentiated), lstm()] {
-                let sized = Network::new(cell, 3, args.n, 2, Readout::leaky(0.8), Loss::Mse);
-                // refused before anything is allocated (RTRL bounds the costliest rule here)
-                if let Ok(net) = &sized
-                    && let Err(e) = args
-                        .limits
-                        .check("the rules table", family_table(&Sizes::of_network(net, args.steps)))
-                {
-                    eprintln!("rules-table: {e}");
-                    return ExitCode::from(2);
-                }
-                let built = sized.and_then(|net| {
-                    let p = Params::<f64>::random(&net, args.seed)?;
-                    let seq = Sequence::random(&net, args.steps, args.seed)?;
-                    Ok((net, p, seq))
-                });
-                match built {
-                    Ok(c) => cases.push(c),
-                    Err(e) => {
-                        eprintln!("rules-table: {e}");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-        }
-    }
-    // RTRL is the costliest rule here; the family table's budget bounds it
-    for (net, _, seq) in &cases {
-        let sizes = Sizes::of_network(net, seq.len());
-        if let Err(e) = args.limits.check("the rules table", family_table(&sizes)) {
-            eprintln!("rules-table: {e}");
-            return ExitCode::from(2);
-        }
-    }
+    let cases = match credit_check::cli::single_layer_cases(
+        TOOL,
+        "the rules table",
+        args.fixture.as_deref(),
+        (args.n, args.steps, args.seed),
+        &args.limits,
+    ) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let steps = cases.first().map_or(0, |(_, _, seq)| seq.len());
     if steps == 0 {
         eprintln!("rules-table: T = 0 leaves nothing to compare");
