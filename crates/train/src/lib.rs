@@ -41,6 +41,6 @@ pub mod tasks;
 pub mod train;
 
 pub use optim::{OptimState, Optimizer};
-pub use rule::{EpropFeedback, Estimate, Model, Rule, gradient};
+pub use rule::{EpropFeedback, Estimate, Model, Path, Rule, gradient};
 pub use tasks::{Setup, Task, setup};
 pub use train::{Clip, Eval, Record, Reduction, Summary, TrainConfig, Trainer, evaluate};
