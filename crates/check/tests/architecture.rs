@@ -67,6 +67,11 @@ fn the_training_crate_consumes_rules_but_never_the_oracle() {
         "credit-family",
         "credit-deep",
         "credit-ostl",
+        "credit-snap",
+        "credit-tbptt",
+        "credit-rflo",
+        "credit-uoro",
+        "credit-mdgl",
     ] {
         assert!(deps.iter().any(|d| d == rule), "crates/train must depend on {rule}");
     }
@@ -74,7 +79,10 @@ fn the_training_crate_consumes_rules_but_never_the_oracle() {
         !deps.iter().any(|d| d == "credit-oracle"),
         "crates/train must not depend on the oracle directly"
     );
-    for krate in ["bptt", "rtrl", "eprop", "family", "deep", "ostl", "oracle", "core", "check"] {
+    for krate in [
+        "bptt", "rtrl", "eprop", "family", "deep", "ostl", "snap", "tbptt", "rflo", "uoro", "mdgl", "oracle",
+        "core", "check",
+    ] {
         assert!(
             !credit_deps(krate).iter().any(|d| d == "credit-train"),
             "crates/{krate} must not depend on credit-train"

@@ -4,7 +4,8 @@
 //! curves. `docs/training.md` holds every convention, in the shared notation:
 //!
 //! * [`rule`]: the gradient source — BPTT, RTRL, e-prop (symmetric, random, adaptive), the
-//!   m-order family, deep e-prop, OSTL — one `match` arm per rule (§1);
+//!   m-order family, deep e-prop, OSTL, and the online rules SnAp-n, E-/F-BPTT, RFLO, KeRNL,
+//!   UORO, KF-RTRL, R-KF-RTRL, MDGL — one `match` arm per rule (§1);
 //! * [`optim`]: SGD and Adam (Kingma & Ba 2015) with bias correction, Eqs. (O1)–(O4) (§2);
 //! * [`train`]: batches with summed or averaged gradients (U1), the update (U2), adaptive
 //!   e-prop's feedback (U3, Bellec et al. 2020 / `credit-eprop` Eq. E11), a trainable-tensor mask,
@@ -41,6 +42,6 @@ pub mod tasks;
 pub mod train;
 
 pub use optim::{OptimState, Optimizer};
-pub use rule::{EpropFeedback, Estimate, Model, Path, Rule, gradient};
+pub use rule::{Aux, EpropFeedback, Estimate, KernlFit, Model, Path, Rule, gradient};
 pub use tasks::{Setup, Task, setup};
-pub use train::{Clip, Eval, Record, Reduction, Summary, TrainConfig, Trainer, evaluate};
+pub use train::{Clip, Eval, NOISE_STREAM, Record, Reduction, Summary, TrainConfig, Trainer, evaluate};

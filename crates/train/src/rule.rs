@@ -3,11 +3,15 @@
 //!
 //! [`gradient`] is one `match` with one arm per rule and [`Path`], each calling the rule's crate:
 //! the fast path of the crate by default (`<crate>::fast`, proved equal to the literal
-//! transcription by `check-gradients`' `*-fast=*` relations), the literal one on request.
+//! transcription by `check-gradients`' `*-fast=*` relations), the literal one on request. The
+//! online rules of issue 15 (SnAp-n, E-/F-BPTT, RFLO, KeRNL, UORO, KF-RTRL, R-KF-RTRL, MDGL) have
+//! no fast path: their literal transcription runs either way (`docs/training.md` §1.1).
 
+use credit_core::cell::Cell;
 use credit_core::{Error, Network, Params, Result, Sequence, Stack};
 use credit_eprop::Feedback;
 use credit_family::Reading;
+use credit_uoro::Kind;
 use nalgebra::DMatrix;
 
 /// What is trained: a single recurrent layer with its readout, or a stack of layers.
@@ -122,28 +126,99 @@ pub enum Rule {
     Deep,
     /// OSTL, `credit-ostl` (O-T), (O-S); stacks.
     Ostl,
+    /// SnAp-`n`, `credit-snap` (S1)–(S4) of `docs/snap.md` (Menick et al. 2021); one layer, any
+    /// cell. `n ≥ T` (or a full pattern) is RTRL exactly.
+    Snap {
+        /// The order `n ≥ 1` of the sparsity pattern `P_n`.
+        n: usize,
+    },
+    /// E-BPTT, `credit-tbptt` (TB1)–(TB2) of `docs/tbptt.md`: non-overlapping windows of `L`
+    /// steps; one layer, any cell, no regulariser. `L ≥ T` is BPTT exactly.
+    Ebptt {
+        /// The window `L ≥ 1`.
+        window: usize,
+    },
+    /// F-BPTT, `credit-tbptt` (TB1), (TB3): a future-facing window of `L` steps; one layer, any
+    /// cell, no regulariser. `L ≥ T` is BPTT exactly.
+    Fbptt {
+        /// The window `L ≥ 1`.
+        window: usize,
+    },
+    /// RFLO, `credit-rflo` (RF1)–(RF3) of `docs/rflo.md` (Murray 2019): the rate cell only, the
+    /// run's random feedback `B`, trace decay `α_r = α` (the cell's leak).
+    Rflo,
+    /// KeRNL, `credit-rflo` (K1)–(K5) (Roth et al. 2019): the rate cell only, the run's random
+    /// feedback `B`, perturbations seeded per sequence from the run's seed.
+    Kernl {
+        /// `true`: `A` and `α_i` are learned by (K4) with [`KERNL_LEARNING`]'s rates and carried
+        /// from sequence to sequence of the run (`docs/training.md` §1.1); `false`: the fixed
+        /// reading `A = I`, `α_i = α`, zero rates (then KeRNL is RFLO, `kernl-fixed=rflo`).
+        learn: bool,
+    },
+    /// UORO, KF-RTRL or R-KF-RTRL, `credit-uoro` (U1)–(U3), (KF1)–(KF2), (RK1)–(RK2) of
+    /// `docs/uoro.md`: one layer (KF-RTRL: the rate cell only), fresh ±1 noise seeded per
+    /// sequence from the run's seed.
+    LowRank(Kind),
+    /// MDGL, `credit-mdgl` (MD1)–(MD2) of `docs/mdgl.md` (Liu et al. 2021, a reconstruction),
+    /// with the self-hop included (`SelfHop::Include`); one layer, any cell, no regulariser.
+    Mdgl,
+}
+
+/// KeRNL's learning rates and perturbation size when it learns `A` and `α_i` in training: the
+/// configuration of `credit-check`'s `kernl!=bptt` relation (`η_A = η_α = 0.5`, `σ = 0.05`),
+/// with `A` and `α` taken from the run and the seed drawn per sequence.
+pub const KERNL_LEARNING: credit_rflo::KernlConfig = credit_check::rflo::LEARNING;
+
+/// KeRNL's learned `A` (`N × N`) and timescales `α_i` (length `N`), carried between sequences.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernlFit {
+    /// The mixing matrix `A`.
+    pub a: DMatrix<f64>,
+    /// The timescales `α_i`.
+    pub alpha: Vec<f64>,
+}
+
+/// What a gradient needs besides the model, the parameters and the sequence.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Aux<'a> {
+    /// The feedback matrix `B` (`N × K`): e-prop random and adaptive, RFLO, KeRNL.
+    pub feedback: Option<&'a DMatrix<f64>>,
+    /// The seed of this gradient's noise: UORO/KF-RTRL/R-KF-RTRL's ±1 signs
+    /// (`credit_uoro::Noise::Seed`), KeRNL's perturbations (`KernlConfig::seed`).
+    pub noise_seed: u64,
+    /// KeRNL (learning): `A` and `α_i` at the start of the sequence; `None` is `A = I`,
+    /// `α_i = α`.
+    pub kernl: Option<&'a KernlFit>,
 }
 
 impl Rule {
     /// The names [`Rule::parse`] accepts (`family-M` for any order `M`).
-    pub const NAMES: &'static str =
-        "bptt, rtrl, eprop-symmetric, eprop-random, eprop-adaptive, family-M (M = 0, 1, …), deep, ostl";
+    pub const NAMES: &'static str = "bptt, rtrl, eprop-symmetric, eprop-random, eprop-adaptive, family-M (M = 0, 1, …), deep, ostl, snap-N (N ≥ 1), ebptt-L, fbptt-L (L ≥ 1), rflo, kernl, kernl-fixed, uoro, kf-rtrl, rkf-rtrl, mdgl";
 
     /// Parses `bptt`, `rtrl`, `eprop-symmetric` (or `eprop`), `eprop-random`, `eprop-adaptive`
     /// (λ = 0.01; build `Rule::Eprop(EpropFeedback::Adaptive { lambda })` for another), `family-M`,
-    /// `deep`, `ostl`.
+    /// `deep`, `ostl`, `snap-N`, `ebptt-L`, `fbptt-L`, `rflo`, `kernl` (learning `A`, `α`),
+    /// `kernl-fixed`, `uoro`, `kf-rtrl` (or `kf`), `rkf-rtrl` (or `rkf`), `mdgl`.
     ///
     /// ```
     /// use credit_train::{Rule, EpropFeedback};
     /// assert_eq!(Rule::parse("eprop-random").unwrap(), Rule::Eprop(EpropFeedback::Random));
     /// assert!(matches!(Rule::parse("family-2").unwrap(), Rule::Family { m: 2, .. }));
+    /// assert_eq!(Rule::parse("snap-2").unwrap(), Rule::Snap { n: 2 });
+    /// assert_eq!(Rule::parse("fbptt-20").unwrap(), Rule::Fbptt { window: 20 });
+    /// assert!(Rule::parse("ebptt-0").is_err());
     /// assert_eq!(Rule::parse("sgd").unwrap_err().to_string().split(':').next(), Some("rule = sgd"));
     /// ```
     pub fn parse(name: &str) -> Result<Self> {
         let bad = || Error::Invalid {
             field: "rule".into(),
             value: name.to_string(),
-            requirement: "one of bptt, rtrl, eprop-symmetric, eprop-random, eprop-adaptive, family-M (M = 0, 1, …), deep, ostl",
+            requirement: "one of bptt, rtrl, eprop-symmetric, eprop-random, eprop-adaptive, family-M (M = 0, 1, …), deep, ostl, snap-N (N ≥ 1), ebptt-L, fbptt-L (L ≥ 1), rflo, kernl, kernl-fixed, uoro, kf-rtrl, rkf-rtrl, mdgl",
+        };
+        // the order of SnAp and the windows of E-/F-BPTT are at least 1
+        let positive = |prefix: &str| match name.strip_prefix(prefix).map(str::parse::<usize>) {
+            Some(Ok(k)) if k >= 1 => Some(k),
+            _ => None,
         };
         Ok(match name {
             "bptt" => Rule::Bptt,
@@ -153,10 +228,26 @@ impl Rule {
             "eprop-adaptive" => Rule::Eprop(EpropFeedback::Adaptive { lambda: 0.01 }),
             "deep" => Rule::Deep,
             "ostl" => Rule::Ostl,
-            _ => match name.strip_prefix("family-").map(str::parse::<usize>) {
-                Some(Ok(m)) => Rule::Family { m, reading: Reading::HopCount },
-                _ => return Err(bad()),
-            },
+            "rflo" => Rule::Rflo,
+            "kernl" => Rule::Kernl { learn: true },
+            "kernl-fixed" => Rule::Kernl { learn: false },
+            "uoro" => Rule::LowRank(Kind::Uoro),
+            "kf" | "kf-rtrl" => Rule::LowRank(Kind::Kf),
+            "rkf" | "rkf-rtrl" => Rule::LowRank(Kind::Rkf),
+            "mdgl" => Rule::Mdgl,
+            _ => {
+                if let Some(Ok(m)) = name.strip_prefix("family-").map(str::parse::<usize>) {
+                    Rule::Family { m, reading: Reading::HopCount }
+                } else if let Some(n) = positive("snap-") {
+                    Rule::Snap { n }
+                } else if let Some(window) = positive("ebptt-") {
+                    Rule::Ebptt { window }
+                } else if let Some(window) = positive("fbptt-") {
+                    Rule::Fbptt { window }
+                } else {
+                    return Err(bad());
+                }
+            }
         })
     }
 
@@ -171,12 +262,53 @@ impl Rule {
             Rule::Family { m, .. } => format!("family-{m}"),
             Rule::Deep => "deep".into(),
             Rule::Ostl => "ostl".into(),
+            Rule::Snap { n } => format!("snap-{n}"),
+            Rule::Ebptt { window } => format!("ebptt-{window}"),
+            Rule::Fbptt { window } => format!("fbptt-{window}"),
+            Rule::Rflo => "rflo".into(),
+            Rule::Kernl { learn: true } => "kernl".into(),
+            Rule::Kernl { learn: false } => "kernl-fixed".into(),
+            Rule::LowRank(Kind::Uoro) => "uoro".into(),
+            Rule::LowRank(Kind::Kf) => "kf-rtrl".into(),
+            Rule::LowRank(Kind::Rkf) => "rkf-rtrl".into(),
+            Rule::Mdgl => "mdgl".into(),
         }
     }
 
+    /// Whether the rule is one of issue 15's online rules (one layer, the rule crate's own
+    /// constructor decides the cell and the regulariser).
+    pub fn is_online_single_layer(&self) -> bool {
+        matches!(
+            self,
+            Rule::Snap { .. }
+                | Rule::Ebptt { .. }
+                | Rule::Fbptt { .. }
+                | Rule::Rflo
+                | Rule::Kernl { .. }
+                | Rule::LowRank(_)
+                | Rule::Mdgl
+        )
+    }
+
+    /// Whether the rule reads the feedback matrix `B` ([`Aux::feedback`]).
+    pub fn needs_feedback(&self) -> bool {
+        matches!(
+            self,
+            Rule::Eprop(EpropFeedback::Random | EpropFeedback::Adaptive { .. })
+                | Rule::Rflo
+                | Rule::Kernl { .. }
+        )
+    }
+
     /// Whether the rule needs a [`Model::Stack`] (deep e-prop, OSTL) or a [`Model::Layer`]
-    /// (e-prop, the family); BPTT and RTRL take both.
+    /// (e-prop, the family, the online rules of issue 15); BPTT and RTRL take both. The online
+    /// rules of issue 15 are also asked whether they are defined on the layer's cell and
+    /// regulariser: their crate's constructor gives its own typed error (`network.cell` for
+    /// RFLO, KeRNL and KF-RTRL off the rate cell, `network.reg` for a regulariser, …).
     pub fn check_model(&self, model: &Model) -> Result<()> {
+        if let (true, Model::Layer(net)) = (self.is_online_single_layer(), model) {
+            return online_defined(self, net);
+        }
         let ok = matches!(
             (self, model),
             (Rule::Bptt | Rule::Rtrl, _)
@@ -189,9 +321,60 @@ impl Rule {
         Err(Error::Invalid {
             field: "rule".into(),
             value: format!("{} on {}", self.name(), model.id()),
-            requirement: "e-prop and the family train one layer; deep e-prop and OSTL train stacks (--layers ≥ 1 builds a stack)",
+            requirement: "e-prop, the family and the online rules (snap, ebptt, fbptt, rflo, kernl, uoro, kf-rtrl, rkf-rtrl, mdgl) train one layer; deep e-prop and OSTL train stacks (--layers ≥ 2 builds a stack)",
         })
     }
+}
+
+/// The leak `α` of a rate cell (RFLO's trace decay `α_r`); `1` elsewhere, where RFLO's
+/// constructor refuses the cell before reading it.
+fn rate_leak(net: &Network) -> f64 {
+    match &net.cell {
+        Cell::Rate(r) => r.alpha,
+        _ => 1.0,
+    }
+}
+
+/// Asks the rule's crate whether it is defined on `net` (cell, regulariser, order, window).
+fn online_defined(rule: &Rule, net: &Network) -> Result<()> {
+    match rule {
+        Rule::Snap { n } => credit_snap::Pattern::new(net, &Params::<f64>::zeros(net), *n).map(|_| ()),
+        Rule::Ebptt { window } => credit_tbptt::Ebptt::<f64>::new(net, *window).map(|_| ()),
+        Rule::Fbptt { window } => credit_tbptt::Fbptt::<f64>::new(net, *window).map(|_| ()),
+        Rule::Rflo => credit_rflo::Rflo::<f64>::new(net, rate_leak(net)).map(|_| ()),
+        Rule::Kernl { .. } => credit_rflo::Kernl::<f64>::new(net, &KERNL_LEARNING).map(|_| ()),
+        Rule::LowRank(kind) => credit_uoro::LowRank::<f64>::new(net, *kind).map(|_| ()),
+        Rule::Mdgl => credit_mdgl::Mdgl::<f64>::new(net, credit_mdgl::SelfHop::Include).map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// KeRNL's gradient of `seq` from `fit` (or `A = I`, `α_i = α`), returning the learned `A` and
+/// `α_i` at the end of the sequence: `credit_rflo::kernl::gradient`'s loop, reading the state
+/// it leaves.
+fn kernl(
+    net: &Network,
+    params: &Params<f64>,
+    seq: &Sequence,
+    fb: &DMatrix<f64>,
+    cfg: &credit_rflo::KernlConfig,
+) -> Result<(f64, Params<f64>, KernlFit)> {
+    let mut st = credit_rflo::Kernl::<f64>::new(net, cfg)?;
+    if fb.shape() != (net.n, net.n_out) {
+        return Err(Error::Shape {
+            field: "feedback.B".into(),
+            expected: format!("{}×{}", net.n, net.n_out),
+            found: format!("{}×{}", fb.nrows(), fb.ncols()),
+        });
+    }
+    params.validate(net)?;
+    seq.validate(net)?;
+    let w = params.cell_tensors(net);
+    for t in 0..seq.len() {
+        st.step(net, params, &w, fb, &seq.x[t], &seq.target[t], seq.mask[t]); // Eqs. (K1)–(K5)
+    }
+    let fit = KernlFit { a: st.a.clone(), alpha: st.alpha.iter().copied().collect() };
+    Ok((st.loss, st.grad, fit))
 }
 
 /// One sequence's loss (with the regulariser, as the rule computed it) and gradient estimate.
@@ -201,6 +384,8 @@ pub struct Estimate {
     pub loss: f64,
     /// The rule's gradient (exact for BPTT and RTRL).
     pub grad: Params<f64>,
+    /// KeRNL learning `A` and `α_i`: their values at the end of the sequence; `None` otherwise.
+    pub kernl: Option<KernlFit>,
 }
 
 /// Which implementation of a rule computes the gradient: the fast path of its crate (equal to
@@ -216,19 +401,25 @@ pub enum Path {
     Literal,
 }
 
-/// The gradient of `rule` on one sequence, by `path`. `b` is e-prop's feedback matrix (`N × K`)
-/// for the random and adaptive variants, ignored otherwise. Every arm calls the rule's crate
-/// once.
+/// The gradient of `rule` on one sequence, by `path`. `aux.feedback` is the feedback matrix
+/// (`N × K`) of random and adaptive e-prop, RFLO and KeRNL, ignored otherwise; `aux.noise_seed`
+/// seeds UORO/KF-RTRL/R-KF-RTRL's signs and KeRNL's perturbations; `aux.kernl` is KeRNL's
+/// learned state. Every arm calls the rule's crate once.
 pub fn gradient(
     rule: &Rule,
     path: Path,
     model: &Model,
     params: &Params<f64>,
     seq: &Sequence,
-    b: Option<&DMatrix<f64>>,
+    aux: &Aux<'_>,
 ) -> Result<Estimate> {
     rule.check_model(model)?;
     let fast = path == Path::Fast;
+    let b = aux.feedback;
+    let need_b = || Error::Empty {
+        field: "feedback.B (random and adaptive e-prop, RFLO and KeRNL need a matrix)".into(),
+    };
+    let mut fit = None;
     let (loss, grad) = match (rule, model) {
         (Rule::Bptt, Model::Layer(net)) if fast => {
             credit_bptt::fast(net, params, seq).map(|g| (g.loss, g.grad))
@@ -251,11 +442,7 @@ pub fn gradient(
             let feedback = match (fb, b) {
                 (EpropFeedback::Symmetric, _) => Feedback::Symmetric,
                 (_, Some(b)) => Feedback::Matrix(b.clone()),
-                (_, None) => {
-                    return Err(Error::Empty {
-                        field: "feedback.B (random and adaptive e-prop need a matrix)".into(),
-                    });
-                }
+                (_, None) => return Err(need_b()),
             };
             if fast {
                 credit_eprop::fast(net, params, seq, &feedback).map(|g| (g.loss, g.grad))
@@ -277,7 +464,47 @@ pub fn gradient(
             credit_ostl::fast::gradient(s, params, seq).map(|g| (g.loss, g.grad))
         }
         (Rule::Ostl, Model::Stack(s)) => credit_ostl::gradient(s, params, seq).map(|g| (g.loss, g.grad)),
+        // the online rules of issue 15: no fast path, the literal transcription either way
+        (Rule::Snap { n }, Model::Layer(net)) => {
+            credit_snap::gradient(net, params, seq, *n).map(|g| (g.loss, g.grad)) // snap.md (S1)–(S4)
+        }
+        (Rule::Ebptt { window }, Model::Layer(net)) => {
+            credit_tbptt::ebptt(net, params, seq, *window).map(|g| (g.loss, g.grad)) // tbptt.md (TB2)
+        }
+        (Rule::Fbptt { window }, Model::Layer(net)) => {
+            credit_tbptt::fbptt(net, params, seq, *window).map(|g| (g.loss, g.grad)) // tbptt.md (TB3)
+        }
+        (Rule::Rflo, Model::Layer(net)) => {
+            let fb = b.ok_or_else(need_b)?;
+            // rflo.md (RF1)–(RF3), α_r = α
+            credit_rflo::rflo::gradient(net, params, seq, fb, rate_leak(net)).map(|g| (g.loss, g.grad))
+        }
+        (Rule::Kernl { learn }, Model::Layer(net)) => {
+            let fb = b.ok_or_else(need_b)?;
+            let cfg = if *learn {
+                credit_rflo::KernlConfig {
+                    a0: aux.kernl.map(|f| f.a.clone()),
+                    alpha0: aux.kernl.map(|f| f.alpha.clone()),
+                    seed: aux.noise_seed,
+                    ..KERNL_LEARNING
+                }
+            } else {
+                credit_rflo::KernlConfig::fixed(aux.noise_seed)
+            };
+            kernl(net, params, seq, fb, &cfg).map(|(loss, grad, f)| {
+                fit = learn.then_some(f);
+                (loss, grad)
+            })
+        }
+        (Rule::LowRank(kind), Model::Layer(net)) => {
+            let noise = credit_uoro::Noise::Seed(aux.noise_seed);
+            credit_uoro::gradient(net, params, seq, *kind, &noise).map(|g| (g.loss, g.grad)) // uoro.md
+        }
+        (Rule::Mdgl, Model::Layer(net)) => {
+            // mdgl.md (MD1)–(MD2), the self-hop included
+            credit_mdgl::gradient(net, params, seq, credit_mdgl::SelfHop::Include).map(|g| (g.loss, g.grad))
+        }
         _ => unreachable!("check_model refuses the other pairs"),
     }?;
-    Ok(Estimate { loss, grad })
+    Ok(Estimate { loss, grad, kernl: fit })
 }

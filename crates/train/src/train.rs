@@ -8,13 +8,17 @@
 //! gradient used), the firing rate and, on demand, the cosine of the reduced gradient to BPTT's.
 
 use crate::optim::{OptimState, Optimizer};
-use crate::rule::{EpropFeedback, Model, Path, Rule, gradient};
+use crate::rule::{Aux, EpropFeedback, KernlFit, Model, Path, Rule, gradient};
 use crate::tasks::Task;
 use credit_core::{Error, ForwardOptions, Params, Result, Sequence};
 use nalgebra::DMatrix;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+
+/// The run's noise stream is `ChaCha8Rng::seed_from_u64(seed ^ NOISE_STREAM)`; each sequence's
+/// gradient gets its next `u64` as the seed of its noise (`docs/training.md` §3).
+pub const NOISE_STREAM: u64 = 0x0015_5EED;
 
 /// How the per-sequence gradients of a batch are combined, Eq. (U1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -177,12 +181,19 @@ pub struct Trainer {
     pub config: TrainConfig,
     /// The optimiser's state.
     pub optim: OptimState,
-    /// e-prop's feedback matrix `B` (random: fixed; adaptive: updated), `None` for other rules.
+    /// The feedback matrix `B` of random and adaptive e-prop (random: fixed; adaptive: updated),
+    /// RFLO and KeRNL (fixed); `None` for other rules.
     pub feedback: Option<DMatrix<f64>>,
+    /// KeRNL learning `A` and `α_i`: their values after the last sequence (`None` before the
+    /// first, meaning `A = I`, `α_i = α`).
+    pub kernl: Option<KernlFit>,
     /// Per tensor: trained or frozen.
     pub trainable: Vec<bool>,
     bounds: Vec<Option<(f64, f64)>>,
     rng: ChaCha8Rng,
+    /// The noise stream: one seed per sequence for the rules that draw noise (UORO, KF-RTRL,
+    /// R-KF-RTRL, KeRNL), from the run's seed, separate from the batches' stream.
+    noise: ChaCha8Rng,
     /// The logs so far.
     pub log: Vec<Record>,
 }
@@ -242,23 +253,44 @@ impl Trainer {
             }
             bounds[i] = Some((c.lo, c.hi));
         }
-        let feedback = match (&config.rule, &model) {
-            (Rule::Eprop(EpropFeedback::Random | EpropFeedback::Adaptive { .. }), Model::Layer(net)) => {
-                Some(credit_eprop::random_feedback(net, config.seed))
-            }
+        let feedback = match (config.rule.needs_feedback(), &model) {
+            (true, Model::Layer(net)) => Some(credit_eprop::random_feedback(net, config.seed)),
             _ => None,
         };
         let optim = OptimState::new(config.optimizer, &params);
         let rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0xBA7C_4E50);
-        Ok(Trainer { model, params, config, optim, feedback, trainable, bounds, rng, log: Vec::new() })
+        let noise = ChaCha8Rng::seed_from_u64(config.seed ^ NOISE_STREAM);
+        Ok(Trainer {
+            model,
+            params,
+            config,
+            optim,
+            feedback,
+            kernl: None,
+            trainable,
+            bounds,
+            rng,
+            noise,
+            log: Vec::new(),
+        })
     }
 
-    /// The reduced gradient of `rule` on `batch` (U1) and the mean loss the rule reported.
-    fn reduced(&self, rule: &Rule, batch: &[Sequence]) -> Result<Params<f64>> {
+    /// The reduced gradient of `rule` on `batch` (U1), sequence `b` with noise seed `seeds[b]`;
+    /// KeRNL's learned `A`, `α_i` pass from each sequence to the next and the last is returned.
+    fn reduced(
+        &self,
+        rule: &Rule,
+        batch: &[Sequence],
+        seeds: &[u64],
+    ) -> Result<(Params<f64>, Option<KernlFit>)> {
         let mut total: Option<Params<f64>> = None;
-        for seq in batch {
-            let est =
-                gradient(rule, self.config.path, &self.model, &self.params, seq, self.feedback.as_ref())?;
+        let mut fit = self.kernl.clone();
+        for (seq, &noise_seed) in batch.iter().zip(seeds) {
+            let aux = Aux { feedback: self.feedback.as_ref(), noise_seed, kernl: fit.as_ref() };
+            let est = gradient(rule, self.config.path, &self.model, &self.params, seq, &aux)?;
+            if est.kernl.is_some() {
+                fit = est.kernl;
+            }
             match &mut total {
                 None => total = Some(est.grad),
                 Some(t) => t.tensors.iter_mut().zip(&est.grad.tensors).for_each(|(a, b)| a.value += &b.value),
@@ -269,12 +301,23 @@ impl Trainer {
             let inv = 1.0 / batch.len() as f64;
             g.tensors.iter_mut().for_each(|t| t.value *= inv); // Eq. (U1), mean
         }
-        Ok(g)
+        Ok((g, fit))
     }
 
     /// The trainable entries of `g`, flattened.
     fn masked<'a>(&'a self, g: &'a Params<f64>) -> impl Iterator<Item = f64> + 'a {
         g.tensors.iter().zip(&self.trainable).filter(|(_, t)| **t).flat_map(|(x, _)| x.value.iter().copied())
+    }
+
+    /// The rule's reduced gradient (U1) on `batch` at the current parameters, as the next
+    /// update would compute it: draws one noise seed per sequence from the run's noise stream
+    /// (`ChaCha8Rng::seed_from_u64(seed ^ NOISE_STREAM)`, `next_u64` per sequence) and keeps
+    /// KeRNL's learned `A`, `α_i` for the next call. Returns the gradient and the seeds used.
+    pub fn next_gradient(&mut self, batch: &[Sequence]) -> Result<(Params<f64>, Vec<u64>)> {
+        let seeds: Vec<u64> = batch.iter().map(|_| self.noise.next_u64()).collect();
+        let (g, fit) = self.reduced(&self.config.rule.clone(), batch, &seeds)?;
+        self.kernl = fit; // KeRNL's (K4) state carries over to the next update
+        Ok((g, seeds))
     }
 
     /// One update on `batch` (`docs/training.md` §3), returning its log.
@@ -283,10 +326,10 @@ impl Trainer {
             self.model.validate_sequence(seq)?;
         }
         let eval = evaluate(&self.model, &self.params, batch)?;
-        let g = self.reduced(&self.config.rule.clone(), batch)?;
+        let (g, seeds) = self.next_gradient(batch)?;
         let grad_norm = self.masked(&g).map(|x| x * x).sum::<f64>().sqrt();
         let cosine_bptt = if self.config.cosine {
-            let exact = self.reduced(&Rule::Bptt, batch)?;
+            let exact = self.reduced(&Rule::Bptt, batch, &seeds)?.0;
             let dot: f64 = self.masked(&g).zip(self.masked(&exact)).map(|(a, b)| a * b).sum();
             let ne = self.masked(&exact).map(|x| x * x).sum::<f64>().sqrt();
             Some(dot / (grad_norm * ne))

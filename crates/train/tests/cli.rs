@@ -24,6 +24,15 @@ fn bad_arguments_give_one_line_and_exit_2() {
         (vec!["--task", "copy", "--preset", "nest", "--out", d], "preset"),
         (vec!["--task", "sine", "--rule", "deep", "--cell", "gru", "--out", d], "cell = gru"),
         (vec!["--task", "sine", "--clip", "0", "--out", d], "--clip"),
+        // the online rules of issue 15 refuse with their crate's own typed error
+        (vec!["--task", "sine", "--rule", "rflo", "--out", d], "network.cell = lif"),
+        (vec!["--task", "sine", "--rule", "kf-rtrl", "--out", d], "network.cell"),
+        (vec!["--task", "sine", "--rule", "mdgl", "--preset", "nest", "--out", d], "network.reg"),
+        (vec!["--task", "sine", "--rule", "snap-0", "--out", d], "rule = snap-0"),
+        (
+            vec!["--task", "adding", "--rule", "ebptt-5", "--layers", "2", "--out", d],
+            "rule = ebptt-5 on stack",
+        ),
         (vec!["--task", "sine"], "--out"),
     ] {
         let (code, stdout, stderr) = train(&args);

@@ -414,8 +414,9 @@ fn the_fast_paths_equal_the_literal_transcriptions_in_every_arm() {
             Model::Layer(net) => Some(credit_eprop::random_feedback(net, 9)),
             Model::Stack(_) => None,
         };
-        let fast = gradient(&rule, Path::Fast, &model, &params, &seq, b.as_ref()).unwrap();
-        let literal = gradient(&rule, Path::Literal, &model, &params, &seq, b.as_ref()).unwrap();
+        let aux = credit_train::Aux { feedback: b.as_ref(), ..Default::default() };
+        let fast = gradient(&rule, Path::Fast, &model, &params, &seq, &aux).unwrap();
+        let literal = gradient(&rule, Path::Literal, &model, &params, &seq, &aux).unwrap();
         assert!((fast.loss - literal.loss).abs() <= 1e-12 * literal.loss.abs(), "{}: loss", rule.name());
         for (a, r) in fast.grad.tensors.iter().zip(&literal.grad.tensors) {
             let scale = r.value.amax();

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Train a recurrent network on a seeded task with any rule of the workspace (BPTT, RTRL, e-prop
-/// symmetric/random/adaptive, family-M, deep, ostl) and write the learning curve (CSV, JSON, SVG).
+/// symmetric/random/adaptive, family-M, deep, ostl, snap-N, ebptt-L, fbptt-L, rflo, kernl,
+/// kernl-fixed, uoro, kf-rtrl, rkf-rtrl, mdgl) and write the learning curve (CSV, JSON, SVG).
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
@@ -20,7 +21,10 @@ struct Args {
     /// Cell: rate, lif, alif, lstm (default: lif for sine, alif for evidence, rate otherwise).
     #[arg(long)]
     cell: Option<String>,
-    /// Rule: bptt, rtrl, eprop-symmetric, eprop-random, eprop-adaptive, family-M, deep, ostl.
+    /// Rule: bptt, rtrl, eprop-symmetric, eprop-random, eprop-adaptive, family-M, deep, ostl,
+    /// snap-N (SnAp order N ≥ 1), ebptt-L, fbptt-L (window L ≥ 1), rflo, kernl (learns A, α),
+    /// kernl-fixed, uoro, kf-rtrl, rkf-rtrl, mdgl. RFLO, KeRNL and KF-RTRL need --cell rate; the
+    /// noise of UORO, KF-RTRL, R-KF-RTRL and KeRNL is seeded per sequence from --seed.
     #[arg(long, default_value = "bptt")]
     rule: String,
     /// Preset: default (every task), nest (sine, evidence).
@@ -29,7 +33,8 @@ struct Args {
     /// Number of updates (default: the preset's).
     #[arg(long, value_parser = non_negative::<usize>)]
     iterations: Option<usize>,
-    /// Seed of the task, the initial parameters, the feedback matrix and the batches.
+    /// Seed of the task, the initial parameters, the feedback matrix, the batches and the noise
+    /// stream (one seed per sequence for UORO, KF-RTRL, R-KF-RTRL and KeRNL).
     #[arg(long, default_value_t = 1, value_parser = non_negative::<u64>)]
     seed: u64,
     /// Learning rate (default: the preset's).
