@@ -3,7 +3,8 @@
 //! transcription. Usually `cargo xtask bench` (release build). Output and JSON:
 //! `docs/benchmarks.md`, section `cargo xtask bench`.
 //!
-//! Adding a rule's fast path is one match arm in [`run`].
+//! Adding a rule's fast path is one match arm in [`run`]. The online rules of issue 15 (snap, rflo,
+//! kernl, uoro, kf, rkf, mdgl, ebptt, fbptt) have no fast path: they need `--literal`.
 
 use clap::Parser;
 use credit_check::cli::{OutputFile, non_negative};
@@ -30,7 +31,8 @@ const TOOL: &str = "bench";
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Rule: bptt, eprop, eprop-random, eprop-adaptive, rtrl, family, deep, ostl.
+    /// Rule: bptt, eprop, eprop-random, eprop-adaptive, rtrl, family, deep, ostl; and, literal
+    /// only (no fast path), snap, rflo, kernl, uoro, kf, rkf, mdgl, ebptt, fbptt.
     #[arg(long)]
     rule: String,
     /// Cell: rate, lif, alif, lstm.
@@ -60,10 +62,13 @@ struct Args {
     /// Outputs K.
     #[arg(long, default_value_t = 2, value_parser = non_negative::<usize>)]
     n_out: usize,
-    /// Order m of the family (rule family).
-    #[arg(long, default_value_t = 0, value_parser = non_negative::<usize>)]
-    order: usize,
-    /// Seed of parameters, data and feedback.
+    /// Order m of the family (rule family, default 0) or n of SnAp-n (rule snap, default 1).
+    #[arg(long, value_parser = non_negative::<usize>)]
+    order: Option<usize>,
+    /// Window L of E-BPTT and F-BPTT (rules ebptt, fbptt).
+    #[arg(long, default_value_t = 20, value_parser = non_negative::<usize>)]
+    window: usize,
+    /// Seed of parameters, data, feedback and the noise (uoro, kf, rkf, kernl).
     #[arg(long, default_value_t = 1, value_parser = non_negative::<u64>)]
     seed: u64,
     /// Also write the result as JSON (docs/benchmarks.md) to this path.
@@ -82,9 +87,18 @@ enum Rule {
     Family,
     Deep,
     Ostl,
+    Snap,
+    Rflo,
+    Kernl,
+    Uoro,
+    Kf,
+    Rkf,
+    Mdgl,
+    Ebptt,
+    Fbptt,
 }
 
-const RULES: [(&str, Rule); 8] = [
+const RULES: [(&str, Rule); 17] = [
     ("bptt", Rule::Bptt),
     ("eprop", Rule::Eprop),
     ("eprop-random", Rule::EpropRandom),
@@ -93,6 +107,15 @@ const RULES: [(&str, Rule); 8] = [
     ("family", Rule::Family),
     ("deep", Rule::Deep),
     ("ostl", Rule::Ostl),
+    ("snap", Rule::Snap),
+    ("rflo", Rule::Rflo),
+    ("kernl", Rule::Kernl),
+    ("uoro", Rule::Uoro),
+    ("kf", Rule::Kf),
+    ("rkf", Rule::Rkf),
+    ("mdgl", Rule::Mdgl),
+    ("ebptt", Rule::Ebptt),
+    ("fbptt", Rule::Fbptt),
 ];
 
 /// The result: one JSON object (docs/benchmarks.md, section `cargo xtask bench`).
@@ -133,6 +156,8 @@ struct Setup {
     p_stack: Params<f64>,
     feedback: nalgebra::DMatrix<f64>,
     order: usize,
+    window: usize,
+    seed: u64,
     layers: usize,
     spike_fraction: Option<f64>,
 }
@@ -193,6 +218,34 @@ fn run<T: Scalar>(
         (Rule::Ostl, true) => black_box(credit_ostl::fast::gradient(stack, ps, seq)?).loss,
         (Rule::Deep, false) => black_box(credit_deep::gradient(stack, ps, seq)?).loss,
         (Rule::Ostl, false) => black_box(credit_ostl::gradient(stack, ps, seq)?).loss,
+        // the online rules of issue 15: literal transcriptions only (docs/benchmarks.md)
+        (Rule::Snap, false) if single => black_box(credit_snap::gradient(net, pn, seq, s.order)?).loss,
+        (Rule::Ebptt, false) if single => black_box(credit_tbptt::ebptt(net, pn, seq, s.window)?).loss,
+        (Rule::Fbptt, false) if single => black_box(credit_tbptt::fbptt(net, pn, seq, s.window)?).loss,
+        (Rule::Rflo, false) if single => {
+            let alpha = match &net.cell {
+                Cell::Rate(r) => r.alpha,
+                _ => 1.0, // refused by credit-rflo before it is read
+            };
+            black_box(credit_rflo::rflo::gradient(net, pn, seq, &s.feedback, alpha)?).loss
+        }
+        (Rule::Kernl, false) if single => {
+            // learning A and α (K4) with check-gradients' kernl!=bptt rates
+            let cfg = credit_rflo::KernlConfig { seed: s.seed, ..credit_check::rflo::LEARNING };
+            black_box(credit_rflo::kernl::gradient(net, pn, seq, &s.feedback, &cfg)?).loss
+        }
+        (Rule::Uoro | Rule::Kf | Rule::Rkf, false) if single => {
+            let kind = match rule {
+                Rule::Uoro => credit_uoro::Kind::Uoro,
+                Rule::Kf => credit_uoro::Kind::Kf,
+                _ => credit_uoro::Kind::Rkf,
+            };
+            let noise = credit_uoro::Noise::Seed(s.seed);
+            black_box(credit_uoro::gradient(net, pn, seq, kind, &noise)?).loss
+        }
+        (Rule::Mdgl, false) if single => {
+            black_box(credit_mdgl::gradient(net, pn, seq, credit_mdgl::SelfHop::Include)?).loss
+        }
         _ => return Ok(None),
     };
     Ok(Some(()))
@@ -250,14 +303,21 @@ fn main() -> ExitCode {
     if args.layers > 1 && !takes_layers(rule) {
         return bad(format!("rule `{}` runs on one layer only (--layers 1)", args.rule));
     }
-    if rule == Rule::Family && args.order >= args.steps {
-        return bad(format!("--order {} must be below --steps {}", args.order, args.steps));
+    let order = args.order.unwrap_or(usize::from(rule == Rule::Snap));
+    if rule == Rule::Family && order >= args.steps {
+        return bad(format!("--order {order} must be below --steps {}", args.steps));
+    }
+    if rule == Rule::Snap && order == 0 {
+        return bad("--order 0: SnAp-n needs n ≥ 1");
+    }
+    if matches!(rule, Rule::Ebptt | Rule::Fbptt) && args.window == 0 {
+        return bad("--window must be at least 1");
     }
     let file = match OutputFile::create_opt(TOOL, "--json", args.json.as_deref()) {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let setup = match build(&args, cell) {
+    let setup = match build(&args, cell, order) {
         Ok(s) => s,
         Err(e) => return bad(e),
     };
@@ -347,7 +407,7 @@ fn human(s: f64) -> String {
     }
 }
 
-fn build(args: &Args, cell: Cell) -> credit_core::Result<Setup> {
+fn build(args: &Args, cell: Cell, order: usize) -> credit_core::Result<Setup> {
     let readout = Readout::leaky(0.9);
     let net = Network::new(cell.clone(), args.n_in, args.n, args.n_out, readout, Loss::Mse)?;
     let layers = vec![Layer { cell, n: args.n }; args.layers];
@@ -369,7 +429,9 @@ fn build(args: &Args, cell: Cell) -> credit_core::Result<Setup> {
         p_net,
         p_stack,
         feedback,
-        order: args.order,
+        order,
+        window: args.window,
+        seed: args.seed,
         layers: args.layers,
         spike_fraction,
     })
