@@ -69,8 +69,8 @@ fn check_gradients(args: &[String]) -> Result<(), Failed> {
     check_bin("check-gradients", args)
 }
 
-/// `report OUT [--quick]`: check-gradients, family-table and deep-table write their JSON into
-/// OUT, then credit-train's `report` trains every rule on the default tasks and writes
+/// `report OUT [--quick]`: check-gradients, family-table, deep-table and rules-table write their
+/// JSON into OUT, then credit-train's `report` trains every rule on the default tasks and writes
 /// OUT/index.html with its SVGs. `--quick` (the CI report) checks rate and LSTM cells only and
 /// shortens the training runs.
 fn report(args: &[String]) -> Result<(), Failed> {
@@ -95,6 +95,11 @@ fn report(args: &[String]) -> Result<(), Failed> {
     family.extend(s(sizes));
     check_bin("family-table", &family)?;
     check_bin("deep-table", &s(&["--json", &path("deep-table.json")]))?;
+    let mut rules = s(&["--json", &path("rules-table.json")]);
+    if quick {
+        rules.extend(s(&["--n", "6", "--steps", "8", "--draws", "4"]));
+    }
+    check_bin("rules-table", &rules)?;
     let mut rep = s(&[
         &out,
         "--check",
@@ -103,6 +108,8 @@ fn report(args: &[String]) -> Result<(), Failed> {
         &path("family-table.json"),
         "--deep",
         &path("deep-table.json"),
+        "--rules",
+        &path("rules-table.json"),
     ]);
     if quick {
         rep.push("--quick".into());

@@ -1,8 +1,10 @@
 //! The static report of `cargo xtask report OUT`, `docs/training.md` §8: one HTML page with
 //! sibling SVG plots, viewable without network — learning curves of every rule per task against
-//! BPTT, the family's accuracy and cost against the order, the deep rules' per-layer error
-//! against depth, `check-gradients`' summary per relation, costs, and the committed experiment
-//! plots of `docs/img/` with the commands that regenerate them.
+//! BPTT, the online rules of issue 15 on one task against BPTT, RTRL and e-prop, the family's
+//! accuracy and cost against the order, the deep rules' per-layer error against depth,
+//! `check-gradients`' summary per relation, costs (with `rules-table`'s alignment and cost of
+//! every online rule), and the committed experiment plots of `docs/img/` with the commands that
+//! regenerate them.
 //!
 //! The page is well-formed XML (XHTML serialisation), so a test can parse it and its SVGs.
 
@@ -100,6 +102,9 @@ pub struct Run {
     pub cell: &'static str,
     /// Rule.
     pub rule: Rule,
+    /// Which comparison the run belongs to: [`WORKSPACE`] (every rule per task) or [`ONLINE`]
+    /// (issue 15's online rules on one task).
+    pub group: &'static str,
     /// Layers (2 for the stack rules).
     pub layers: usize,
     /// Updates.
@@ -110,8 +115,28 @@ pub struct Run {
     pub summary: Summary,
 }
 
+/// The group of the runs of every rule per task.
+pub const WORKSPACE: &str = "workspace";
+/// The group of issue 15's online rules.
+pub const ONLINE: &str = "online";
+
+/// The online rules of issue 15 in the report's comparison, on [`ONLINE_TASK`] (rate cell, where
+/// all of them are defined), windows `L = 5` of the task's `T = 20`.
+pub const ONLINE_RULES: &[&str] =
+    &["snap-1", "snap-2", "ebptt-5", "fbptt-5", "rflo", "kernl", "uoro", "kf-rtrl", "rkf-rtrl", "mdgl"];
+/// The task (and cell) of the online rules' comparison.
+pub const ONLINE_TASK: (&str, &str) = ("adding", "rate");
+/// The workspace's runs shown beside them as references.
+const ONLINE_REFERENCES: &[&str] = &["bptt", "rtrl", "eprop-random"];
+
+/// The number of runs [`training_runs`] makes.
+pub fn training_run_count() -> usize {
+    16 + ONLINE_RULES.len()
+}
+
 /// The learning-curve runs: for `sine` (LIF) and `adding` (rate), every rule of the workspace
-/// (deep e-prop and OSTL on a stack of two layers). `quick` shortens the runs.
+/// (deep e-prop and OSTL on a stack of two layers); then [`ONLINE_RULES`] on [`ONLINE_TASK`]
+/// with the preset's updates (10 with `quick`). `quick` shortens the runs.
 pub fn training_runs(quick: bool, seed: u64, mut progress: impl FnMut(&str)) -> Result<Vec<Run>> {
     let rules =
         ["bptt", "eprop-symmetric", "eprop-random", "eprop-adaptive", "rtrl", "family-1", "deep", "ostl"];
@@ -133,8 +158,40 @@ pub fn training_runs(quick: bool, seed: u64, mut progress: impl FnMut(&str)) -> 
             let iterations = config.iterations;
             let mut t = Trainer::new(s.model, s.params, config)?;
             let summary = t.run(&s.task, |_| {})?;
-            runs.push(Run { task: s.task.name, cell, rule, layers, iterations, log: t.log, summary });
+            runs.push(Run {
+                task: s.task.name,
+                cell,
+                rule,
+                group: WORKSPACE,
+                layers,
+                iterations,
+                log: t.log,
+                summary,
+            });
         }
+    }
+    let (task, cell) = ONLINE_TASK;
+    for name in ONLINE_RULES {
+        let rule = Rule::parse(name)?;
+        let s = setup(task, cell, "default", rule, 1, seed)?;
+        let mut config = s.config.clone();
+        if quick {
+            config.iterations = 10;
+        }
+        progress(&format!("{task} {name}"));
+        let iterations = config.iterations;
+        let mut t = Trainer::new(s.model, s.params, config)?;
+        let summary = t.run(&s.task, |_| {})?;
+        runs.push(Run {
+            task: s.task.name,
+            cell,
+            rule,
+            group: ONLINE,
+            layers: 1,
+            iterations,
+            log: t.log,
+            summary,
+        });
     }
     Ok(runs)
 }
@@ -279,17 +336,67 @@ pub fn experiments_section(img: &std::path::Path, out: &std::path::Path) -> Resu
     Ok(html)
 }
 
-/// Writes `index.html` and its SVGs into `out`. `check`, `family`, `deep` are the JSON outputs
-/// of `check-gradients`, `family-table` and `deep-table` (`Value::Null` leaves a section out
-/// with a note).
-pub fn write(
-    out: &std::path::Path,
-    runs: &[Run],
-    check: &Value,
-    family: &Value,
-    deep: &Value,
-    quick: bool,
-) -> Result<()> {
+/// The JSON outputs of the tools the report shows (`Value::Null` leaves a section out with a
+/// note).
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// `check-gradients --json`.
+    pub check: Value,
+    /// `family-table --json`.
+    pub family: Value,
+    /// `deep-table --json`.
+    pub deep: Value,
+    /// `rules-table --json` (`docs/family.md` §6.1).
+    pub rules: Value,
+}
+
+/// The rows of `rules-table --json` as an HTML table per cell (the rule, cosine and relative
+/// error to BPTT, floats held and multiply-adds per step with how each was obtained, the
+/// theoretical order; `n/a` rows with the reason). The numbers are `rules-table`'s, copied.
+pub fn rules_table_html(rules: &Value) -> String {
+    let mut html = String::new();
+    let rows: Vec<&Value> = rules["rows"].as_array().into_iter().flatten().collect();
+    let mut cells: Vec<&str> = rows.iter().map(|r| r["cell"].as_str().unwrap_or("?")).collect();
+    cells.dedup();
+    let num = |v: &Value, f: &dyn Fn(f64) -> String| v.as_f64().map_or_else(String::new, f);
+    for cell in cells {
+        let first = rows.iter().find(|r| r["cell"].as_str() == Some(cell));
+        let (n, t) = first.map_or((Value::Null, Value::Null), |r| (r["n"].clone(), r["steps"].clone()));
+        let _ = writeln!(html, "<h4>{} (N = {n}, T = {t})</h4>", esc(cell));
+        html.push_str(
+            "<table><tr><th>rule</th><th>cosine</th><th>rel. error</th><th>floats</th><th>madds/step</th><th>theory</th></tr>\n",
+        );
+        for r in rows.iter().filter(|r| r["cell"].as_str() == Some(cell)) {
+            let rule = esc(r["rule"].as_str().unwrap_or("?"));
+            match r["na"].as_str() {
+                Some(reason) => {
+                    let _ =
+                        writeln!(html, "<tr><td>{rule}</td><td colspan=\"5\">n/a: {}</td></tr>", esc(reason));
+                }
+                None => {
+                    let _ = writeln!(
+                        html,
+                        "<tr><td>{rule}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{}</td></tr>",
+                        num(&r["cosine"], &|x| format!("{x:.6}")),
+                        num(&r["rel_err"], &|x| format!("{x:.2e}")),
+                        num(&r["floats"], &|x| format!("{x:.0}")),
+                        esc(r["floats_source"].as_str().unwrap_or("")),
+                        num(&r["madds_per_step"], &|x| format!("{x:.0}")),
+                        esc(r["madds_source"].as_str().unwrap_or("")),
+                        esc(r["theory"].as_str().unwrap_or(""))
+                    );
+                }
+            }
+        }
+        html.push_str("</table>\n");
+    }
+    html
+}
+
+/// Writes `index.html` and its SVGs into `out` from the training `runs` and the tools' JSON
+/// outputs.
+pub fn write(out: &std::path::Path, runs: &[Run], inputs: &Inputs, quick: bool) -> Result<()> {
+    let (check, family, deep) = (&inputs.check, &inputs.family, &inputs.deep);
     let io = |e: std::io::Error| Error::Invalid {
         field: "report.out".into(),
         value: e.to_string(),
@@ -313,10 +420,11 @@ pub fn write(
     h(
         "<h2>1. Learning curves</h2>\n<p>Task loss (regulariser excluded) at each update, default presets; deep e-prop and OSTL train a stack of two layers of the same cell. BPTT is the exact gradient.</p>\n",
     );
-    let mut tasks: Vec<&str> = runs.iter().map(|r| r.task).collect();
+    let workspace: Vec<&Run> = runs.iter().filter(|r| r.group == WORKSPACE).collect();
+    let mut tasks: Vec<&str> = workspace.iter().map(|r| r.task).collect();
     tasks.dedup();
     for task in &tasks {
-        let series: Vec<Series> = runs
+        let series: Vec<Series> = workspace
             .iter()
             .filter(|r| r.task == *task)
             .map(|r| {
@@ -328,7 +436,7 @@ pub fn write(
                 (label, r.log.iter().map(|x| (x.iteration as f64, x.task_loss)).collect())
             })
             .collect();
-        let cell = runs.iter().find(|r| r.task == *task).map_or("", |r| r.cell);
+        let cell = workspace.iter().find(|r| r.task == *task).map_or("", |r| r.cell);
         let file = format!("curves-{task}.svg");
         svgs.push((
             file.clone(),
@@ -340,7 +448,47 @@ pub fn write(
         h(
             "<table><tr><th>rule</th><th>updates</th><th>loss before</th><th>loss after</th><th>reduction</th><th>s/update</th></tr>\n",
         );
-        for r in runs.iter().filter(|r| r.task == *task) {
+        for r in workspace.iter().filter(|r| r.task == *task) {
+            h(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.1}×</td><td>{:.4}</td></tr>\n",
+                esc(&r.rule.name()),
+                r.iterations,
+                r.summary.before.task_loss,
+                r.summary.after.task_loss,
+                r.summary.reduction_factor,
+                r.summary.seconds_per_iteration
+            ));
+        }
+        h("</table>\n");
+    }
+    let online: Vec<&Run> = runs
+        .iter()
+        .filter(|r| {
+            r.group == ONLINE
+                || (r.task == ONLINE_TASK.0
+                    && r.cell == ONLINE_TASK.1
+                    && r.layers == 1
+                    && ONLINE_REFERENCES.contains(&r.rule.name().as_str()))
+        })
+        .collect();
+    if online.iter().any(|r| r.group == ONLINE) {
+        let (task, cell) = ONLINE_TASK;
+        let series: Vec<Series> = online
+            .iter()
+            .map(|r| (r.rule.name(), r.log.iter().map(|x| (x.iteration as f64, x.task_loss)).collect()))
+            .collect();
+        let file = format!("curves-{task}-online.svg");
+        svgs.push((
+            file.clone(),
+            lines_svg(&format!("{task} ({cell}): online rules"), "update", "task loss", &series, true)?,
+        ));
+        h(&format!(
+            "<h3>Online rules on {task} ({cell})</h3>\n<p>SnAp-n, E-/F-BPTT (window L = 5 of T = 20), RFLO, KeRNL (learning A and α, carried between sequences), UORO, KF-RTRL, R-KF-RTRL and MDGL (<code>docs/training.md</code> §1.1) against BPTT, RTRL and random e-prop of the runs above; the noisy rules draw one seed per sequence from the run's seed. Literal transcriptions (these rules have no fast path).</p>\n<p><img src=\"{file}\" alt=\"online rules on {task}\"/></p>\n"
+        ));
+        h(
+            "<table><tr><th>rule</th><th>updates</th><th>loss before</th><th>loss after</th><th>reduction</th><th>s/update</th></tr>\n",
+        );
+        for r in &online {
             h(&format!(
                 "<tr><td>{}</td><td>{}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.1}×</td><td>{:.4}</td></tr>\n",
                 esc(&r.rule.name()),
@@ -411,6 +559,16 @@ pub fn write(
     h(
         "<h2>5. Costs</h2>\n<p>Seconds per update of each training run (release build, this machine, the rules' fast paths where they exist) are in the tables of §1; the family's counted multiply-adds per step in §2.</p>\n",
     );
+    h("<h3>5.1 Online rules: alignment and cost</h3>\n");
+    if inputs.rules.is_null() {
+        h("<p>(no rules-table output)</p>\n");
+    } else {
+        let (w, k) = (&inputs.rules["window"], &inputs.rules["draws"]);
+        h(&format!(
+            "<p>Every online rule per cell against BPTT, from <code>cargo xtask rules-table</code> (<code>docs/family.md</code> §6.1): cosine and relative error (max over the cell tensors) to the exact gradient, floats the rule's state holds and multiply-adds per step (counted, the rule's own <code>len_scalars</code>, or the doc page's formula), the theoretical order. Window L = {w}; the <code>-mean</code> rows average {k} noise draws.</p>\n"
+        ));
+        h(&rules_table_html(&inputs.rules));
+    }
     h(&experiments_section(&experiments_dir(), out)?);
     h("</body>\n</html>\n");
     for (name, svg) in &svgs {

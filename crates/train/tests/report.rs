@@ -6,21 +6,32 @@
 #![allow(clippy::float_cmp)]
 
 use credit_train::report::{
-    EXPERIMENTS, Run, experiments_dir, experiments_section, relation_summary, validate, write,
+    EXPERIMENTS, Inputs, ONLINE, Run, WORKSPACE, experiments_dir, experiments_section, relation_summary,
+    rules_table_html, validate, write,
 };
 use credit_train::{Rule, Trainer, setup};
 use serde_json::json;
 
 fn tiny_runs() -> Vec<Run> {
     let mut runs = Vec::new();
-    for name in ["bptt", "eprop-random"] {
+    for name in ["bptt", "eprop-random", "uoro", "snap-1"] {
         let rule = Rule::parse(name).unwrap();
         let s = setup("adding", "rate", "default", rule, 1, 1).unwrap();
         let mut config = s.config.clone();
         config.iterations = 3;
         let mut t = Trainer::new(s.model, s.params, config).unwrap();
         let summary = t.run(&s.task, |_| {}).unwrap();
-        runs.push(Run { task: "adding", cell: "rate", rule, layers: 1, iterations: 3, log: t.log, summary });
+        let group = if rule.is_online_single_layer() { ONLINE } else { WORKSPACE };
+        runs.push(Run {
+            task: "adding",
+            cell: "rate",
+            rule,
+            group,
+            layers: 1,
+            iterations: 3,
+            log: t.log,
+            summary,
+        });
     }
     runs
 }
@@ -44,7 +55,16 @@ fn the_page_and_its_svgs_are_well_formed_and_complete() {
         {"depth": 2, "rule": "deep-eprop", "layer": 2, "rel_err": 0.3},
     ]});
     let dir = std::env::temp_dir().join(format!("credit-report-{}", std::process::id()));
-    write(&dir, &tiny_runs(), &check, &family, &deep, true).unwrap();
+    let rules = json!({"window": 5, "draws": 4, "rows": [
+        {"cell": "rate", "n": 6, "steps": 8, "rule": "rflo", "na": null, "cosine": 0.91, "rel_err": 0.4,
+         "floats": 250, "floats_source": "len_scalars", "madds_per_step": 140, "madds_source": "formula",
+         "theory": "time N·P_loc = N², memory N²"},
+        {"cell": "lif", "n": 6, "steps": 8, "rule": "rflo", "na": "RFLO is defined on the rate cell only",
+         "cosine": null, "rel_err": null, "floats": null, "floats_source": "", "madds_per_step": null,
+         "madds_source": "", "theory": "time N·P_loc = N², memory N²"},
+    ]});
+    let inputs = Inputs { check: check.clone(), family, deep, rules: rules.clone() };
+    write(&dir, &tiny_runs(), &inputs, true).unwrap();
     // every committed experiment plot of docs/img/ is shown (and validated) beside the page
     let mut committed: Vec<String> = std::fs::read_dir(experiments_dir())
         .unwrap()
@@ -55,8 +75,8 @@ fn the_page_and_its_svgs_are_well_formed_and_complete() {
     assert!(committed.len() >= EXPERIMENTS.len(), "docs/img/: {committed:?}");
     assert_eq!(
         validate(&dir).unwrap(),
-        4 + committed.len(),
-        "curves, family accuracy and cost, deep, and the experiments"
+        5 + committed.len(),
+        "curves, online curves, family accuracy and cost, deep, and the experiments"
     );
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     let doc = roxmltree::Document::parse(&html).unwrap();
@@ -69,6 +89,12 @@ fn the_page_and_its_svgs_are_well_formed_and_complete() {
         "eprop-random",
         "bptt=oracle",
         "Experiments",
+        "Online rules on adding",
+        "snap-1",
+        "uoro",
+        "Online rules: alignment and cost",
+        "n/a: RFLO is defined on the rate cell only",
+        "0.910000",
     ] {
         assert!(text.contains(needle), "{needle}");
     }
@@ -82,6 +108,10 @@ fn the_page_and_its_svgs_are_well_formed_and_complete() {
         !html.contains("http://") || html.matches("http://").count() == 1,
         "only the XHTML namespace, no network"
     );
+    assert!(shown.contains(&"curves-adding-online.svg"), "{shown:?}");
+    // the online runs are not in the workspace's plot of the same task; the references are in both
+    let t = rules_table_html(&rules);
+    assert_eq!(t.matches("<table>").count(), 2, "one table per cell: {t}");
     let s = relation_summary(&check);
     assert_eq!(s[0], ("bptt=oracle".to_string(), 2, 2, 3e-15, 1e-10), "equal: the worst is the largest");
     assert_eq!(s[1].3, 0.05, "differ: the worst is the smallest");

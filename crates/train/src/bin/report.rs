@@ -1,6 +1,7 @@
 //! `report`: the static HTML report (`docs/training.md` §8). Trains every rule on the default
-//! tasks in-process and reads the JSON outputs of `check-gradients`, `family-table` and
-//! `deep-table` (run first by `cargo xtask report`); writes `OUT/index.html` and its SVGs.
+//! tasks in-process and reads the JSON outputs of `check-gradients`, `family-table`,
+//! `deep-table` and `rules-table` (run first by `cargo xtask report`); writes `OUT/index.html`
+//! and its SVGs.
 
 use clap::Parser;
 use credit_check::cli::{self, non_negative};
@@ -27,6 +28,9 @@ struct Args {
     /// `deep-table --json` output to plot.
     #[arg(long, value_name = "PATH")]
     deep: Option<PathBuf>,
+    /// `rules-table --json` output to show (the online rules' alignment and cost).
+    #[arg(long, value_name = "PATH")]
+    rules: Option<PathBuf>,
     /// Seed of the training runs.
     #[arg(long, default_value_t = 1, value_parser = non_negative::<u64>)]
     seed: u64,
@@ -56,9 +60,10 @@ fn main() -> ExitCode {
             read("--check", &a.check)?,
             read("--family", &a.family)?,
             read("--deep", &a.deep)?,
+            read("--rules", &a.rules)?,
         ))
     })();
-    let (check, family, deep) = match inputs {
+    let (check, family, deep, rules) = match inputs {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -67,7 +72,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let start = std::time::Instant::now();
-    let bar = cli::progress(16, "runs");
+    let bar = cli::progress(credit_train::report::training_run_count() as u64, "runs");
     let runs = match credit_train::report::training_runs(a.quick, a.seed, |what| {
         bar.inc(1);
         bar.set_message(what.to_string());
@@ -80,7 +85,8 @@ fn main() -> ExitCode {
         }
     };
     bar.finish_and_clear();
-    if let Err(e) = credit_train::report::write(&a.out, &runs, &check, &family, &deep, a.quick) {
+    let inputs = credit_train::report::Inputs { check, family, deep, rules };
+    if let Err(e) = credit_train::report::write(&a.out, &runs, &inputs, a.quick) {
         eprintln!("{TOOL}: {e}");
         return ExitCode::from(1);
     }
