@@ -8,7 +8,7 @@
 //! cargo xtask export-fixtures DIR [--fixture IN]
 //! cargo xtask compare-fixture EXPECTED CANDIDATE [--tol 1e-6]
 //! cargo xtask train --task T --out DIR [--cell C] [--rule R] [--iterations K] [--preset P] [--seed S] [--lr η] [--optimizer sgd|adam] [--batch B] [--cosine]
-//! cargo xtask report OUT [--quick]   # index.html + SVGs: curves, family, deep, relations
+//! cargo xtask report OUT [--quick]   # index.html + SVGs: curves, family, deep, relations, rules table
 //! cargo xtask bench --rule R [--cell C] [--n N] [--steps T] [--layers L] [--scalar f32|f64] [--literal] [--repeat K] [--json PATH]
 //! cargo xtask tidy     # one nalgebra, one simba, one num-dual in the dependency graph
 //! cargo xtask doc      # rustdoc with KaTeX maths (docs/katex-header.html), target/doc/

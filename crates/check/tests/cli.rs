@@ -479,7 +479,20 @@ fn bench_json_and_refusals() {
         assert!(v["median_s"].as_f64().unwrap() > 0.0, "{v}");
         assert_eq!(v["path"], if literal { "literal" } else { "fast" });
     }
-    let refusals: [(&[&str], &str); 6] = [
+    // the online rules of issue 15: literal only, each runs on the rate cell
+    for rule in ["snap", "rflo", "kernl", "uoro", "kf", "rkf", "mdgl", "ebptt", "fbptt"] {
+        let args =
+            ["--rule", rule, "--n", "4", "--steps", "6", "--repeat", "1", "--window", "3", "--literal"];
+        let out = run("bench", &args);
+        assert_eq!(out.status.code(), Some(0), "{rule}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with(&format!("{rule} literal rate n=4 T=6")), "{rule}");
+    }
+    let refusals: [(&[&str], &str); 11] = [
+        (&["--rule", "snap", "--n", "4", "--steps", "5"], "rule `snap` has no fast path; add --literal"),
+        (&["--rule", "kf", "--cell", "lif", "--n", "4", "--steps", "5", "--literal"], "network.cell = lif"),
+        (&["--rule", "snap", "--order", "0", "--literal"], "SnAp-n needs n ≥ 1"),
+        (&["--rule", "fbptt", "--window", "0", "--literal"], "--window must be at least 1"),
+        (&["--rule", "mdgl", "--layers", "2", "--literal"], "one layer only"),
         (&["--rule", "bptt", "--layers", "2", "--n", "4", "--steps", "5"], "has no fast path on stacks"),
         (&["--rule", "nope"], "unknown rule `nope`"),
         (&["--rule", "bptt", "--cell", "gru"], "unknown cell `gru`"),
