@@ -109,3 +109,6 @@ fn reverse<T: Scalar>(
     kernel.unpack_into(&d_in, &d_rec, &d_b, &mut grad);
     FastBptt { loss: traj.loss, grad }
 }
+
+/// Fast BPTT through a stack (`crates/bptt/src/fast_stack.rs`): equal to [`crate::stack::gradient`].
+pub use crate::fast_stack::stack_gradient;

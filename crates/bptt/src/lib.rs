@@ -36,6 +36,7 @@
 //! ```
 
 pub mod fast;
+mod fast_stack;
 pub mod stack;
 
 /// Fast BPTT ([`fast::gradient`]): equal to [`gradient`] (loss and gradient), `docs/fast.md` §3.

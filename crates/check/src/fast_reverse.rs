@@ -4,16 +4,16 @@
 //!
 //! | id | compared | expect |
 //! |---|---|---|
-//! | `bptt-fast=bptt` | [`credit_bptt::fast()`] vs [`credit_bptt::gradient`]: every tensor and the loss | equal (1e-12) |
+//! | `bptt-fast=bptt` | [`credit_bptt::fast()`] vs [`credit_bptt::gradient`]: every tensor and the loss; [`credit_bptt::fast::stack_gradient`] vs [`credit_bptt::stack::gradient`] on every stack and on the one-layer stack of every single-layer config without a regulariser (rows `stack1/…`) | equal (1e-12) |
 //! | `eprop-fast=eprop` | [`credit_eprop::fast()`] vs [`credit_eprop::gradient`] with symmetric, random and adaptive feedback (adaptive: two Kolen–Pollack updates, each side driven by its own gradients); every tensor and the loss | equal (1e-12) |
-//! | `fast-f32~f64` | fast BPTT and fast symmetric e-prop in `f32` vs the same in `f64` (identical spike trains required) | equal at the f32 tolerance |
+//! | `fast-f32~f64` | fast BPTT (single layer and stacks) and fast symmetric e-prop in `f32` vs the same in `f64` (identical spike trains required) | equal at the f32 tolerance |
 //!
 //! Liveness is the config's (spikes, active surrogate, live gradient tensors) and every
 //! reference tensor must be non-zero, as for every relation of [`crate::relations`].
 
-use crate::compare::max_rel_err;
-use crate::relations::{Ctx, TOL_F32};
-use credit_core::{CellModel, Params, Sequence};
+use crate::compare::{alive, max_rel_err};
+use crate::relations::{Ctx, Row, Select, TOL_F32};
+use credit_core::{CellModel, Params, Sequence, Stack};
 use credit_eprop::{Adaptive, Feedback};
 use nalgebra::DMatrix;
 
@@ -24,6 +24,9 @@ pub const ADAPTIVE_LAMBDA: f64 = 0.1;
 
 /// The ids of this module's relations.
 pub const IDS: &[&str] = &["bptt-fast=bptt", "eprop-fast=eprop", "fast-f32~f64"];
+
+/// The ids of this module's relations that have rows on stacks ([`stack_rows`]).
+pub const STACK_IDS: &[&str] = &["bptt-fast=bptt", "fast-f32~f64"];
 
 /// `|a − b| / |b|` of two losses (0 when both are 0, infinity when not finite).
 fn loss_err(a: f64, b: f64) -> f64 {
@@ -42,6 +45,16 @@ pub(crate) fn rows(
         cx.tensors("bptt-fast=bptt", "f64", "", &fast_bptt.grad, &bptt.grad, TOL_FAST);
         let err = loss_err(fast_bptt.loss, bptt.loss);
         cx.push("bptt-fast=bptt", "f64", "loss".into(), err, TOL_FAST, bptt.loss != 0.0);
+        if net.reg.is_none() {
+            // the fast stack path on the one-layer stack of the network: every cell and convention
+            let stack = Stack::of_network(net)?;
+            let q = stack.rename(p);
+            let lit = credit_bptt::stack::gradient(&stack, &q, seq)?;
+            let fast = credit_bptt::fast::stack_gradient(&stack, &q, seq)?;
+            cx.tensors("bptt-fast=bptt", "f64", "stack1/", &fast.grad, &lit.grad, TOL_FAST);
+            let err = loss_err(fast.loss, lit.loss);
+            cx.push("bptt-fast=bptt", "f64", "stack1/loss".into(), err, TOL_FAST, lit.loss != 0.0);
+        }
     }
     let sym_fast = credit_eprop::fast(net, p, seq, &Feedback::Symmetric)?;
     if cx.select.wants("eprop-fast=eprop") {
@@ -113,4 +126,55 @@ fn adaptive_rows(cx: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core::
     let err = loss_err(fast.loss, lit.loss);
     cx.push("eprop-fast=eprop", "f64", "adaptive/loss".into(), err, TOL_FAST, lit.loss != 0.0);
     Ok(())
+}
+
+/// The stack rows of `bptt-fast=bptt` ([`credit_bptt::fast::stack_gradient`] vs
+/// [`credit_bptt::stack::gradient`], every tensor and the loss) and of `fast-f32~f64` (the fast
+/// stack path in `f32` vs `f64`, identical spike trains in every layer required), with the
+/// stack's liveness: `row` builds a row as the stack relations do.
+pub(crate) fn stack_rows(
+    stack: &Stack,
+    p: &Params<f64>,
+    seq: &Sequence,
+    sel: Select,
+    row: &dyn Fn(&'static str, &'static str, String, f64, f64, bool) -> Row,
+) -> credit_core::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    if !sel.any(STACK_IDS) {
+        return Ok(rows);
+    }
+    let fast = credit_bptt::fast::stack_gradient(stack, p, seq)?;
+    if sel.wants("bptt-fast=bptt") {
+        let lit = credit_bptt::stack::gradient(stack, p, seq)?;
+        for (ta, tb) in fast.grad.tensors.iter().zip(&lit.grad.tensors) {
+            let err = max_rel_err(&ta.value, &tb.value);
+            rows.push(row("bptt-fast=bptt", "f64", ta.name.to_string(), err, TOL_FAST, alive(&tb.value)));
+        }
+        let err = loss_err(fast.loss, lit.loss);
+        rows.push(row("bptt-fast=bptt", "f64", "loss".into(), err, TOL_FAST, lit.loss != 0.0));
+    }
+    if sel.wants("fast-f32~f64") {
+        let p32: Params<f32> = p.cast();
+        let t64 = stack.forward(p, seq, &credit_core::Edges::default())?;
+        let t32 = stack.forward(&p32, seq, &credit_core::Edges::default())?;
+        let spikes_ok = t64.layers.iter().zip(&t32.layers).zip(&stack.layers).all(|((a, b), layer)| {
+            !layer.cell.is_spiking()
+                || a.z
+                    .iter()
+                    .zip(&b.z)
+                    .all(|(u, v)| u.iter().zip(v.iter()).all(|(x, y)| (*x > 0.5) == (*y > 0.5)))
+        });
+        let g32 = credit_bptt::fast::stack_gradient(stack, &p32, seq)?.grad.values();
+        for (ta, tb) in g32.tensors.iter().zip(&fast.grad.tensors) {
+            let err = max_rel_err(&ta.value, &tb.value);
+            let mut r =
+                row("fast-f32~f64", "f32", format!("bptt/{}", ta.name), err, TOL_F32, alive(&tb.value));
+            if !spikes_ok {
+                r.pass = false;
+                r.reason.get_or_insert_with(|| "the f32 and f64 spike trains differ".into());
+            }
+            rows.push(r);
+        }
+    }
+    Ok(rows)
 }

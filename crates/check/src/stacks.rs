@@ -302,7 +302,10 @@ pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
 /// stack is cheap, so every relation is computed when one is selected, and the rows of the
 /// others are dropped; nothing is computed when none of [`IDS`] is selected.
 pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Result<Vec<Row>> {
-    if !select.any(IDS) && !select.any(crate::fast_forward::IDS) {
+    if !select.any(IDS)
+        && !select.any(crate::fast_forward::IDS)
+        && !select.any(crate::fast_reverse::STACK_IDS)
+    {
         return Ok(Vec::new());
     }
     let stack = &cfg.stack;
@@ -353,6 +356,11 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
     } else {
         Vec::new()
     };
+    // fast BPTT through the stack against the literal one (issue 11)
+    let eq = |relation, scalar, tensor, err, tol, reference| {
+        row_in(scalar, relation, Expect::Equal, tensor, err, tol, reference)
+    };
+    rows.extend(crate::fast_reverse::stack_rows(stack, &p, &seq, select, &eq)?);
     if !select.any(IDS) {
         return Ok(rows);
     }

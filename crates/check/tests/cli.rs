@@ -459,10 +459,16 @@ fn presets_outside_the_suite_are_named() {
 fn bench_json_and_refusals() {
     let d = scratch("bench");
     let json = d.join("b.json");
-    for (rule, cell, literal) in
-        [("bptt", "lif", false), ("eprop-adaptive", "lstm", false), ("rtrl", "alif", true)]
-    {
+    for (rule, cell, literal) in [
+        ("bptt", "lif", false),
+        ("eprop-adaptive", "lstm", false),
+        ("rtrl", "alif", true),
+        ("bptt", "alif", false),
+    ] {
         let mut args = vec!["--rule", rule, "--cell", cell, "--n", "4", "--steps", "6", "--repeat", "2"];
+        if cell == "alif" && !literal {
+            args.extend(["--layers", "2"]); // fast BPTT through a stack
+        }
         args.extend(["--json", json.to_str().unwrap()]);
         if literal {
             args.push("--literal");
@@ -493,12 +499,12 @@ fn bench_json_and_refusals() {
         (&["--rule", "snap", "--order", "0", "--literal"], "SnAp-n needs n ≥ 1"),
         (&["--rule", "fbptt", "--window", "0", "--literal"], "--window must be at least 1"),
         (&["--rule", "mdgl", "--layers", "2", "--literal"], "one layer only"),
-        (&["--rule", "bptt", "--layers", "2", "--n", "4", "--steps", "5"], "has no fast path on stacks"),
+        (&["--rule", "family", "--layers", "2", "--n", "4", "--steps", "5"], "one layer only (--layers 1)"),
         (&["--rule", "nope"], "unknown rule `nope`"),
         (&["--rule", "bptt", "--cell", "gru"], "unknown cell `gru`"),
         (&["--rule", "bptt", "--scalar", "f16"], "unknown scalar `f16`"),
         (&["--rule", "bptt", "--n", "0"], "--n must be at least 1"),
-        (&["--rule", "eprop", "--layers", "2"], "one layer only"),
+        (&["--rule", "eprop", "--layers", "2"], "e-prop through a stack is deep e-prop: --rule deep"),
     ];
     for (args, needle) in refusals {
         assert_usage_error("bench", &run("bench", args), needle);

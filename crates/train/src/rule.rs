@@ -390,8 +390,8 @@ pub struct Estimate {
 
 /// Which implementation of a rule computes the gradient: the fast path of its crate (equal to
 /// the literal one to ~1e-15, proved by the `*-fast=*` relations of `check-gradients`) or the
-/// literal transcription itself. A rule without a fast path (BPTT on stacks) runs its literal
-/// code either way.
+/// literal transcription itself. Every rule has a fast path on every model it accepts (BPTT
+/// through a stack: `credit_bptt::fast::stack_gradient`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Path {
     /// `<crate>::fast` where it exists (the default).
@@ -425,6 +425,9 @@ pub fn gradient(
             credit_bptt::fast(net, params, seq).map(|g| (g.loss, g.grad))
         }
         (Rule::Bptt, Model::Layer(net)) => credit_bptt::gradient(net, params, seq).map(|g| (g.loss, g.grad)),
+        (Rule::Bptt, Model::Stack(s)) if fast => {
+            credit_bptt::fast::stack_gradient(s, params, seq).map(|g| (g.loss, g.grad))
+        }
         (Rule::Bptt, Model::Stack(s)) => {
             credit_bptt::stack::gradient(s, params, seq).map(|g| (g.loss, g.grad))
         }

@@ -389,8 +389,9 @@ fn the_default_sine_budget_reduces_the_loss_tenfold_for_bptt_and_eprop() {
 }
 
 /// `rule::gradient` by `Path::Fast` (the default of every run) equals `Path::Literal` per tensor
-/// at 1e-12 relative, for every rule, on a single layer and on a stack (RTRL has a fast stack
-/// path too): a fast arm wired to the wrong function, order or feedback fails here.
+/// at 1e-12 relative, for every rule, on a single layer and on a stack (RTRL and BPTT have fast
+/// stack paths too; BPTT also on an LSTM-under-rate stack): a fast arm wired to the wrong
+/// function, order or feedback fails here.
 #[test]
 fn the_fast_paths_equal_the_literal_transcriptions_in_every_arm() {
     use credit_train::{Path, gradient};
@@ -409,6 +410,13 @@ fn the_fast_paths_equal_the_literal_transcriptions_in_every_arm() {
         })
         .collect();
     cases.extend([stack(Rule::Rtrl), stack(Rule::Bptt)]);
+    let mixed = vec![
+        Layer { cell: Cell::Lstm(credit_core::cell::Lstm), n: 3 },
+        Layer { cell: Cell::Rate(Rate { alpha: 0.6 }), n: 4 },
+    ];
+    let s = Stack::new(mixed, 3, 1, Readout::leaky(0.7), Loss::Mse).unwrap();
+    let p = s.random_params(5).unwrap();
+    cases.push((Rule::Bptt, Model::Stack(s), p));
     for (rule, model, params) in cases {
         let b = match &model {
             Model::Layer(net) => Some(credit_eprop::random_feedback(net, 9)),

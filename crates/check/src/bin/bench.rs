@@ -176,6 +176,7 @@ fn run<T: Scalar>(
     let single = s.layers == 1;
     match (rule, fast) {
         (Rule::Bptt, true) if single => black_box(credit_bptt::fast(net, pn, seq)?).loss,
+        (Rule::Bptt, true) => black_box(credit_bptt::fast::stack_gradient(stack, ps, seq)?).loss,
         (Rule::Bptt, false) if single => black_box(credit_bptt::gradient(net, pn, seq)?).loss,
         (Rule::Bptt, false) => black_box(credit_bptt::stack::gradient(stack, ps, seq)?).loss,
         (Rule::Eprop, true) if single => {
@@ -301,7 +302,13 @@ fn main() -> ExitCode {
         }
     }
     if args.layers > 1 && !takes_layers(rule) {
-        return bad(format!("rule `{}` runs on one layer only (--layers 1)", args.rule));
+        // e-prop through a stack is deep e-prop (its own rule, with a fast path)
+        let eprop = matches!(rule, Rule::Eprop | Rule::EpropRandom | Rule::EpropAdaptive);
+        return bad(format!(
+            "rule `{}` runs on one layer only (--layers 1){}",
+            args.rule,
+            if eprop { "; e-prop through a stack is deep e-prop: --rule deep" } else { "" }
+        ));
     }
     let order = args.order.unwrap_or(usize::from(rule == Rule::Snap));
     if rule == Rule::Family && order >= args.steps {

@@ -1,0 +1,272 @@
+//! Fast BPTT through a stack of layers: the reverse recursion (B1)–(B7) of `docs/bptt.md` and
+//! `docs/deep.md` in the structure-aware form (K14)–(K18) of `docs/fast.md` §6.
+//!
+//! It must equal [`crate::stack::gradient`] (loss and every gradient tensor; the relation
+//! `bptt-fast=bptt` of `credit-check` proves it on every stack of the suite at ≤ 1e-12 per
+//! tensor). Since no layer reads a layer above it in the forward pass (Eq. S1), the forward pass
+//! runs **layer by layer over the whole sequence**, bottom-up, and the reverse pass **layer by
+//! layer over the whole sequence**, top-down: the path through the layer above (B7) is
+//! $$ \\big(\\Phi^{l+1,t'}\\big)^\\top \\lambda^{l+1,t'} = \\big(W^{{\\rm in},l+1}\\big)^\\top a^{l+1,t'}
+//!    \\quad\\text{(K15)} $$
+//! (the input Jacobian is the gain times the packed input weights, (K3)), so once the drive
+//! adjoints `A^{l+1}` of the layer above are known, the learning signals it sends to layer `l`
+//! for every step are one GEMM. Each layer then runs the single-layer reverse loop (K5)–(K7) of
+//! [`crate::fast`] with its own [`Kernel`], and its gradient is the GEMMs (K8).
+//!
+//! Reference: Werbos (1990), as [`crate::stack::gradient`]; the depth term (B7) of
+//! `docs/deep.md`; derivation of the fast form in `docs/fast.md` §6.
+
+use crate::fast::FastBptt;
+use credit_core::fast::{Kernel, loss_and_grad, mul_tr_cols};
+use credit_core::stack::{InterLayer, Stack};
+use credit_core::{CellModel, Network, Params, Scalar, Sequence};
+use nalgebra::{DMatrix, DVector};
+
+/// One layer's packed kernel, its single-layer shim network (for [`Kernel::new`] and
+/// [`Kernel::unpack_into`]) and its stored forward pass (column `t` = step `t`, `t = 0..=T`).
+struct LayerPass<T: Scalar> {
+    kernel: Kernel<T>,
+    net: Network,
+    /// `z^{l,t}`, `N_l × (T+1)`.
+    z: DMatrix<T>,
+    /// `∂z^{l,t}/∂h^{l,t}`, `(N_l d_l) × (T+1)`.
+    zh: DMatrix<T>,
+    /// The gain `γ^{l,t}`, `(G_l N_l) × (T+1)`.
+    gain: DMatrix<T>,
+    /// The decay `D^{l,t}_{00}`, `N_l × (T+1)`.
+    decay: DMatrix<T>,
+}
+
+/// Columns `t − 1` (read) and `t` (written) of a column-major matrix.
+fn pair<T: Copy>(m: &mut DMatrix<T>, t: usize) -> (&[T], &mut [T]) {
+    let rows = m.nrows();
+    let (before, after) = m.as_mut_slice().split_at_mut(t * rows);
+    (&before[(t - 1) * rows..], &mut after[..rows])
+}
+
+/// Column `t` of a column-major matrix, mutable.
+fn col_mut<T: Copy>(m: &mut DMatrix<T>, t: usize) -> &mut [T] {
+    let rows = m.nrows();
+    &mut m.as_mut_slice()[t * rows..(t + 1) * rows]
+}
+
+/// The column of the layer below's output (or of `X`) that layer `l > 0` reads at step 1:
+/// `z^{l−1,t}` (same step, column `t`) or `z^{l−1,t−1}` (one-step delay, column `t − 1`), Eq. (S1).
+fn input_first(stack: &Stack, l: usize) -> usize {
+    match (l, stack.inter) {
+        (0, _) | (_, InterLayer::SameStep) => 1,
+        (_, InterLayer::OneStep) => 0,
+    }
+}
+
+/// Fast BPTT gradient of a stack: equal to [`crate::stack::gradient`] (its `loss` and `grad`),
+/// for every cell and layer mix, inter-layer timing ([`InterLayer`]) and readout
+/// ([`credit_core::ReadoutFrom`]), in any [`Scalar`] (fast for `f32` and `f64`). Validates its
+/// inputs. Equations (K14)–(K18) of `docs/fast.md` §6.
+pub fn stack_gradient<T: Scalar>(
+    stack: &Stack,
+    params: &Params<T>,
+    seq: &Sequence,
+) -> credit_core::Result<FastBptt<T>> {
+    stack.validate()?;
+    stack.validate_params(params)?;
+    stack.validate_sequence(seq)?;
+    let (nl, steps) = (stack.layers.len(), seq.len());
+    let mut x = DMatrix::zeros(stack.n_in, steps + 1);
+    for t in 1..=steps {
+        for (dst, &src) in col_mut(&mut x, t).iter_mut().zip(seq.x[t - 1].iter()) {
+            *dst = T::c(src);
+        }
+    }
+    // (K14): each layer's forward pass over the whole sequence, bottom-up
+    let mut layers: Vec<LayerPass<T>> = Vec::with_capacity(nl);
+    for l in 0..nl {
+        let layer = &stack.layers[l];
+        let net = Network::new(
+            layer.cell.clone(),
+            stack.layer_input(l),
+            layer.n,
+            stack.n_out,
+            stack.readout,
+            stack.loss,
+        )?;
+        let mut p_l = Params::zeros(&net);
+        for (dst, k) in p_l.tensors.iter_mut().zip(stack.layer_tensors(l)) {
+            dst.value.copy_from(&params.tensors[k].value);
+        }
+        let kernel = Kernel::new(&net, &p_l)?;
+        let input = if l == 0 { &x } else { &layers[l - 1].z };
+        layers.push(layer_forward(kernel, net, input, input_first(stack, l), steps));
+    }
+    // (K16), Eq. (S2): the readout drive of every step, b_out + Σ_l W_out[:, off_l] z^{l,t−δ}
+    let nt = params.tensors.len();
+    let (w_out, b_out) = (&params.tensors[nt - 2].value, &params.tensors[nt - 1].value);
+    let (k, lag) = (stack.n_out, stack.readout.lag());
+    let (kappa, c_out) = (T::c(stack.readout.kappa), T::c(stack.readout.c()));
+    let mut drive = DMatrix::zeros(k, steps);
+    for t in 0..steps {
+        drive.column_mut(t).copy_from(&b_out.column(0));
+    }
+    for (l, lp) in layers.iter().enumerate() {
+        if let Some(off) = stack.read_offset(l) {
+            let n = stack.layers[l].n;
+            drive.gemm(T::one(), &w_out.columns(off, n), &lp.z.columns(1 - lag, steps), T::one());
+        }
+    }
+    let mut y = DMatrix::zeros(k, steps + 1);
+    let mut dl_dy = DMatrix::zeros(k, steps + 1);
+    let mut target = vec![T::zero(); k];
+    let mut loss = T::zero();
+    for t in 1..=steps {
+        let (y_prev, y_now) = pair(&mut y, t);
+        for q in 0..k {
+            y_now[q] = y_prev[q] * kappa + drive[(q, t - 1)] * c_out; // Eq. (S2)
+        }
+        for (dst, &src) in target.iter_mut().zip(seq.target[t - 1].iter()) {
+            *dst = T::c(src);
+        }
+        let y_now = &y.as_slice()[t * k..(t + 1) * k];
+        // Eqs. (Y2)–(Y4): E^t and g^t = m^t ∂E^t/∂y^t
+        loss += loss_and_grad(&layers[0].net, y_now, &target, T::c(seq.mask[t - 1]), col_mut(&mut dl_dy, t));
+    }
+    // Eq. (B1): ȳ^t = g^t + κ ȳ^{t+1}, ȳ^{T+1} = 0; column t is ȳ^t, t = 0..=T+1
+    let mut y_bar = DMatrix::zeros(k, steps + 2);
+    for t in (1..=steps).rev() {
+        for q in 0..k {
+            y_bar[(q, t)] = dl_dy[(q, t)] + y_bar[(q, t + 1)] * kappa;
+        }
+    }
+    let mut grad: Params<T> = stack.zeros();
+    // (K16), Eq. (B2): dE/dW_out[:, off_l] = c Ȳ (Z^l_δ)ᵀ per read layer, dE/db_out = c Ȳ 1
+    let y_cols = y_bar.columns(1, steps).into_owned();
+    for (l, lp) in layers.iter().enumerate() {
+        if let Some(off) = stack.read_offset(l) {
+            let g = mul_tr_cols(&y_cols, &lp.z, 1 - lag) * c_out;
+            grad.tensors[nt - 2].value.columns_mut(off, stack.layers[l].n).copy_from(&g);
+        }
+    }
+    grad.tensors[nt - 1].value.column_mut(0).copy_from(&(y_cols.column_sum() * c_out));
+    // the reverse pass, top-down: the drive adjoints A^{l+1} of the layer above feed layer l
+    let mut a_above: Option<DMatrix<T>> = None;
+    for l in (0..nl).rev() {
+        let lp = &layers[l];
+        let n = stack.layers[l].n;
+        // (K17): column t−1 is ∂E/∂z^{l,t} from outside the layer (the readout and the layer above)
+        let mut dz = DMatrix::zeros(n, steps);
+        if let Some(off) = stack.read_offset(l) {
+            // Eq. (B3): c W_out[:, off_l]ᵀ ȳ^{t+δ}
+            dz.gemm_tr(c_out, &w_out.columns(off, n), &y_bar.columns(1 + lag, steps), T::one());
+        }
+        if let Some(a_up) = &a_above {
+            // Eq. (B7) as (K15): (W_in^{l+1})ᵀ a^{l+1,t'}, t' = t (same step) or t + 1 (delay)
+            let w_in_up = &layers[l + 1].kernel.w_in;
+            match stack.inter {
+                InterLayer::SameStep => dz.gemm_tr(T::one(), w_in_up, a_up, T::one()),
+                InterLayer::OneStep if steps > 1 => {
+                    let mut head = dz.columns_mut(0, steps - 1);
+                    head.gemm_tr(T::one(), w_in_up, &a_up.columns(1, steps - 1), T::one());
+                }
+                InterLayer::OneStep => {}
+            }
+        }
+        let a = layer_reverse(lp, &dz, steps);
+        // (K18), Eq. (B6) as (K8): A^l [In^l | Z^l_− | 1]ᵀ, In^l = X or Z^{l−1} from column input_first
+        let input = if l == 0 { &x } else { &layers[l - 1].z };
+        let d_in = mul_tr_cols(&a, input, input_first(stack, l));
+        let d_rec = mul_tr_cols(&a, &lp.z, 0);
+        let d_b: DVector<T> = a.column_sum();
+        let mut g_l = Params::zeros(&lp.net);
+        lp.kernel.unpack_into(&d_in, &d_rec, &d_b, &mut g_l);
+        for (src, k) in g_l.tensors.iter().zip(stack.layer_tensors(l)) {
+            grad.tensors[k].value.copy_from(&src.value);
+        }
+        a_above = Some(a);
+    }
+    Ok(FastBptt { loss, grad })
+}
+
+/// (K14): one layer's forward pass over the whole sequence — the input drive `W_in In + b 1ᵀ` of
+/// every step as one GEMM (input column `first + t − 1` at step `t`), then per step `W_rec z^{t−1}`
+/// (one GEMV) and the fused step [`Kernel::step`]. Nothing is allocated in the time loop.
+fn layer_forward<T: Scalar>(
+    kernel: Kernel<T>,
+    net: Network,
+    input: &DMatrix<T>,
+    first: usize,
+    steps: usize,
+) -> LayerPass<T> {
+    let (n, d, g) = (kernel.n, kernel.d, kernel.gates);
+    let spiking = kernel.cell.is_spiking();
+    // (K1), (S1): u_in = W_in [in^1 … in^T] + b 1ᵀ
+    let mut u = DMatrix::zeros(g * n, steps);
+    for t in 0..steps {
+        u.column_mut(t).copy_from(&kernel.b);
+    }
+    u.gemm(T::one(), &kernel.w_in, &input.columns(first, steps), T::one());
+    let mut h = DMatrix::zeros(n * d, steps + 1);
+    let mut refractory = DMatrix::zeros(if spiking { n } else { 0 }, steps + 1);
+    let mut z = DMatrix::zeros(n, steps + 1);
+    let mut zh = DMatrix::zeros(n * d, steps + 1);
+    zh.column_mut(0).copy_from(&kernel.initial_zh()); // ∂z^0/∂h^0, read by ALIF's D^1
+    let mut gain = DMatrix::zeros(g * n, steps + 1);
+    let mut decay = DMatrix::zeros(n, steps + 1);
+    for t in 1..=steps {
+        let (z_prev, z_now) = pair(&mut z, t);
+        // (K1): + W_rec z^{l,t−1}
+        kernel.add_recurrent(z_prev, &mut u.as_mut_slice()[(t - 1) * g * n..t * g * n]);
+        let (h_prev, h_now) = pair(&mut h, t);
+        let (r_prev, r_now) = pair(&mut refractory, t);
+        kernel.step(
+            &u.as_slice()[(t - 1) * g * n..t * g * n],
+            credit_core::fast::StepIn { h: h_prev, refractory: r_prev, z: z_prev },
+            credit_core::fast::StepOut {
+                h: h_now,
+                refractory: r_now,
+                z: z_now,
+                zh: col_mut(&mut zh, t),
+                gain: col_mut(&mut gain, t),
+                decay: col_mut(&mut decay, t),
+            },
+        );
+    }
+    LayerPass { kernel, net, z, zh, gain, decay }
+}
+
+/// The single-layer reverse loop of [`crate::fast`] on one layer of the stack, with the learning
+/// signals from outside the layer `dz` (column `t − 1` = step `t`, (K17)); returns the drive
+/// adjoints `A^l` (column `t − 1` = `a^{l,t}`, (K6)). No allocation in the time loop.
+fn layer_reverse<T: Scalar>(lp: &LayerPass<T>, dz: &DMatrix<T>, steps: usize) -> DMatrix<T> {
+    let kernel = &lp.kernel;
+    let (n, d, g) = (kernel.n, kernel.d, kernel.gates);
+    let mut lam_next = vec![T::zero(); n * d];
+    let mut lam = vec![T::zero(); n * d];
+    let mut delta = vec![T::zero(); n];
+    let mut a = DMatrix::zeros(g * n, steps);
+    let cols = |m: &DMatrix<T>, t: usize| -> std::ops::Range<usize> { t * m.nrows()..(t + 1) * m.nrows() };
+    for t in (1..=steps).rev() {
+        delta.copy_from_slice(&dz.as_slice()[cols(dz, t - 1)]); // Eqs. (B3), (B7) as (K17)
+        lam.iter_mut().for_each(|l| *l = T::zero());
+        if t < steps {
+            // Eq. (B4) as (K7): δ^{l,t} += W_recᵀ a^{l,t+1} + r λ_v^{l,t+1}
+            kernel.add_m_z_tr(&a.as_slice()[cols(&a, t)], &lam_next, &mut delta);
+            // Eq. (B5), second term (K5): (D^{l,t+1})ᵀ λ^{l,t+1}
+            kernel.add_d_tr(
+                &lp.decay.as_slice()[cols(&lp.decay, t + 1)],
+                &lp.zh.as_slice()[cols(&lp.zh, t)],
+                &lam_next,
+                &mut lam,
+            );
+        }
+        let zh = &lp.zh.as_slice()[cols(&lp.zh, t)];
+        for j in 0..n {
+            for c in 0..d {
+                lam[j * d + c] += delta[j] * zh[j * d + c]; // Eq. (B5), δ_j ∂z_j/∂h_j
+            }
+        }
+        // (K6): a^{l,t} = γ^{l,t} ⊙ λ^{l,t}
+        let range = cols(&a, t - 1);
+        kernel.drive_adjoint(&lp.gain.as_slice()[cols(&lp.gain, t)], &lam, &mut a.as_mut_slice()[range]);
+        std::mem::swap(&mut lam, &mut lam_next);
+    }
+    a
+}
