@@ -2,7 +2,7 @@
 //!
 //! | id | compared | expect |
 //! |---|---|---|
-//! | `snap-full=rtrl` | SnAp-`T` vs RTRL (`P_T` covers every entry RTRL can fill in `T` steps); on the config, and on its ring-sparsified copy ([`ring`]) run for `T' = N − 1` steps, where `P_{T'}` is **not** full (so the mask really removes entries and the claim is not the identity) | equal (1e-12) |
+//! | `snap-full=rtrl` | SnAp-`T` vs RTRL (`P_T` covers every entry RTRL can fill in `T` steps); on the config, and on its ring-sparsified copy ([`ring`]) run for `T' = N − 1` steps, where `P_{T'}` is **not** full (so the mask really removes entries and the claim is not the identity) ; the config's run also against BPTT (rows `vs BPTT`: SnAp shares RTRL's readout bookkeeping, `credit_core::online`) | equal (1e-12) |
 //! | `snap2=rtrl` | SnAp-2 vs RTRL on the generic configs, whose off-diagonal `W_rec` entries are all non-zero (the row fails if `P_2` is not full there) | equal (1e-12) |
 //! | `snap1=rtrl@W0` | SnAp-1 vs RTRL with `W_rec = 0` (`J` block-diagonal, reset allowed) | equal (1e-12) |
 //! | `snap1!=rtrl` | SnAp-1 vs RTRL on generic nets (the approximation is live) | differ |
@@ -136,6 +136,10 @@ pub(crate) fn rows(
     if cx.select.wants("snap-full=rtrl") {
         let full = credit_snap::gradient(net, p, seq, steps)?;
         cx.tensors("snap-full=rtrl", "f64", &format!("n=T={steps}: "), &full.grad, rtrl, TOL_SNAP);
+        // and against BPTT: SnAp shares RTRL's readout bookkeeping (`credit_core::online`, Eqs.
+        // T3–T6), so RTRL alone would be equally wrong with a defect there
+        let bptt = credit_bptt::gradient(net, p, seq)?.grad;
+        cx.tensors("snap-full=rtrl", "f64", &format!("n=T={steps} vs BPTT: "), &full.grad, &bptt, TOL_SNAP);
         if let Some((q, cut)) = ring(net, p, seq) {
             let t_cut = cut.len();
             let sparse = !credit_snap::Pattern::new(net, &q, t_cut)?.is_full();

@@ -11,9 +11,14 @@
 //!
 //! | id | compared | expect |
 //! |---|---|---|
-//! | `uoro-mean=rtrl` | UORO averaged over all `2^{N·d·T}` patterns vs RTRL | equal (1e-12) |
-//! | `kf-mean=rtrl` | KF-RTRL averaged over all `4^T` patterns vs RTRL (rate cell) | equal (1e-12) |
-//! | `rkf-mean=rtrl` | R-KF-RTRL averaged over all `2^{N·T}` patterns vs RTRL | equal (1e-12) |
+//! | `uoro-mean=rtrl` | UORO averaged over all `2^{N·d·T}` patterns vs RTRL, and vs BPTT | equal (1e-12) |
+//! | `kf-mean=rtrl` | KF-RTRL averaged over all `4^T` patterns vs RTRL, and vs BPTT (rate cell) | equal (1e-12) |
+//! | `rkf-mean=rtrl` | R-KF-RTRL averaged over all `2^{N·T}` patterns vs RTRL, and vs BPTT | equal (1e-12) |
+//!
+//! The rows against BPTT (`… vs BPTT`) keep the relations independent of RTRL's code: the
+//! estimators share the readout bookkeeping (`credit_core::online`, Eqs. T3–T5) with RTRL, so a
+//! defect there would make both sides equally wrong; BPTT computes the gradient by the reverse
+//! recursion (`rtrl=bptt` proves the two equal).
 //! | `lowrank-draw!=rtrl` | one seeded draw of each estimator vs RTRL (max over cell tensors) | differ |
 
 use crate::compare::{alive, max_rel_err, worst_tensor};
@@ -90,6 +95,7 @@ pub(crate) fn rows(cx: &mut Ctx) -> credit_core::Result<()> {
         return Ok(());
     };
     let rtrl = credit_rtrl::gradient(&small, &p, &seq)?.grad;
+    let bptt = credit_bptt::gradient(&small, &p, &seq)?.grad;
     let nc = small.n_cell_tensors();
     let mut kinds = vec![(Kind::Uoro, "uoro-mean=rtrl"), (Kind::Rkf, "rkf-mean=rtrl")];
     if matches!(small.cell, Cell::Rate(_)) {
@@ -99,10 +105,12 @@ pub(crate) fn rows(cx: &mut Ctx) -> credit_core::Result<()> {
         if cx.select.wants(id) {
             let mean = exact_mean(&small, &p, &seq, kind)?;
             let runs = 1usize << (kind.noise_len(&small) * TINY_T);
-            for (a, b) in mean.tensors.iter().zip(&rtrl.tensors) {
-                let err = max_rel_err(&a.value, &b.value);
-                let label = format!("tiny N={TINY_N} T={TINY_T}, {runs} patterns: {}", a.name);
-                cx.push(id, "f64", label, err, TOL_MEAN, alive(&b.value));
+            for (reference, against) in [(&rtrl, ""), (&bptt, " vs BPTT")] {
+                for (a, b) in mean.tensors.iter().zip(&reference.tensors) {
+                    let err = max_rel_err(&a.value, &b.value);
+                    let label = format!("tiny N={TINY_N} T={TINY_T}, {runs} patterns: {}{against}", a.name);
+                    cx.push(id, "f64", label, err, TOL_MEAN, alive(&b.value));
+                }
             }
         }
         if cx.select.wants("lowrank-draw!=rtrl") {

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod cell;
+pub mod columns;
 pub mod conventions;
 mod error;
 pub mod fast;
@@ -27,6 +28,7 @@ pub mod feedforward;
 mod init;
 pub mod model;
 pub mod network;
+pub mod online;
 pub mod readout;
 mod scalar;
 pub mod stack;

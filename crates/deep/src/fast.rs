@@ -8,59 +8,16 @@
 //! over contiguous columns, `Φ^{k,t} e^{k−1,t'}` is one GEMM accumulated into `ε^k` (nalgebra's
 //! `gemm`, `matrixmultiply` for `f32`/`f64`), `I^{k,t}` is scattered through a precomputed map
 //! from flat parameter to `(neuron, local index)`, and `e^k`, `Y`, the flat gradient are written
-//! into buffers allocated before the time loop.
+//! into buffers allocated before the time loop. The column kernels are the core's
+//! ([`credit_core::columns`]: `D ε` in place, `+ I`, `∂z/∂h · ε`), shared with RTRL's and OSTL's
+//! fast paths; the readout is [`credit_core::online::OnlineReadout`] (`docs/rtrl.md` §7).
 
 use crate::{DeepGradient, Depth};
+use credit_core::columns::{add_immediate, d_in_place, flatten_d, load, output_into, stack_owners};
+use credit_core::online::{OnlineReadout, layer_weights, read_vector_into, zero_cells, zero_outputs};
 use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
-
-/// `ε ← D ε` in place (Eq. D1, the implicit term), column by column; `d_blocks` are the `N`
-/// blocks `D_jj^{k,t}`.
-fn d_in_place<T: Scalar>(d_blocks: &[DMatrix<T>], d: usize, s: &mut DMatrix<T>, dflat: &mut [T]) {
-    for (j, b) in d_blocks.iter().enumerate() {
-        for c in 0..d {
-            for c2 in 0..d {
-                dflat[j * d * d + c * d + c2] = b[(c, c2)];
-            }
-        }
-    }
-    let nd = s.nrows();
-    if nd == 0 {
-        return;
-    }
-    let mut tmp = [T::zero(); 8];
-    assert!(d <= tmp.len(), "state dimension above 8");
-    for col in s.as_mut_slice().chunks_exact_mut(nd) {
-        for (blk, dj) in col.chunks_exact_mut(d).zip(dflat.chunks_exact(d * d)) {
-            for c in 0..d {
-                let mut acc = T::zero();
-                for c2 in 0..d {
-                    acc += dj[c * d + c2] * blk[c2];
-                }
-                tmp[c] = acc;
-            }
-            blk.copy_from_slice(&tmp[..d]);
-        }
-    }
-}
-
-/// `e ← ∂z/∂h · ε` (Eq. D1) into a preallocated `N × P` buffer.
-fn output_into<T: Scalar>(rows: &DMatrix<T>, s: &DMatrix<T>, z: &mut DMatrix<T>) {
-    let (n, d) = rows.shape();
-    if n == 0 {
-        return;
-    }
-    for (zc, sc) in z.as_mut_slice().chunks_exact_mut(n).zip(s.as_slice().chunks_exact(n * d)) {
-        for (j, zj) in zc.iter_mut().enumerate() {
-            let mut acc = T::zero();
-            for c in 0..d {
-                acc += rows[(j, c)] * sc[j * d + c];
-            }
-            *zj = acc;
-        }
-    }
-}
 
 /// Fast deep e-prop, [`Depth::Recursive`]: equal to [`crate::gradient`].
 pub fn gradient<T: Scalar>(
@@ -85,28 +42,14 @@ pub fn gradient_with<T: Scalar>(
     stack.validate_sequence(seq)?;
     let nl = stack.layers.len();
     let p_tot = stack.p_cells();
-    let w: Vec<Vec<DMatrix<T>>> =
-        (0..nl).map(|l| stack.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect()).collect();
+    let w = layer_weights(stack, params);
     let nt = params.tensors.len();
     let (w_out, b_out) = (&params.tensors[nt - 2].value, &params.tensors[nt - 1].value);
     let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
     // owner[k][p] = (j, q) when flat parameter p is local parameter q of neuron j of layer k
-    let owner: Vec<Vec<Option<(usize, usize)>>> = (0..nl)
-        .map(|k| {
-            let layer = &stack.layers[k];
-            let p_loc: usize = layer.cell.tensor_cols(stack.layer_input(k), layer.n).iter().sum();
-            let mut o = vec![None; p_tot];
-            for j in 0..layer.n {
-                for q in 0..p_loc {
-                    o[stack.locate_local(k, j, q).2] = Some((j, q));
-                }
-            }
-            o
-        })
-        .collect();
-    let mut cells: Vec<CellState<T>> =
-        stack.layers.iter().map(|l| CellState::zeros(l.n, l.cell.state_dim(), l.cell.is_spiking())).collect();
-    let mut z: Vec<DVector<T>> = stack.layers.iter().map(|l| DVector::zeros(l.n)).collect();
+    let owner: Vec<Vec<Option<(usize, usize)>>> = (0..nl).map(|k| stack_owners(stack, k)).collect();
+    let mut cells: Vec<CellState<T>> = zero_cells(stack);
+    let mut z: Vec<DVector<T>> = zero_outputs(stack);
     let mut z_old = z.clone();
     let mut eps: Vec<DMatrix<T>> =
         stack.layers.iter().map(|l| DMatrix::zeros(l.n * l.cell.state_dim(), p_tot)).collect();
@@ -116,9 +59,8 @@ pub fn gradient_with<T: Scalar>(
         stack.layers.iter().map(|l| DMatrix::zeros(if delayed { l.n } else { 0 }, p_tot)).collect();
     let mut dflat: Vec<Vec<T>> =
         stack.layers.iter().map(|l| vec![T::zero(); l.n * l.cell.state_dim().pow(2)]).collect();
-    let mut y = DVector::<T>::zeros(stack.n_out);
+    let mut readout = OnlineReadout::new(stack.n_read(), stack.n_out);
     let mut ys = DMatrix::<T>::zeros(stack.n_out, p_tot);
-    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(stack.n_read()), T::zero());
     let mut read = DVector::<T>::zeros(stack.n_read());
     let mut read_prev = DVector::<T>::zeros(stack.n_read());
     let mut x = DVector::<T>::zeros(stack.n_in);
@@ -142,12 +84,8 @@ pub fn gradient_with<T: Scalar>(
         }
     };
     for t in 0..seq.len() {
-        for (a, &b) in x.iter_mut().zip(seq.x[t].iter()) {
-            *a = T::c(b);
-        }
-        for (a, &b) in target.iter_mut().zip(seq.target[t].iter()) {
-            *a = T::c(b);
-        }
+        load(&mut x, &seq.x[t]);
+        load(&mut target, &seq.target[t]);
         for (o, zl) in z_old.iter_mut().zip(&z) {
             o.copy_from(zl);
         }
@@ -172,55 +110,31 @@ pub fn gradient_with<T: Scalar>(
                 (_, InterLayer::OneStep) => (&z_old[k - 1], Some(&e_old[k - 1])),
             };
             let jac = layer.cell.jacobians(&w[k], &cells[k], &z_old[k], input);
-            d_in_place(&jac.d, d, &mut eps[k], &mut dflat[k]); // Eq. (D1): D^{k,t} ε^{k,t−1}
+            flatten_d(&jac, &mut dflat[k]);
+            d_in_place(&dflat[k], d, &mut eps[k]); // Eq. (D1): D^{k,t} ε^{k,t−1}
             if let Some(ei) = e_in {
                 madds += (n * d * ei.nrows()) as u64 * pt;
                 let phi = layer.cell.input_jacobian(&w[k], &cells[k], &z_old[k], input);
                 eps[k].gemm(T::one(), &phi, ei, T::one()); // Eq. (D1): Φ^{k,t} e^{k−1,t'}
             }
-            // Eq. (D1): + I^{k,t}
-            let nd = n * d;
-            if nd > 0 {
-                for (col, own) in eps[k].as_mut_slice().chunks_exact_mut(nd).zip(&owner[k]) {
-                    if let Some((j, q)) = *own {
-                        for c in 0..d {
-                            col[j * d + c] += jac.i[j][(c, q)];
-                        }
-                    }
-                }
-            }
+            add_immediate(&jac.i, &owner[k], &mut eps[k]); // Eq. (D1): + I^{k,t}
             madds += ((n * d * d) + (n * d)) as u64 * pt; // D ε and ∂z/∂h ε
             let next = layer.cell.step(&w[k], &cells[k], &z_old[k], input, &Edges::default());
             output_into(&layer.cell.output_jacobian(&next), &eps[k], ek); // Eq. (D1): e = ∂z/∂h ε
             z[k] = layer.cell.output(&next);
             cells[k] = next;
         }
-        match stack.readout_from {
-            ReadoutFrom::Top => read.copy_from(&z[nl - 1]),
-            ReadoutFrom::All => {
-                let mut off = 0;
-                for zl in &z {
-                    read.rows_mut(off, zl.len()).copy_from(zl);
-                    off += zl.len();
-                }
-            }
-        }
+        read_vector_into(stack, &z, &mut read);
         let r_now = if lag == 0 { &read } else { &read_prev };
-        y = stack.readout.next(&y, w_out, b_out, r_now); // Eq. (S2)
-        let (err, g) = stack.loss.value_and_grad(&y, &target);
-        let m = T::c(seq.mask[t]);
-        let g = g * m;
-        loss += err * m;
+        let (err, g) =
+            readout.observe(&stack.readout, &stack.loss, w_out, b_out, r_now, &target, T::c(seq.mask[t])); // Eq. (S2)
+        loss += err;
         if lag == 0 {
             readout_sens(&mut ys, &e); // Eq. (D2)
         }
         madds += (stack.n_out * stack.n_read() + stack.n_out) as u64 * pt;
         grad_flat.gemv_tr(T::one(), &ys, &g, T::one()); // Eq. (D2)
-        z_bar *= kappa; // the readout's exact gradient, as (T5)
-        z_bar.axpy(c_out, r_now, T::one());
-        b_bar = b_bar * kappa + c_out;
-        grad.tensors[nt - 2].value.ger(T::one(), &g, &z_bar, T::one());
-        grad.tensors[nt - 1].value.column_mut(0).axpy(b_bar, &g, T::one());
+        readout.add_exact_grad(&stack.readout, r_now, &g, &mut grad); // the readout's exact gradient, (T5)
         std::mem::swap(&mut read, &mut read_prev);
     }
     stack.add_flat(&mut grad, &grad_flat);

@@ -20,6 +20,11 @@
 //! adaptation, depth, readout — is live (`deep=oracle-detached`); one layer is e-prop
 //! (`deep1=eprop`); with no within-layer explicit path it is BPTT (`deep=bptt@R0`).
 //!
+//! The readout side uses the core's shared bookkeeping (`docs/rtrl.md` §7):
+//! [`credit_core::online::OnlineReadout`] (Y1 and the readout's exact gradient, as (T5)),
+//! [`credit_core::online::sensitivity_step`] ((D2), the product of rtrl.md (T3)–(T4) with `e`)
+//! and [`credit_core::online::read_rows`].
+//!
 //! ## Requirements
 //! Any stack of cells (`credit_core::Stack`); any scalar. Memory `O(Σ_k N_k d_k P_tot)`
 //! (`O(L²N³)` for `L` equal layers): RTRL-like, as the design notes warn — the traces of
@@ -32,7 +37,8 @@
 pub mod fast;
 
 use credit_core::cell::output_times;
-use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
+use credit_core::online::{OnlineReadout, layer_weights, read_rows, read_vector, sensitivity_step};
+use credit_core::stack::{InterLayer, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -93,11 +99,10 @@ pub fn gradient_with<T: Scalar>(
     stack.validate_sequence(seq)?;
     let nl = stack.layers.len();
     let p_tot = stack.p_cells();
-    let w: Vec<Vec<DMatrix<T>>> =
-        (0..nl).map(|l| stack.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect()).collect();
+    let w = layer_weights(stack, params);
     let nt = params.tensors.len();
     let (w_out, b_out) = (&params.tensors[nt - 2].value, &params.tensors[nt - 1].value);
-    let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
+    let lag = stack.readout.lag();
     let mut layers: Vec<LayerState<T>> = stack
         .layers
         .iter()
@@ -108,9 +113,8 @@ pub fn gradient_with<T: Scalar>(
             e: DMatrix::zeros(l.n, p_tot),
         })
         .collect();
-    let mut y = DVector::<T>::zeros(stack.n_out);
+    let mut readout = OnlineReadout::new(stack.n_read(), stack.n_out);
     let mut ys = DMatrix::<T>::zeros(stack.n_out, p_tot);
-    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(stack.n_read()), T::zero());
     let mut read_prev = (DVector::<T>::zeros(stack.n_read()), DMatrix::<T>::zeros(stack.n_read(), p_tot));
     let (mut loss, mut grad_flat) = (T::zero(), DVector::<T>::zeros(p_tot));
     let mut grad: Params<T> = stack.zeros();
@@ -153,32 +157,18 @@ pub fn gradient_with<T: Scalar>(
             st.eps = eps;
             st.e = e;
         }
-        let read = match stack.readout_from {
-            ReadoutFrom::Top => (layers[nl - 1].z.clone(), layers[nl - 1].e.clone()),
-            ReadoutFrom::All => {
-                let (mut r, mut re) = (DVector::zeros(stack.n_read()), DMatrix::zeros(stack.n_read(), p_tot));
-                let mut off = 0;
-                for s in &layers {
-                    r.rows_mut(off, s.z.len()).copy_from(&s.z);
-                    re.rows_mut(off, s.z.len()).copy_from(&s.e);
-                    off += s.z.len();
-                }
-                (r, re)
-            }
-        };
+        // the readout's rows of z and e
+        let read =
+            (read_vector(stack, layers.iter().map(|s| &s.z)), read_rows(stack, layers.iter().map(|s| &s.e)));
         let (r_now, e_now) = if lag == 0 { (&read.0, &read.1) } else { (&read_prev.0, &read_prev.1) };
-        y = stack.readout.next(&y, w_out, b_out, r_now); // Eq. (S2)
-        let (err, g) = stack.loss.value_and_grad(&y, &seq.target[t].map(T::c));
-        let m = T::c(seq.mask[t]);
-        let g = g * m;
-        loss += err * m;
-        ys = &ys * kappa + w_out * e_now * c_out; // Eq. (D2)
+        let target = seq.target[t].map(T::c);
+        let (err, g) =
+            readout.observe(&stack.readout, &stack.loss, w_out, b_out, r_now, &target, T::c(seq.mask[t])); // Eq. (S2)
+        loss += err;
+        // Eq. (D2): Y ← κY + c W_out e_read, and Yᵀ g (the product of rtrl.md (T3)–(T4) with e)
+        grad_flat += sensitivity_step(&mut ys, &stack.readout, w_out, e_now, &g);
         madds += (stack.n_out * stack.n_read() + stack.n_out) as u64 * pt;
-        grad_flat += ys.tr_mul(&g); // Eq. (D2)
-        z_bar = &z_bar * kappa + r_now * c_out; // the readout's exact gradient, as (T5)
-        b_bar = b_bar * kappa + c_out;
-        grad.tensors[nt - 2].value += &g * z_bar.transpose();
-        grad.tensors[nt - 1].value.column_mut(0).axpy(b_bar, &g, T::one());
+        readout.add_exact_grad(&stack.readout, r_now, &g, &mut grad); // the readout's exact gradient, (T5)
         read_prev = read;
     }
     stack.add_flat(&mut grad, &grad_flat);

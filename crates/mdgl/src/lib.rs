@@ -11,7 +11,8 @@
 //! $$ \\hat Z^t_{p,\\theta_j} = \\delta_{pj}\\, e_j^t + \\frac{\\partial z_p^t}{\\partial h_p^t}
 //!    \\frac{\\partial M_p^t}{\\partial z_j^{t-1}}\\, e_j^{t-1} \\quad\\text{(MD2)} $$
 //! (the hop term for `p = j` only with [`SelfHop::Include`])
-//! and the gradient is RTRL's (T3)–(T5) with `Ẑ^t`: `Σ_t L_p^t Ẑ^t_{p,θ}` with the readout's
+//! and the gradient is RTRL's (T3)–(T5) with `Ẑ^t` (the core's shared
+//! [`credit_core::online::ForwardReadout`], `docs/rtrl.md` §7): `Σ_t L_p^t Ẑ^t_{p,θ}` with the readout's
 //! partial signal — for LIF `∂M_p/∂z_j = W_pj` (times the input scale), the paper's
 //! `Σ_p L_p ψ_p W_pj e_ji^{t−1}` term. Whether the hop from a neuron to itself (an autapse, the
 //! differentiated reset `−v_th z_j`) belongs to it is not known: [`SelfHop`] keeps both readings.
@@ -25,6 +26,7 @@
 //! independent of `T` ([`Mdgl::len_scalars`]).
 
 use credit_core::cell::output_times;
+use credit_core::online::{ForwardReadout, for_each_step};
 use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -57,20 +59,14 @@ pub struct Mdgl<T: Scalar> {
     pub cell: CellState<T>,
     /// `z^t`.
     pub z: DVector<T>,
-    /// `y^t`.
-    pub y: DVector<T>,
     /// `ε^t`, `N` blocks of `d × P_loc` (Eq. MD1).
     pub eps: Vec<DMatrix<T>>,
     /// `e^t`, `N × P_loc` (Eq. MD1).
     pub e: DMatrix<T>,
     /// `Ẑ^t`, `N × P_cell` (Eq. MD2).
     pub zs: DMatrix<T>,
-    /// `Y^t` (rtrl.md (T3)).
-    pub ys: DMatrix<T>,
-    /// `z̄^t`.
-    pub z_bar: DVector<T>,
-    /// `b̄^t`.
-    pub b_bar: T,
+    /// `y^t`, `Y^t`, `z̄^t`, `b̄^t` (rtrl.md (T3), (T5); the core's shared [`ForwardReadout`]).
+    pub readout: ForwardReadout<T>,
     /// Steps consumed.
     pub steps: usize,
     /// Accumulated loss.
@@ -95,13 +91,10 @@ impl<T: Scalar> Mdgl<T> {
             self_hop,
             cell: CellState::zeros(n, net.d(), net.cell.is_spiking()),
             z: DVector::zeros(n),
-            y: DVector::zeros(net.n_out),
             eps: vec![DMatrix::zeros(net.d(), net.p_loc()); n],
             e: DMatrix::zeros(n, net.p_loc()),
             zs: DMatrix::zeros(n, p),
-            ys: DMatrix::zeros(net.n_out, p),
-            z_bar: DVector::zeros(n),
-            b_bar: T::zero(),
+            readout: ForwardReadout::new(net),
             steps: 0,
             loss: T::zero(),
             grad: Params::zeros(net),
@@ -112,13 +105,11 @@ impl<T: Scalar> Mdgl<T> {
     pub fn len_scalars(&self) -> usize {
         self.cell.h.len()
             + self.z.len()
-            + self.y.len()
             + self.eps.iter().map(|b| b.len()).sum::<usize>()
             + self.e.len()
             + self.zs.len()
-            + self.ys.len()
-            + self.z_bar.len()
-            + 3
+            + self.readout.len_scalars()
+            + 2
             + self.grad.len()
     }
 
@@ -132,7 +123,6 @@ impl<T: Scalar> Mdgl<T> {
         target: &DVector<T>,
         mask: T,
     ) {
-        let (kappa, c_out, lag) = (T::c(net.readout.kappa), T::c(net.readout.c()), net.readout.lag());
         let (n, d, pl) = (net.n, net.d(), net.p_loc());
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
         let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
@@ -165,23 +155,12 @@ impl<T: Scalar> Mdgl<T> {
             }
         }
         let z = net.cell.output(&cell);
-        let (z_read, zs_read) = if lag == 0 { (&z, &zs) } else { (&self.z, &self.zs) }; // z^{t−δ}, Ẑ^{t−δ}
-        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
-        let (err, g) = net.loss.value_and_grad(&y, target);
-        let g = g * mask;
-        self.loss += err * mask;
-        self.ys = &self.ys * kappa + params.w_out() * zs_read * c_out; // rtrl.md Eq. (T3)
-        let dcell = self.ys.tr_mul(&g); // rtrl.md Eq. (T4)
-        self.grad.add_flat_cells(net, &dcell);
-        self.z_bar = &self.z_bar * kappa + z_read * c_out; // rtrl.md Eq. (T5)
-        self.b_bar = self.b_bar * kappa + c_out;
-        let nc = net.n_cell_tensors();
-        self.grad.tensors[nc].value += &g * self.z_bar.transpose();
-        self.grad.tensors[nc + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one());
+        // rtrl.md Eqs. (Y1), (T3)–(T5) with Ẑ^{t−δ}
+        self.loss +=
+            self.readout.step(net, params, (&self.z, &self.zs), (&z, &zs), target, mask, &mut self.grad);
         self.steps += 1;
         self.cell = cell;
         self.z = z;
-        self.y = y;
         self.zs = zs;
     }
 }
@@ -197,8 +176,6 @@ pub fn gradient<T: Scalar>(
     params.validate(net)?;
     seq.validate(net)?;
     let w = params.cell_tensors(net);
-    for t in 0..seq.len() {
-        st.step(net, params, &w, &seq.x[t].map(T::c), &seq.target[t].map(T::c), T::c(seq.mask[t]));
-    }
+    for_each_step(seq, |_, x, target, mask| st.step(net, params, &w, x, target, mask));
     Ok(Estimate { loss: st.loss, grad: st.grad })
 }

@@ -25,6 +25,11 @@
 //! Any stack of cells; any scalar. Memory `O(Σ_l N_l d_l P_l)`, i.e. per-layer RTRL (`O(P)` per
 //! layer for cells without lateral recurrence, `O(N³)` with it).
 //!
+//! The readout side uses the core's shared bookkeeping (`docs/rtrl.md` §7):
+//! [`credit_core::online::OnlineReadout`] (Y1 and the readout's exact gradient, as (T5)) and
+//! [`credit_core::online::sensitivity_step`] (the readout trace `Y^l` and `(Y^l)ᵀ g`, rtrl.md
+//! (T3)–(T4) per layer's parameters).
+//!
 //! ## Reference
 //! T. Bohnstingl, S. Woźniak, A. Pantazi, E. Eleftheriou, "Online spatio-temporal learning in
 //! deep neural networks", IEEE TNNLS (2022), arXiv:2007.12723 (abstract read; the split as in
@@ -33,7 +38,10 @@
 pub mod fast;
 
 use credit_core::cell::output_times;
-use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
+use credit_core::online::{
+    OnlineReadout, layer_weights, read_rows, read_vector, sensitivity_step, zero_cells, zero_outputs,
+};
+use credit_core::stack::{InterLayer, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -60,17 +68,15 @@ pub fn gradient<T: Scalar>(
     stack.validate_params(params)?;
     stack.validate_sequence(seq)?;
     let nl = stack.layers.len();
-    let w: Vec<Vec<DMatrix<T>>> =
-        (0..nl).map(|l| stack.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect()).collect();
+    let w = layer_weights(stack, params);
     let nt = params.tensors.len();
     let (w_out, b_out) = (&params.tensors[nt - 2].value, &params.tensors[nt - 1].value);
-    let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
+    let lag = stack.readout.lag();
     let p_of: Vec<usize> = (0..nl).map(|l| stack.layer_p(l)).collect();
     // flat offset of each layer's parameters among all cell parameters
     let base: Vec<usize> = (0..nl).map(|l| p_of[..l].iter().sum()).collect();
-    let mut cells: Vec<CellState<T>> =
-        stack.layers.iter().map(|l| CellState::zeros(l.n, l.cell.state_dim(), l.cell.is_spiking())).collect();
-    let mut z: Vec<DVector<T>> = stack.layers.iter().map(|l| DVector::zeros(l.n)).collect();
+    let mut cells: Vec<CellState<T>> = zero_cells(stack);
+    let mut z: Vec<DVector<T>> = zero_outputs(stack);
     // temporal traces: S^l over layer l's own parameters
     let mut s: Vec<DMatrix<T>> = (0..nl)
         .map(|l| DMatrix::zeros(stack.layers[l].n * stack.layers[l].cell.state_dim(), p_of[l]))
@@ -82,8 +88,7 @@ pub fn gradient<T: Scalar>(
     let mut ys: Vec<DMatrix<T>> = (0..nl).map(|l| DMatrix::zeros(stack.n_out, p_of[l])).collect();
     let mut ys_read_prev: Vec<DMatrix<T>> =
         (0..nl).map(|l| DMatrix::zeros(stack.n_read(), p_of[l])).collect();
-    let mut y = DVector::<T>::zeros(stack.n_out);
-    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(stack.n_read()), T::zero());
+    let mut readout = OnlineReadout::new(stack.n_read(), stack.n_out);
     let mut read_prev = DVector::<T>::zeros(stack.n_read());
     let mut loss = T::zero();
     let mut grad_flat = DVector::<T>::zeros(stack.p_cells());
@@ -138,42 +143,23 @@ pub fn gradient<T: Scalar>(
             }
             chain.push(c);
         }
-        let read = match stack.readout_from {
-            ReadoutFrom::Top => z[nl - 1].clone(),
-            ReadoutFrom::All => {
-                DVector::from_iterator(stack.n_read(), z.iter().flat_map(|v| v.iter().copied()))
-            }
-        };
-        let r_now = if lag == 0 { read.clone() } else { read_prev.clone() };
-        y = stack.readout.next(&y, w_out, b_out, &r_now); // Eq. (S2)
-        let (err, g) = stack.loss.value_and_grad(&y, &seq.target[t].map(T::c));
-        let m = T::c(seq.mask[t]);
-        let g = g * m;
-        loss += err * m;
+        let read = read_vector(stack, &z);
+        let r_now = if lag == 0 { &read } else { &read_prev };
+        let target = seq.target[t].map(T::c);
+        let (err, g) =
+            readout.observe(&stack.readout, &stack.loss, w_out, b_out, r_now, &target, T::c(seq.mask[t])); // Eq. (S2)
+        loss += err;
         for l in 0..nl {
-            let read_s = match stack.readout_from {
-                ReadoutFrom::Top => chain[l][nl - 1].clone(),
-                ReadoutFrom::All => {
-                    let mut rs = DMatrix::zeros(stack.n_read(), p_of[l]);
-                    let mut off = 0;
-                    for k in 0..nl {
-                        rs.rows_mut(off, stack.layers[k].n).copy_from(&chain[l][k]);
-                        off += stack.layers[k].n;
-                    }
-                    rs
-                }
-            };
-            let rs_now = if lag == 0 { read_s.clone() } else { ys_read_prev[l].clone() };
-            ys[l] = &ys[l] * kappa + w_out * rs_now * c_out; // the readout's own exact trace
+            let read_s = read_rows(stack, &chain[l]); // the readout's rows of Z̃^{·←l}
+            let rs_now = if lag == 0 { &read_s } else { &ys_read_prev[l] };
+            // the readout's own exact trace Y^l ← κ Y^l + c W_out Z̃_read^{t−δ}, and (Y^l)ᵀ g:
+            // rtrl.md (T3)–(T4) for layer l's parameters
+            let gl = sensitivity_step(&mut ys[l], &stack.readout, w_out, rs_now, &g);
             madds += (stack.n_out * stack.n_read() + stack.n_out) as u64 * p_of[l] as u64;
-            let gl = ys[l].tr_mul(&g);
             grad_flat.rows_mut(base[l], p_of[l]).axpy(T::one(), &gl, T::one());
             ys_read_prev[l] = read_s;
         }
-        z_bar = &z_bar * kappa + &r_now * c_out;
-        b_bar = b_bar * kappa + c_out;
-        grad.tensors[nt - 2].value += &g * z_bar.transpose();
-        grad.tensors[nt - 1].value.column_mut(0).axpy(b_bar, &g, T::one());
+        readout.add_exact_grad(&stack.readout, r_now, &g, &mut grad); // the readout's exact gradient, (T5)
         read_prev = read;
         chain_prev = chain;
     }

@@ -12,7 +12,8 @@
 //! the learned timescales. With `A = I`, `α_i = α` and `η_A = η_α = 0`, (K3) is (RF1) with
 //! `α_r = α` and (K5) is (RF3): KeRNL = RFLO (`kernl-fixed=rflo`).
 
-use crate::{Estimate, check_feedback, drive, rate_alpha, tanh_prime};
+use crate::{Estimate, drive, filtered_update, rate_alpha, run, tanh_prime};
+use credit_core::online::OnlineReadout;
 use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
@@ -54,8 +55,6 @@ pub struct Kernl<T: Scalar> {
     pub cell: CellState<T>,
     /// `z^t`.
     pub z: DVector<T>,
-    /// `y^t`.
-    pub y: DVector<T>,
     /// The perturbed network's state `h̃^t`.
     pub noisy: CellState<T>,
     /// The perturbation `ζ^t` to apply at the next step.
@@ -68,10 +67,8 @@ pub struct Kernl<T: Scalar> {
     pub trace: DMatrix<T>,
     /// `B̄^t` (Eq. K5).
     pub trace_bar: DMatrix<T>,
-    /// `z̄^t`.
-    pub z_bar: DVector<T>,
-    /// `b̄^t`.
-    pub b_bar: T,
+    /// `y^t`, `z̄^t`, `b̄^t` (eprop.md Eq. (E6); the core's shared [`OnlineReadout`]).
+    pub readout: OnlineReadout<T>,
     rng: ChaCha8Rng,
     cfg: KernlConfig,
     /// Steps consumed.
@@ -128,15 +125,13 @@ impl<T: Scalar> Kernl<T> {
             alpha,
             cell: CellState::zeros(net.n, 1, false),
             z: DVector::zeros(net.n),
-            y: DVector::zeros(net.n_out),
             noisy: CellState::zeros(net.n, 1, false),
             zeta: DVector::zeros(net.n),
             omega: DVector::zeros(net.n),
             gamma: DVector::zeros(net.n),
             trace: DMatrix::zeros(net.n, net.p_loc()),
             trace_bar: DMatrix::zeros(net.n, net.p_loc()),
-            z_bar: DVector::zeros(net.n),
-            b_bar: T::zero(),
+            readout: OnlineReadout::for_network(net),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x4E_52_4E_4C),
             cfg: cfg.clone(),
             steps: 0,
@@ -151,15 +146,14 @@ impl<T: Scalar> Kernl<T> {
             + self.alpha.len()
             + self.cell.h.len()
             + self.z.len()
-            + self.y.len()
             + self.noisy.h.len()
             + self.zeta.len()
             + self.omega.len()
             + self.gamma.len()
             + self.trace.len()
             + self.trace_bar.len()
-            + self.z_bar.len()
-            + 3
+            + self.readout.len_scalars()
+            + 2
             + self.grad.len()
     }
 
@@ -174,7 +168,7 @@ impl<T: Scalar> Kernl<T> {
         target: &DVector<T>,
         mask: T,
     ) {
-        let (kappa, c_out, lag) = (T::c(net.readout.kappa), T::c(net.readout.c()), net.readout.lag());
+        let (c_out, lag) = (T::c(net.readout.c()), net.readout.lag());
         let alpha_net = T::c(rate_alpha(net).unwrap_or(1.0));
         let (u, a_hat) = drive(w, &self.z, x);
         let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
@@ -201,30 +195,18 @@ impl<T: Scalar> Kernl<T> {
         self.alpha -= grad_alpha * T::c(self.cfg.lr_alpha);
         let z = net.cell.output(&cell);
         let z_read = if lag == 0 { &z } else { &self.z }; // z^{t−δ}
-        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
-        let (e, g) = net.loss.value_and_grad(&y, target);
-        let g = g * mask;
-        self.loss += e * mask;
-        let prev = std::mem::replace(&mut self.trace_bar, DMatrix::zeros(0, 0));
-        self.trace_bar = &prev * kappa + &self.trace; // Eq. (K5)
-        let read = if lag == 0 { &self.trace_bar } else { &prev }; // B̄^{t−δ}
+        let (w_out, b_out) = (params.w_out(), params.b_out());
+        let (e, g) = self.readout.observe(&net.readout, &net.loss, w_out, b_out, z_read, target, mask); // Eq. (Y1)
+        self.loss += e;
         let q = fb * &g * c_out; // Eq. (K5): q^t = c W_FBᵀ g^t
         let signal = self.a.tr_mul(&q); // Eq. (K5): (Aᵀ q)_i = Σ_k q_k A_ki
-        for i in 0..net.n {
-            let row: Vec<T> = read.row(i).iter().map(|&v| v * signal[i]).collect();
-            self.grad.add_local_row(net, i, &row); // Eq. (K5)
-        }
-        self.z_bar = &self.z_bar * kappa + z_read * c_out; // eprop.md Eq. (E6)
-        self.b_bar = self.b_bar * kappa + c_out;
-        let nc = net.n_cell_tensors();
-        self.grad.tensors[nc].value += &g * self.z_bar.transpose();
-        self.grad.tensors[nc + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one());
+        filtered_update(net, &self.trace, &mut self.trace_bar, &signal, &mut self.grad); // Eq. (K5): B̄, ΔW
+        self.readout.add_exact_grad(&net.readout, z_read, &g, &mut self.grad); // eprop.md Eq. (E6)
         self.steps += 1;
         self.zeta = zeta;
         self.noisy = noisy;
         self.cell = cell;
         self.z = z;
-        self.y = y;
     }
 }
 
@@ -237,12 +219,6 @@ pub fn gradient<T: Scalar>(
     cfg: &KernlConfig,
 ) -> credit_core::Result<Estimate<T>> {
     let mut st = Kernl::new(net, cfg)?;
-    check_feedback(net, fb)?;
-    params.validate(net)?;
-    seq.validate(net)?;
-    let (w, fb) = (params.cell_tensors(net), fb.map(T::c));
-    for t in 0..seq.len() {
-        st.step(net, params, &w, &fb, &seq.x[t].map(T::c), &seq.target[t].map(T::c), T::c(seq.mask[t]));
-    }
+    run(net, params, seq, fb, |w, fb, x, target, mask| st.step(net, params, w, fb, x, target, mask))?;
     Ok(Estimate { loss: st.loss, grad: st.grad })
 }

@@ -12,6 +12,10 @@
 //! learning rates it is RFLO exactly — the test `test_kernl_reduce_rflo` of the authors'
 //! review code `omarschall/vanilla-rtrl`, relation `kernl-fixed=rflo`).
 //!
+//! Both use the core's [`credit_core::online::OnlineReadout`] for the readout (Y1) and its exact
+//! gradient (`docs/eprop.md` (E6) = `docs/rtrl.md` (T5), §7), and share the filtered trace
+//! update (RF2)–(RF3) / (K5) and the checks and loop of `gradient` (this module).
+//!
 //! ## Requirements
 //! The leaky rate cell only ([`credit_core::cell::Rate`]): both traces are written for
 //! `h^t = (1 − α) h^{t−1} + α φ(u^t)` with `D = (1 − α) I` and the immediate influence
@@ -27,7 +31,8 @@ pub use kernl::{Kernl, KernlConfig};
 pub use rflo::Rflo;
 
 use credit_core::cell::Cell;
-use credit_core::{Network, Params, Scalar};
+use credit_core::online::for_each_step;
+use credit_core::{Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
 /// What a run returns.
@@ -98,4 +103,42 @@ pub(crate) fn drive<T: Scalar>(
 pub(crate) fn tanh_prime<T: Scalar>(u: T) -> T {
     let t = u.stable_tanh();
     T::one() - t * t
+}
+
+/// The filtered trace and its update, shared by RFLO and KeRNL (KeRNL's (K5) is RFLO's
+/// (RF2)–(RF3) with the signal `Aᵀ q^t` in place of `q^t`): `B̄^t = κ B̄^{t−1} + B^t` (Eq. RF2 /
+/// K5), then `ΔW_{ij} += signal_i B̄_{ij}^{t−δ}` (Eq. RF3 / K5) into the cell tensors of `grad`
+/// (row `i` in neuron `i`'s local layout `w_in | w_rec | b`).
+pub(crate) fn filtered_update<T: Scalar>(
+    net: &Network,
+    trace: &DMatrix<T>,
+    trace_bar: &mut DMatrix<T>,
+    signal: &DVector<T>,
+    grad: &mut Params<T>,
+) {
+    let prev = std::mem::replace(trace_bar, DMatrix::zeros(0, 0));
+    *trace_bar = &prev * T::c(net.readout.kappa) + trace; // Eq. (RF2) / (K5)
+    let read = if net.readout.lag() == 0 { &*trace_bar } else { &prev }; // B̄^{t−δ}
+    for i in 0..net.n {
+        let row: Vec<T> = read.row(i).iter().map(|&v| v * signal[i]).collect();
+        grad.add_local_row(net, i, &row); // Eq. (RF3) / (K5)
+    }
+}
+
+/// The checks and the loop shared by [`rflo::gradient`] and [`kernl::gradient`]: the feedback
+/// (`feedback.B`), `params` and `seq` validated, then `step(w, fb, x^t, y^{*t}, m^t)` for every
+/// step with the cell tensors `w` and the feedback in `T`.
+pub(crate) fn run<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    fb: &DMatrix<f64>,
+    mut step: impl FnMut(&[DMatrix<T>], &DMatrix<T>, &DVector<T>, &DVector<T>, T),
+) -> credit_core::Result<()> {
+    check_feedback(net, fb)?;
+    params.validate(net)?;
+    seq.validate(net)?;
+    let (w, fb) = (params.cell_tensors(net), fb.map(T::c));
+    for_each_step(seq, |_, x, target, mask| step(&w, &fb, x, target, mask));
+    Ok(())
 }

@@ -8,7 +8,8 @@
 //! argument, "typically equal to alpha for the network"); (RF2) is the leaky readout's filter,
 //! the identity for `κ = 0, δ = 0` (Murray's instantaneous readout).
 
-use crate::{Estimate, check_feedback, drive, rate_alpha, tanh_prime};
+use crate::{Estimate, drive, filtered_update, rate_alpha, run, tanh_prime};
+use credit_core::online::OnlineReadout;
 use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -21,16 +22,13 @@ pub struct Rflo<T: Scalar> {
     pub cell: CellState<T>,
     /// `z^t`.
     pub z: DVector<T>,
-    /// `y^t`.
-    pub y: DVector<T>,
     /// `B^t`, `N × P_loc` (Eq. RF1).
     pub trace: DMatrix<T>,
     /// `B̄^t` (Eq. RF2).
     pub trace_bar: DMatrix<T>,
-    /// `z̄^t`, `b̄^t` for the exact readout gradient.
-    pub z_bar: DVector<T>,
-    /// `b̄^t`.
-    pub b_bar: T,
+    /// `y^t`, and `z̄^t`, `b̄^t` for the exact readout gradient (eprop.md Eq. (E6); the core's
+    /// shared [`OnlineReadout`]).
+    pub readout: OnlineReadout<T>,
     /// Steps consumed.
     pub steps: usize,
     /// Accumulated loss.
@@ -54,11 +52,9 @@ impl<T: Scalar> Rflo<T> {
             alpha_r,
             cell: CellState::zeros(net.n, 1, false),
             z: DVector::zeros(net.n),
-            y: DVector::zeros(net.n_out),
             trace: DMatrix::zeros(net.n, net.p_loc()),
             trace_bar: DMatrix::zeros(net.n, net.p_loc()),
-            z_bar: DVector::zeros(net.n),
-            b_bar: T::zero(),
+            readout: OnlineReadout::for_network(net),
             steps: 0,
             loss: T::zero(),
             grad: Params::zeros(net),
@@ -69,11 +65,10 @@ impl<T: Scalar> Rflo<T> {
     pub fn len_scalars(&self) -> usize {
         self.cell.h.len()
             + self.z.len()
-            + self.y.len()
             + self.trace.len()
             + self.trace_bar.len()
-            + self.z_bar.len()
-            + 3
+            + self.readout.len_scalars()
+            + 2
             + self.grad.len()
     }
 
@@ -88,7 +83,7 @@ impl<T: Scalar> Rflo<T> {
         target: &DVector<T>,
         mask: T,
     ) {
-        let (kappa, c_out, lag) = (T::c(net.readout.kappa), T::c(net.readout.c()), net.readout.lag());
+        let (c_out, lag) = (T::c(net.readout.c()), net.readout.lag());
         let a_r = T::c(self.alpha_r);
         let (u, a_hat) = drive(w, &self.z, x);
         for i in 0..net.n {
@@ -100,27 +95,15 @@ impl<T: Scalar> Rflo<T> {
         let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
         let z = net.cell.output(&cell);
         let z_read = if lag == 0 { &z } else { &self.z }; // z^{t−δ}
-        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
-        let (e, g) = net.loss.value_and_grad(&y, target);
-        let g = g * mask;
-        self.loss += e * mask;
-        let prev = std::mem::replace(&mut self.trace_bar, DMatrix::zeros(0, 0));
-        self.trace_bar = &prev * kappa + &self.trace; // Eq. (RF2)
-        let read = if lag == 0 { &self.trace_bar } else { &prev }; // B̄^{t−δ}
+        let (w_out, b_out) = (params.w_out(), params.b_out());
+        let (e, g) = self.readout.observe(&net.readout, &net.loss, w_out, b_out, z_read, target, mask); // Eq. (Y1)
+        self.loss += e;
         let q = fb * &g * c_out; // Eq. (RF3): q^t = c W_FBᵀ g^t
-        for i in 0..net.n {
-            let row: Vec<T> = read.row(i).iter().map(|&v| v * q[i]).collect();
-            self.grad.add_local_row(net, i, &row); // Eq. (RF3)
-        }
-        self.z_bar = &self.z_bar * kappa + z_read * c_out; // eprop.md Eq. (E6)
-        self.b_bar = self.b_bar * kappa + c_out;
-        let k = net.n_cell_tensors();
-        self.grad.tensors[k].value += &g * self.z_bar.transpose();
-        self.grad.tensors[k + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one());
+        filtered_update(net, &self.trace, &mut self.trace_bar, &q, &mut self.grad); // Eqs. (RF2), (RF3)
+        self.readout.add_exact_grad(&net.readout, z_read, &g, &mut self.grad); // eprop.md Eq. (E6)
         self.steps += 1;
         self.cell = cell;
         self.z = z;
-        self.y = y;
     }
 }
 
@@ -133,12 +116,6 @@ pub fn gradient<T: Scalar>(
     alpha_r: f64,
 ) -> credit_core::Result<Estimate<T>> {
     let mut st = Rflo::new(net, alpha_r)?;
-    check_feedback(net, fb)?;
-    params.validate(net)?;
-    seq.validate(net)?;
-    let (w, fb) = (params.cell_tensors(net), fb.map(T::c));
-    for t in 0..seq.len() {
-        st.step(net, params, &w, &fb, &seq.x[t].map(T::c), &seq.target[t].map(T::c), T::c(seq.mask[t]));
-    }
+    run(net, params, seq, fb, |w, fb, x, target, mask| st.step(net, params, w, fb, x, target, mask))?;
     Ok(Estimate { loss: st.loss, grad: st.grad })
 }

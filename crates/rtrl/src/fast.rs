@@ -23,175 +23,20 @@
 //! The local Jacobians come from the core's [`CellModel::jacobians`] (their cost is `O(N²d)`
 //! per step, negligible against the `O(N²·d·P)` GEMM). Every sensitivity buffer is allocated
 //! before the time loop; inside it only the core's per-step Jacobians, cell state and `K`-sized
-//! readout vectors are allocated.
+//! readout vectors are allocated. The column kernels ([`credit_core::columns`]) and the readout
+//! ([`credit_core::online::OnlineReadout`]) are the core's, shared with the fast paths of deep
+//! e-prop and OSTL (`docs/rtrl.md` §7).
 
 use crate::Rtrl;
 use crate::stack::StackRtrl;
+use credit_core::columns::{
+    add_immediate, d_column, d_in_place, flatten_d, flatten_rows, load, output_column, output_into, owners,
+    readout_acc, stack_owners,
+};
+use credit_core::online::{OnlineReadout, layer_weights, read_vector_into, zero_cells, zero_outputs};
 use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
-use credit_core::{CellModel, CellState, Edges, LocalJacobians, Network, Params, Scalar, Sequence};
+use credit_core::{CellModel, CellState, Edges, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
-
-/// `S ← D^t S` in place, column by column (Eq. T1, the implicit term): `s` has `N·d`
-/// neuron-major rows; `dflat` holds the `N` blocks `D_jj^t` row-major (`d·d` each), filled by
-/// [`flatten_d`].
-pub(crate) fn d_in_place<T: Scalar>(dflat: &[T], d: usize, s: &mut DMatrix<T>) {
-    let nd = s.nrows();
-    if nd == 0 {
-        return;
-    }
-    if d == 1 {
-        for col in s.as_mut_slice().chunks_exact_mut(nd) {
-            for (x, &dj) in col.iter_mut().zip(dflat) {
-                *x *= dj;
-            }
-        }
-        return;
-    }
-    let mut tmp = [T::zero(); 8];
-    assert!(d <= tmp.len(), "state dimension above 8");
-    for col in s.as_mut_slice().chunks_exact_mut(nd) {
-        for (blk, dj) in col.chunks_exact_mut(d).zip(dflat.chunks_exact(d * d)) {
-            for c in 0..d {
-                let mut acc = T::zero();
-                for c2 in 0..d {
-                    acc += dj[c * d + c2] * blk[c2];
-                }
-                tmp[c] = acc;
-            }
-            blk.copy_from_slice(&tmp[..d]);
-        }
-    }
-}
-
-/// The blocks `D_jj^t` of `jac` row-major into `out` (`N·d·d`).
-pub(crate) fn flatten_d<T: Scalar>(jac: &LocalJacobians<T>, out: &mut [T]) {
-    for (j, b) in jac.d.iter().enumerate() {
-        let d = b.nrows();
-        for c in 0..d {
-            for c2 in 0..d {
-                out[j * d * d + c * d + c2] = b[(c, c2)];
-            }
-        }
-    }
-}
-
-/// `Z ← ∂z/∂h · S` (Eq. T2) into a preallocated `N × P` buffer; `rows` is the `N×d` output
-/// Jacobian, `s` has `N·d` rows and the same columns as `z`.
-pub(crate) fn output_into<T: Scalar>(rows: &DMatrix<T>, s: &DMatrix<T>, z: &mut DMatrix<T>) {
-    let (n, d) = rows.shape();
-    let nd = n * d;
-    if n == 0 {
-        return;
-    }
-    // `rows` is column-major N×d: entry (j, c) at c·N + j; flatten neuron-major
-    let mut f = Vec::with_capacity(nd);
-    for j in 0..n {
-        for c in 0..d {
-            f.push(rows[(j, c)]);
-        }
-    }
-    for (zc, sc) in z.as_mut_slice().chunks_exact_mut(n).zip(s.as_slice().chunks_exact(nd)) {
-        if d == 1 {
-            for ((zj, &sj), &fj) in zc.iter_mut().zip(sc).zip(&f) {
-                *zj = fj * sj;
-            }
-        } else {
-            for (j, zj) in zc.iter_mut().enumerate() {
-                let mut acc = T::zero();
-                for c in 0..d {
-                    acc += f[j * d + c] * sc[j * d + c];
-                }
-                *zj = acc;
-            }
-        }
-    }
-}
-
-/// `S += I^t` (Eq. T1, the immediate term): column `p` of `s` receives block `owner[p].0`'s
-/// column `owner[p].1` in the rows of that neuron (`owner` from [`owners`]; columns whose
-/// owner is `None` belong to other layers).
-pub(crate) fn add_immediate<T: Scalar>(
-    i: &[DMatrix<T>],
-    owner: &[Option<(usize, usize)>],
-    s: &mut DMatrix<T>,
-) {
-    let nd = s.nrows();
-    if nd == 0 {
-        return;
-    }
-    for (col, own) in s.as_mut_slice().chunks_exact_mut(nd).zip(owner) {
-        if let Some((j, q)) = *own {
-            let b = &i[j];
-            let d = b.nrows();
-            for c in 0..d {
-                col[j * d + c] += b[(c, q)];
-            }
-        }
-    }
-}
-
-/// For every flat cell parameter of a single layer, its `(neuron j, local index q)`: the
-/// inverse of [`Network::flat_index_of_local`].
-pub(crate) fn owners(net: &Network) -> Vec<Option<(usize, usize)>> {
-    let mut o = vec![None; net.p_cell()];
-    for j in 0..net.n {
-        for q in 0..net.p_loc() {
-            o[net.flat_index_of_local(j, q)] = Some((j, q));
-        }
-    }
-    o
-}
-
-/// For every flat cell parameter of the stack (all layers), its `(neuron, local index)` if it
-/// belongs to layer `l` (the inverse of [`Stack::locate_local`]).
-pub(crate) fn stack_owners(stack: &Stack, l: usize) -> Vec<Option<(usize, usize)>> {
-    let mut o = vec![None; stack.p_cells()];
-    let layer = &stack.layers[l];
-    let p_loc: usize = layer.cell.tensor_cols(stack.layer_input(l), layer.n).iter().sum();
-    for j in 0..layer.n {
-        for q in 0..p_loc {
-            o[stack.locate_local(l, j, q).2] = Some((j, q));
-        }
-    }
-    o
-}
-
-/// `dst ← src` elementwise from `f64` data (the sequence) without allocating.
-pub(crate) fn load<T: Scalar>(dst: &mut DVector<T>, src: &DVector<f64>) {
-    for (a, &b) in dst.iter_mut().zip(src.iter()) {
-        *a = T::c(b);
-    }
-}
-
-/// `Y += c · W^{out}[:, off..off+N] · Z` (Eq. T3 without the decay) for a `K × P` readout
-/// sensitivity and an `N × P` `Z`, with `wt = (W^{out})ᵀ` so that each readout row is a
-/// contiguous column: `K` dot products of length `N` per column of `Z`. (nalgebra's `gemm`
-/// leaves `matrixmultiply` when a dimension is ≤ 5, as `K` usually is, for a loop of short
-/// `axpy`s that cost more than the whole `O(N²P)` GEMM of (T1) at `K = 2`.)
-pub(crate) fn readout_acc<T: Scalar>(
-    ys: &mut DMatrix<T>,
-    wt: &DMatrix<T>,
-    off: usize,
-    zs: &DMatrix<T>,
-    c: T,
-) {
-    let (k_out, n) = (ys.nrows(), zs.nrows());
-    if n == 0 || k_out == 0 {
-        return;
-    }
-    let wt = wt.as_slice();
-    let nw = wt.len() / k_out; // rows of wt
-    for (yc, zc) in ys.as_mut_slice().chunks_exact_mut(k_out).zip(zs.as_slice().chunks_exact(n)) {
-        for (k, yk) in yc.iter_mut().enumerate() {
-            let wk = &wt[k * nw + off..k * nw + off + n];
-            let mut acc = T::zero();
-            for (&a, &b) in wk.iter().zip(zc) {
-                acc += a * b;
-            }
-            *yk += c * acc;
-        }
-    }
-}
 
 /// `S ← D^t S + I^t` in one pass over the columns (Eq. T1 without the explicit term): per
 /// column, [`d_in_place`] and then [`add_immediate`] while the column is in cache.
@@ -206,28 +51,11 @@ fn d_plus_immediate<T: Scalar>(
     if nd == 0 {
         return;
     }
-    let mut tmp = [T::zero(); 8];
-    assert!(d <= tmp.len(), "state dimension above 8");
     for (col, own) in s.as_mut_slice().chunks_exact_mut(nd).zip(owner) {
-        if d == 1 {
-            for (x, &dj) in col.iter_mut().zip(dflat) {
-                *x *= dj;
-            }
-        } else {
-            for (blk, dj) in col.chunks_exact_mut(d).zip(dflat.chunks_exact(d * d)) {
-                for c in 0..d {
-                    let mut acc = T::zero();
-                    for c2 in 0..d {
-                        acc += dj[c * d + c2] * blk[c2];
-                    }
-                    tmp[c] = acc;
-                }
-                blk.copy_from_slice(&tmp[..d]);
-            }
-        }
+        d_column(dflat, d, col); // D^t S^{t−1}
         if let Some((j, q)) = *own {
             for c in 0..d {
-                col[j * d + c] += i[j][(c, q)];
+                col[j * d + c] += i[j][(c, q)]; // + I^t
             }
         }
     }
@@ -252,29 +80,12 @@ fn output_readout<T: Scalar>(
     if n == 0 {
         return;
     }
-    let mut f = Vec::with_capacity(n * d);
-    for j in 0..n {
-        for c in 0..d {
-            f.push(rows[(j, c)]);
-        }
-    }
+    let f = flatten_rows(rows);
     let wt = wt.as_slice();
     let cols = zs.as_mut_slice().chunks_exact_mut(n).zip(s.as_slice().chunks_exact(n * d));
     let ycols = ys.as_mut_slice().chunks_exact_mut(k_out.max(1));
     for (((zc, sc), yc), gp) in cols.zip(ycols).zip(grad.iter_mut()) {
-        if d == 1 {
-            for ((zj, &sj), &fj) in zc.iter_mut().zip(sc).zip(&f) {
-                *zj = fj * sj;
-            }
-        } else {
-            for (j, zj) in zc.iter_mut().enumerate() {
-                let mut acc = T::zero();
-                for c in 0..d {
-                    acc += f[j * d + c] * sc[j * d + c];
-                }
-                *zj = acc;
-            }
-        }
+        output_column(&f, d, sc, zc); // Eq. (T2)
         let mut gacc = T::zero();
         for ((yk, wk), &gk) in yc.iter_mut().zip(wt.chunks_exact(n)).zip(g.iter()) {
             if update_y {
@@ -311,13 +122,12 @@ pub fn gradient<T: Scalar>(
     let w_out_t = w_out.transpose();
     let mut cell = CellState::<T>::zeros(n, d, net.cell.is_spiking());
     let mut z = DVector::<T>::zeros(n);
-    let mut y = DVector::<T>::zeros(net.n_out);
+    let mut readout = OnlineReadout::for_network(net);
     let mut s = DMatrix::<T>::zeros(n * d, p);
     let mut zs = DMatrix::<T>::zeros(n, p);
     let mut ys = DMatrix::<T>::zeros(net.n_out, p);
     let mut dflat = vec![T::zero(); n * d * d];
     let mut grad_flat = DVector::<T>::zeros(p);
-    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(n), T::zero());
     let reg = net.reg.is_some();
     let mut z_sum = DVector::<T>::zeros(n);
     let mut zs_sum = DMatrix::<T>::zeros(if reg { n } else { 0 }, if reg { p } else { 0 });
@@ -325,7 +135,6 @@ pub fn gradient<T: Scalar>(
     let mut target = DVector::<T>::zeros(net.n_out);
     let mut loss = T::zero();
     let mut grad = Params::zeros(net);
-    let nc = net.n_cell_tensors();
     for t in 0..seq.len() {
         load(&mut x, &seq.x[t]);
         load(&mut target, &seq.target[t]);
@@ -333,11 +142,9 @@ pub fn gradient<T: Scalar>(
         let jac = net.cell.jacobians(&w, &cell, &z, &x);
         let next = net.cell.step(&w, &cell, &z, &x, &Edges::default());
         let z_new = net.cell.output(&next);
-        // Eq. (Y1) with z^{t-δ}
-        y = net.readout.next(&y, w_out, b_out, if lag == 0 { &z_new } else { &z });
-        let (e, g) = net.loss.value_and_grad(&y, &target);
-        let g = g * mask;
-        loss += e * mask;
+        let z_read = if lag == 0 { &z_new } else { &z }; // z^{t-δ}
+        let (e, g) = readout.observe(&net.readout, &net.loss, w_out, b_out, z_read, &target, mask); // Eq. (Y1)
+        loss += e;
         if lag == 1 {
             // Eq. (T3) with Z^{t-1}, before Z is overwritten
             ys *= kappa;
@@ -350,12 +157,7 @@ pub fn gradient<T: Scalar>(
         // Eqs. (T2), (T3) when δ = 0, (T4): Z^t = ∂z^t/∂h^t S^t, Y^t, the gradient, one pass
         let rows = net.cell.output_jacobian(&next);
         output_readout(&rows, &s, &mut zs, &mut ys, &w_out_t, (kappa, c_out, lag == 0), &g, &mut grad_flat);
-        let z_read = if lag == 0 { &z_new } else { &z };
-        z_bar *= kappa; // Eq. (T5)
-        z_bar.axpy(c_out, z_read, T::one());
-        b_bar = b_bar * kappa + c_out;
-        grad.tensors[nc].value.ger(T::one(), &g, &z_bar, T::one());
-        grad.tensors[nc + 1].value.column_mut(0).axpy(b_bar, &g, T::one());
+        readout.add_exact_grad(&net.readout, z_read, &g, &mut grad); // Eq. (T5)
         if reg {
             z_sum += &z_new;
             zs_sum += &zs;
@@ -386,16 +188,14 @@ pub fn stack_gradient<T: Scalar>(
     stack.validate_sequence(seq)?;
     let nl = stack.layers.len();
     let p_tot = stack.p_cells();
-    let w: Vec<Vec<DMatrix<T>>> =
-        (0..nl).map(|l| stack.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect()).collect();
+    let w = layer_weights(stack, params);
     let nt = params.tensors.len();
     let (w_out, b_out) = (&params.tensors[nt - 2].value, &params.tensors[nt - 1].value);
     let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
     let owner: Vec<_> = (0..nl).map(|l| stack_owners(stack, l)).collect();
     let w_out_t = w_out.transpose();
-    let mut cells: Vec<CellState<T>> =
-        stack.layers.iter().map(|l| CellState::zeros(l.n, l.cell.state_dim(), l.cell.is_spiking())).collect();
-    let mut z: Vec<DVector<T>> = stack.layers.iter().map(|l| DVector::zeros(l.n)).collect();
+    let mut cells: Vec<CellState<T>> = zero_cells(stack);
+    let mut z: Vec<DVector<T>> = zero_outputs(stack);
     let mut z_old: Vec<DVector<T>> = z.clone();
     let mut s: Vec<DMatrix<T>> =
         stack.layers.iter().map(|l| DMatrix::zeros(l.n * l.cell.state_dim(), p_tot)).collect();
@@ -406,9 +206,8 @@ pub fn stack_gradient<T: Scalar>(
         stack.layers.iter().map(|l| DMatrix::zeros(if delayed { l.n } else { 0 }, p_tot)).collect();
     let mut dflat: Vec<Vec<T>> =
         stack.layers.iter().map(|l| vec![T::zero(); l.n * l.cell.state_dim().pow(2)]).collect();
-    let mut y = DVector::<T>::zeros(stack.n_out);
+    let mut readout = OnlineReadout::new(stack.n_read(), stack.n_out);
     let mut ys = DMatrix::<T>::zeros(stack.n_out, p_tot);
-    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(stack.n_read()), T::zero());
     let mut read = DVector::<T>::zeros(stack.n_read());
     let mut read_prev = DVector::<T>::zeros(stack.n_read());
     let mut x = DVector::<T>::zeros(stack.n_in);
@@ -473,33 +272,17 @@ pub fn stack_gradient<T: Scalar>(
             z[l] = layer.cell.output(&next);
             cells[l] = next;
         }
-        match stack.readout_from {
-            ReadoutFrom::Top => read.copy_from(&z[nl - 1]),
-            ReadoutFrom::All => {
-                let mut off = 0;
-                for zl in &z {
-                    read.rows_mut(off, zl.len()).copy_from(zl);
-                    off += zl.len();
-                }
-            }
-        }
+        read_vector_into(stack, &z, &mut read);
         let r_now = if lag == 0 { &read } else { &read_prev };
-        y = stack.readout.next(&y, w_out, b_out, r_now); // Eq. (S2)
-        load(&mut target, &seq.target[t]);
-        let (e, g) = stack.loss.value_and_grad(&y, &target);
-        let m = T::c(seq.mask[t]);
-        let g = g * m;
-        loss += e * m;
+        let (e, g) =
+            readout.observe(&stack.readout, &stack.loss, w_out, b_out, r_now, &target, T::c(seq.mask[t])); // Eq. (S2)
+        loss += e;
         if lag == 0 {
             readout_sens(&mut ys, &zs); // Eq. (T3)
         }
         madds += (stack.n_out * stack.n_read() + stack.n_out) as u64 * pt;
         grad_flat.gemv_tr(T::one(), &ys, &g, T::one()); // Eq. (T4)
-        z_bar *= kappa; // Eq. (T5)
-        z_bar.axpy(c_out, r_now, T::one());
-        b_bar = b_bar * kappa + c_out;
-        grad.tensors[nt - 2].value.ger(T::one(), &g, &z_bar, T::one());
-        grad.tensors[nt - 1].value.column_mut(0).axpy(b_bar, &g, T::one());
+        readout.add_exact_grad(&stack.readout, r_now, &g, &mut grad); // Eq. (T5)
         std::mem::swap(&mut read, &mut read_prev);
     }
     stack.add_flat(&mut grad, &grad_flat);

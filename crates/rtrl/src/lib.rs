@@ -23,6 +23,10 @@
 //! Expanding `Y^t` gives `Σ_t (∂E/∂z^t)·Z^t`: the gradient `Σ_t (∂E/∂z^t)(∂z^t/∂h^t) S^t` of
 //! equations.md §2 with the readout-only signal written causally.
 //!
+//! The readout side — (Y1), (T3)–(T5) — and the regulariser's sums and (T6) are the core's
+//! shared bookkeeping ([`credit_core::online::ForwardReadout`],
+//! [`credit_core::online::RateSums`], `docs/rtrl.md` §7); (T1)–(T2) are written out here.
+//!
 //! ## Requirements
 //! Any [`credit_core::Cell`]; any [`Scalar`]. Online: the loop consumes one step at a time and
 //! keeps only `S`, `Z`, `Y`, `z̄`, `b̄` and the previous cell state. Memory `O(N·d·P_cell)` =
@@ -36,6 +40,7 @@ pub mod fast;
 pub mod stack;
 
 use credit_core::cell::output_times;
+use credit_core::online::{ForwardReadout, RateSums, for_each_step};
 use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -48,29 +53,24 @@ pub struct Rtrl<T: Scalar> {
     pub grad: Params<T>,
 }
 
-/// The online state of RTRL after `t` steps.
+/// The online state of RTRL after `t` steps. The readout side (Eqs. Y1, T3–T5) and the
+/// regulariser's sums (Eq. T6) are the core's shared bookkeeping
+/// ([`credit_core::online::ForwardReadout`], [`credit_core::online::RateSums`]); Eqs. (T1)–(T2)
+/// are written out in [`RtrlState::step`].
 #[derive(Clone, Debug)]
 pub struct RtrlState<T: Scalar> {
     /// Cell state `(h^t, refractory^t)`.
     pub cell: CellState<T>,
     /// `z^t`.
     pub z: DVector<T>,
-    /// `y^t`.
-    pub y: DVector<T>,
     /// `S^t = dh^t/dθ_cell`, `(N·d)×P_cell`.
     pub s: DMatrix<T>,
     /// `Z^t = dz^t/dθ_cell`, `N×P_cell`.
     pub zs: DMatrix<T>,
-    /// `Y^t = dy^t/dθ_cell`, `K×P_cell`.
-    pub ys: DMatrix<T>,
-    /// `z̄^t`, the κ-filtered output (sensitivity of `y^t` to `W_out`).
-    pub z_bar: DVector<T>,
-    /// `b̄^t`, the κ-filtered constant (sensitivity of `y^t` to `b_out`).
-    pub b_bar: T,
-    /// `Σ_t z^t` (for the firing-rate regulariser, Eq. Y5).
-    pub z_sum: DVector<T>,
-    /// `Σ_t Z^t`, `N×P_cell` (for the firing-rate regulariser).
-    pub zs_sum: DMatrix<T>,
+    /// `y^t`, `Y^t = dy^t/dθ_cell` (`K×P_cell`), `z̄^t` and `b̄^t` (Eqs. T3, T5).
+    pub readout: ForwardReadout<T>,
+    /// `Σ_t z^t` and `Σ_t Z^t` (for the firing-rate regulariser, Eqs. Y5, T6).
+    pub sums: RateSums<T>,
     /// Steps consumed.
     pub steps: usize,
     /// Accumulated loss.
@@ -82,19 +82,13 @@ pub struct RtrlState<T: Scalar> {
 impl<T: Scalar> RtrlState<T> {
     /// The state at `t = 0`: everything zero.
     pub fn new(net: &Network) -> Self {
-        let nd = net.n * net.d();
-        let p = net.p_cell();
         RtrlState {
             cell: CellState::zeros(net.n, net.d(), net.cell.is_spiking()),
             z: DVector::zeros(net.n),
-            y: DVector::zeros(net.n_out),
-            s: DMatrix::zeros(nd, p),
-            zs: DMatrix::zeros(net.n, p),
-            ys: DMatrix::zeros(net.n_out, p),
-            z_bar: DVector::zeros(net.n),
-            b_bar: T::zero(),
-            z_sum: DVector::zeros(net.n),
-            zs_sum: DMatrix::zeros(net.n, p),
+            s: DMatrix::zeros(net.n * net.d(), net.p_cell()),
+            zs: DMatrix::zeros(net.n, net.p_cell()),
+            readout: ForwardReadout::new(net),
+            sums: RateSums::new(net),
             steps: 0,
             loss: T::zero(),
             grad: Params::zeros(net),
@@ -102,14 +96,10 @@ impl<T: Scalar> RtrlState<T> {
     }
 
     /// Ends the sequence: adds the firing-rate regulariser (Eq. Y5) to the loss and its
-    /// gradient `Σ_j ∂E_reg/∂z_j · Σ_t Z_j^t` (Eq. T6) — the regulariser depends on the whole
-    /// sequence's rates, so it can only be settled at the end.
+    /// gradient `Σ_j ∂E_reg/∂z_j · Σ_t Z_j^t` (Eq. T6, [`RateSums::finish`]) — the regulariser
+    /// depends on the whole sequence's rates, so it can only be settled at the end.
     pub fn finish(&mut self, net: &Network) {
-        let Some(reg) = &net.reg else { return };
-        let (e, g) = reg.value_and_grad(&self.z_sum, self.steps);
-        self.loss += e;
-        let dcell = self.zs_sum.tr_mul(&g); // Eq. (T6)
-        self.grad.add_flat_cells(net, &dcell);
+        self.sums.finish(net, self.steps, &mut self.loss, &mut self.grad); // Eq. (T6)
     }
 
     /// One online step with input `x^t`, target `y^{*t}` and mask `m^t` (all validated by
@@ -123,9 +113,6 @@ impl<T: Scalar> RtrlState<T> {
         target: &DVector<T>,
         mask: T,
     ) {
-        let kappa = T::c(net.readout.kappa);
-        let c_out = T::c(net.readout.c());
-        let lag = net.readout.lag();
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
         let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
         // Eq. (T1): S^t = D^t S^{t-1} + ∂M/∂z^{t-1} Z^{t-1} + I^t
@@ -134,27 +121,13 @@ impl<T: Scalar> RtrlState<T> {
         // Eq. (T2): Z^t = ∂z^t/∂h^t S^t
         let zs = output_times(&net.cell.output_jacobian(&cell), &s);
         let z = net.cell.output(&cell);
-        let (z_read, zs_read) = if lag == 0 { (&z, &zs) } else { (&self.z, &self.zs) }; // z^{t-δ}, Z^{t-δ}
-        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
-        let (e, g) = net.loss.value_and_grad(&y, target);
-        let g = g * mask;
-        self.loss += e * mask;
-        self.ys = &self.ys * kappa + params.w_out() * zs_read * c_out; // Eq. (T3)
-        let dcell = self.ys.tr_mul(&g); // Eq. (T4)
-        self.grad.add_flat_cells(net, &dcell);
-        if net.reg.is_some() {
-            self.z_sum += &z;
-            self.zs_sum += &zs;
-        }
+        // Eqs. (Y1), (T3)–(T5) with z^{t-δ}, Z^{t-δ}
+        self.loss +=
+            self.readout.step(net, params, (&self.z, &self.zs), (&z, &zs), target, mask, &mut self.grad);
+        self.sums.add(net, &z, &zs);
         self.steps += 1;
-        self.z_bar = &self.z_bar * kappa + z_read * c_out; // Eq. (T5)
-        self.b_bar = self.b_bar * kappa + c_out;
-        let nc = net.n_cell_tensors();
-        self.grad.tensors[nc].value += &g * self.z_bar.transpose();
-        self.grad.tensors[nc + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one());
         self.cell = cell;
         self.z = z;
-        self.y = y;
         self.s = s;
         self.zs = zs;
     }
@@ -171,11 +144,7 @@ pub fn gradient<T: Scalar>(
     seq.validate(net)?;
     let w = params.cell_tensors(net);
     let mut st = RtrlState::new(net);
-    for t in 0..seq.len() {
-        let x = seq.x[t].map(T::c);
-        let target = seq.target[t].map(T::c);
-        st.step(net, params, &w, &x, &target, T::c(seq.mask[t]));
-    }
+    for_each_step(seq, |_, x, target, mask| st.step(net, params, &w, x, target, mask));
     st.finish(net);
     Ok(Rtrl { loss: st.loss, grad: st.grad })
 }

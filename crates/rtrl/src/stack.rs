@@ -3,11 +3,16 @@
 //! layers are swept bottom-up within each step:
 //! $$ S^{l,t} = D^{l,t} S^{l,t-1} + \\frac{\\partial M^{l,t}}{\\partial z^{l,t-1}} Z^{l,t-1} +
 //!    \\Phi^{l,t} Z^{l-1,t'} + I^{l,t}, \\qquad t' = t \\text{ (same-step) or } t-1 \\quad\\text{(T7)} $$
-//! and the readout sensitivity reads the top layer (or every layer) as in (T3)–(T5).
+//! and the readout sensitivity reads the top layer (or every layer) as in (T3)–(T5) — the core's
+//! [`credit_core::online::OnlineReadout`] (Y1, T5), [`credit_core::online::sensitivity_step`]
+//! (T3–T4) and [`credit_core::online::read_rows`] (`docs/rtrl.md` §7).
 //! Memory `O(Σ_l N_l d_l · P_tot)`, compute `O(Σ_l N_l d_l (N_l + N_{l−1}) P_tot)` per step.
 
 use credit_core::cell::output_times;
-use credit_core::stack::{InterLayer, ReadoutFrom, Stack};
+use credit_core::online::{
+    OnlineReadout, layer_weights, read_rows, read_vector, sensitivity_step, zero_cells, zero_outputs,
+};
+use credit_core::stack::{InterLayer, Stack};
 use credit_core::{CellModel, CellState, Edges, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -35,20 +40,17 @@ pub fn gradient<T: Scalar>(
     stack.validate_sequence(seq)?;
     let nl = stack.layers.len();
     let p_tot = stack.p_cells();
-    let w: Vec<Vec<DMatrix<T>>> =
-        (0..nl).map(|l| stack.layer_tensors(l).map(|k| params.tensors[k].value.clone()).collect()).collect();
+    let w = layer_weights(stack, params);
     let nt = params.tensors.len();
     let (w_out, b_out) = (&params.tensors[nt - 2].value, &params.tensors[nt - 1].value);
-    let (kappa, c_out, lag) = (T::c(stack.readout.kappa), T::c(stack.readout.c()), stack.readout.lag());
-    let mut cells: Vec<CellState<T>> =
-        stack.layers.iter().map(|l| CellState::zeros(l.n, l.cell.state_dim(), l.cell.is_spiking())).collect();
-    let mut z: Vec<DVector<T>> = stack.layers.iter().map(|l| DVector::zeros(l.n)).collect();
+    let lag = stack.readout.lag();
+    let mut cells: Vec<CellState<T>> = zero_cells(stack);
+    let mut z: Vec<DVector<T>> = zero_outputs(stack);
     let mut s: Vec<DMatrix<T>> =
         stack.layers.iter().map(|l| DMatrix::zeros(l.n * l.cell.state_dim(), p_tot)).collect();
     let mut zs: Vec<DMatrix<T>> = stack.layers.iter().map(|l| DMatrix::zeros(l.n, p_tot)).collect();
-    let mut y = DVector::<T>::zeros(stack.n_out);
+    let mut readout = OnlineReadout::new(stack.n_read(), stack.n_out);
     let mut ys = DMatrix::<T>::zeros(stack.n_out, p_tot);
-    let (mut z_bar, mut b_bar) = (DVector::<T>::zeros(stack.n_read()), T::zero());
     let (mut read_prev, mut read_s_prev) =
         (DVector::<T>::zeros(stack.n_read()), DMatrix::<T>::zeros(stack.n_read(), p_tot));
     let mut loss = T::zero();
@@ -85,33 +87,15 @@ pub fn gradient<T: Scalar>(
             s[l] = sl;
             zs[l] = zl;
         }
-        let (read, read_s) = match stack.readout_from {
-            ReadoutFrom::Top => (z[nl - 1].clone(), zs[nl - 1].clone()),
-            ReadoutFrom::All => {
-                let mut r = DVector::zeros(stack.n_read());
-                let mut rs = DMatrix::zeros(stack.n_read(), p_tot);
-                let mut off = 0;
-                for l in 0..nl {
-                    r.rows_mut(off, stack.layers[l].n).copy_from(&z[l]);
-                    rs.rows_mut(off, stack.layers[l].n).copy_from(&zs[l]);
-                    off += stack.layers[l].n;
-                }
-                (r, rs)
-            }
-        };
+        let (read, read_s) = (read_vector(stack, &z), read_rows(stack, &zs)); // the readout's rows
         let (r_now, rs_now) = if lag == 0 { (&read, &read_s) } else { (&read_prev, &read_s_prev) };
-        y = stack.readout.next(&y, w_out, b_out, r_now); // Eq. (S2)
-        let (e, g) = stack.loss.value_and_grad(&y, &seq.target[t].map(T::c));
-        let m = T::c(seq.mask[t]);
-        let g = g * m;
-        loss += e * m;
-        ys = &ys * kappa + w_out * rs_now * c_out; // Eq. (T3)
+        let target = seq.target[t].map(T::c);
+        let (e, g) =
+            readout.observe(&stack.readout, &stack.loss, w_out, b_out, r_now, &target, T::c(seq.mask[t])); // Eq. (S2)
+        loss += e;
+        grad_flat += sensitivity_step(&mut ys, &stack.readout, w_out, rs_now, &g); // Eqs. (T3), (T4)
         madds += (stack.n_out * stack.n_read() + stack.n_out) as u64 * pt;
-        grad_flat += ys.tr_mul(&g); // Eq. (T4)
-        z_bar = &z_bar * kappa + r_now * c_out; // Eq. (T5)
-        b_bar = b_bar * kappa + c_out;
-        grad.tensors[nt - 2].value += &g * z_bar.transpose();
-        grad.tensors[nt - 1].value.column_mut(0).axpy(b_bar, &g, T::one());
+        readout.add_exact_grad(&stack.readout, r_now, &g, &mut grad); // Eq. (T5)
         read_prev = read;
         read_s_prev = read_s;
     }

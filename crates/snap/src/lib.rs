@@ -16,7 +16,9 @@
 //! state components. `P_1` is the pattern of `I^t`: the full `d × P_loc` block of neuron `j`,
 //! so SnAp-1 keeps the diagonal of `J = D + R` including the self-recurrence (an autapse
 //! `W_rec[j, j]`) and the reset through `z_j` — where it differs from e-prop, whose trace keeps
-//! only `D` (`docs/snap.md` §3). The gradient is RTRL's (T3)–(T6) with the masked `Z^t`.
+//! only `D` (`docs/snap.md` §3). The gradient is RTRL's (T3)–(T6) with the masked `Z^t`, through
+//! the core's shared [`credit_core::online::ForwardReadout`] and
+//! [`credit_core::online::RateSums`] (`docs/rtrl.md` §7).
 //!
 //! ## Exactness (`docs/snap.md` §4)
 //! `S^t` of RTRL is supported on `P_t` (a parameter acts through one hop per step), so
@@ -31,6 +33,7 @@
 //! [`Pattern::kept`] entries (`N·d·P_loc` for SnAp-1, the size of e-prop's `ε`).
 
 use credit_core::cell::output_times;
+use credit_core::online::{ForwardReadout, RateSums, for_each_step};
 use credit_core::{CellModel, CellState, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -120,7 +123,10 @@ pub struct Snap<T: Scalar> {
     pub grad: Params<T>,
 }
 
-/// The online state of SnAp-n after `t` steps (RTRL's, with `S` kept on the pattern).
+/// The online state of SnAp-n after `t` steps (RTRL's, with `S` kept on the pattern). The
+/// readout side (rtrl.md Eqs. Y1, T3–T5) and the regulariser's sums (Eq. T6) are the core's
+/// shared bookkeeping ([`credit_core::online::ForwardReadout`],
+/// [`credit_core::online::RateSums`]); Eqs. (S1)–(S2) are written out in [`SnapState::step`].
 #[derive(Clone, Debug)]
 pub struct SnapState<T: Scalar> {
     /// The 0/1 mask `P_n` (Eq. S3), `(N·d) × P_cell`.
@@ -129,22 +135,14 @@ pub struct SnapState<T: Scalar> {
     pub cell: CellState<T>,
     /// `z^t`.
     pub z: DVector<T>,
-    /// `y^t`.
-    pub y: DVector<T>,
     /// `S^t`, zero off the pattern.
     pub s: DMatrix<T>,
     /// `Z^t`.
     pub zs: DMatrix<T>,
-    /// `Y^t`.
-    pub ys: DMatrix<T>,
-    /// `z̄^t`.
-    pub z_bar: DVector<T>,
-    /// `b̄^t`.
-    pub b_bar: T,
-    /// `Σ_t z^t` (regulariser).
-    pub z_sum: DVector<T>,
-    /// `Σ_t Z^t` (regulariser).
-    pub zs_sum: DMatrix<T>,
+    /// `y^t`, `Y^t`, `z̄^t`, `b̄^t` (rtrl.md Eqs. T3, T5).
+    pub readout: ForwardReadout<T>,
+    /// `Σ_t z^t`, `Σ_t Z^t` (regulariser).
+    pub sums: RateSums<T>,
     /// Steps consumed.
     pub steps: usize,
     /// Accumulated loss.
@@ -156,19 +154,14 @@ pub struct SnapState<T: Scalar> {
 impl<T: Scalar> SnapState<T> {
     /// The state at `t = 0` with pattern `pattern`.
     pub fn new(net: &Network, pattern: &Pattern) -> Self {
-        let (nd, p) = (net.n * net.d(), net.p_cell());
         SnapState {
             mask: pattern.mask(net),
             cell: CellState::zeros(net.n, net.d(), net.cell.is_spiking()),
             z: DVector::zeros(net.n),
-            y: DVector::zeros(net.n_out),
-            s: DMatrix::zeros(nd, p),
-            zs: DMatrix::zeros(net.n, p),
-            ys: DMatrix::zeros(net.n_out, p),
-            z_bar: DVector::zeros(net.n),
-            b_bar: T::zero(),
-            z_sum: DVector::zeros(net.n),
-            zs_sum: DMatrix::zeros(net.n, p),
+            s: DMatrix::zeros(net.n * net.d(), net.p_cell()),
+            zs: DMatrix::zeros(net.n, net.p_cell()),
+            readout: ForwardReadout::new(net),
+            sums: RateSums::new(net),
             steps: 0,
             loss: T::zero(),
             grad: Params::zeros(net),
@@ -180,14 +173,10 @@ impl<T: Scalar> SnapState<T> {
         self.mask.len()
             + self.cell.h.len()
             + self.z.len()
-            + self.y.len()
             + self.s.len()
             + self.zs.len()
-            + self.ys.len()
-            + self.z_bar.len()
-            + 1
-            + self.z_sum.len()
-            + self.zs_sum.len()
+            + self.readout.len_scalars()
+            + self.sums.len_scalars()
             + 2
             + self.grad.len()
     }
@@ -202,9 +191,6 @@ impl<T: Scalar> SnapState<T> {
         target: &DVector<T>,
         mask: T,
     ) {
-        let kappa = T::c(net.readout.kappa);
-        let c_out = T::c(net.readout.c());
-        let lag = net.readout.lag();
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
         let cell = net.cell.step(w, &self.cell, &self.z, x, &Default::default());
         // Eq. (S1): S^t = (D^t S^{t-1} + ∂M/∂z^{t-1} Z^{t-1} + I^t) ⊙ P_n
@@ -218,39 +204,21 @@ impl<T: Scalar> SnapState<T> {
         // Eq. (S2): Z^t = ∂z^t/∂h^t S^t
         let zs = output_times(&net.cell.output_jacobian(&cell), &s);
         let z = net.cell.output(&cell);
-        let (z_read, zs_read) = if lag == 0 { (&z, &zs) } else { (&self.z, &self.zs) }; // z^{t-δ}, Z^{t-δ}
-        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
-        let (e, g) = net.loss.value_and_grad(&y, target);
-        let g = g * mask;
-        self.loss += e * mask;
-        self.ys = &self.ys * kappa + params.w_out() * zs_read * c_out; // rtrl.md Eq. (T3)
-        let dcell = self.ys.tr_mul(&g); // rtrl.md Eq. (T4)
-        self.grad.add_flat_cells(net, &dcell);
-        if net.reg.is_some() {
-            self.z_sum += &z;
-            self.zs_sum += &zs;
-        }
+        // rtrl.md Eqs. (Y1), (T3)–(T5) with the masked Z^{t-δ}
+        self.loss +=
+            self.readout.step(net, params, (&self.z, &self.zs), (&z, &zs), target, mask, &mut self.grad);
+        self.sums.add(net, &z, &zs);
         self.steps += 1;
-        self.z_bar = &self.z_bar * kappa + z_read * c_out; // rtrl.md Eq. (T5)
-        self.b_bar = self.b_bar * kappa + c_out;
-        let nc = net.n_cell_tensors();
-        self.grad.tensors[nc].value += &g * self.z_bar.transpose();
-        self.grad.tensors[nc + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one());
         self.cell = cell;
         self.z = z;
-        self.y = y;
         self.s = s;
         self.zs = zs;
     }
 
     /// Ends the sequence: the regulariser's loss and gradient, rtrl.md Eq. (T6) with the masked
-    /// `Σ_t Z^t`.
+    /// `Σ_t Z^t` ([`credit_core::online::RateSums::finish`]).
     pub fn finish(&mut self, net: &Network) {
-        let Some(reg) = &net.reg else { return };
-        let (e, g) = reg.value_and_grad(&self.z_sum, self.steps);
-        self.loss += e;
-        let dcell = self.zs_sum.tr_mul(&g); // rtrl.md Eq. (T6)
-        self.grad.add_flat_cells(net, &dcell);
+        self.sums.finish(net, self.steps, &mut self.loss, &mut self.grad); // rtrl.md Eq. (T6)
     }
 }
 
@@ -267,11 +235,7 @@ pub fn gradient<T: Scalar>(
     let pattern = Pattern::new(net, params, n)?;
     let w = params.cell_tensors(net);
     let mut st = SnapState::new(net, &pattern);
-    for t in 0..seq.len() {
-        let x = seq.x[t].map(T::c);
-        let target = seq.target[t].map(T::c);
-        st.step(net, params, &w, &x, &target, T::c(seq.mask[t]));
-    }
+    for_each_step(seq, |_, x, target, mask| st.step(net, params, &w, x, target, mask));
     st.finish(net);
     Ok(Snap { loss: st.loss, grad: st.grad })
 }

@@ -24,6 +24,7 @@
 //! (`len_scalars`), never by `T`. Memory `O(L·(N·d·P_loc + N²d))` for the buffered local
 //! Jacobians; compute per step `O(N²d + N·d·P_loc)` for E-BPTT and `L` times that for F-BPTT.
 
+use credit_core::online::for_each_step;
 use credit_core::{CellModel, CellState, LocalJacobians, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 use std::collections::VecDeque;
@@ -175,75 +176,92 @@ fn check(net: &Network, truncation: usize, field: &str) -> credit_core::Result<(
     Ok(())
 }
 
-/// E-BPTT: BPTT on non-overlapping windows of `truncation` steps (Eq. TB2).
-#[derive(Clone, Debug)]
-pub struct Ebptt<T: Scalar> {
-    /// Window length `L ≥ 1`.
-    pub truncation: usize,
-    fwd: Forward<T>,
-    /// The steps of the open window.
-    pub buffer: VecDeque<Record<T>>,
-    /// Steps consumed.
-    pub steps: usize,
-    /// Accumulated loss.
-    pub loss: T,
-    /// Accumulated gradient (the closed windows').
-    pub grad: Params<T>,
+/// How a window is settled: [`Epochwise`] (E-BPTT, Eq. TB2) or [`Future`] (F-BPTT, Eq. TB3).
+pub trait Scheme: Clone + std::fmt::Debug {
+    /// The field an invalid truncation is reported under.
+    const FIELD: &'static str;
+    /// Called when the buffer holds `truncation` records.
+    fn full<T: Scalar>(
+        net: &Network,
+        w_out: &DMatrix<T>,
+        buffer: &mut VecDeque<Record<T>>,
+        grad: &mut Params<T>,
+    );
+    /// Ends the sequence: settles what is left in the buffer.
+    fn finish<T: Scalar>(
+        net: &Network,
+        w_out: &DMatrix<T>,
+        buffer: &mut VecDeque<Record<T>>,
+        grad: &mut Params<T>,
+    );
 }
 
-impl<T: Scalar> Ebptt<T> {
-    /// The state at `t = 0`. Errors: `ebptt.truncation = 0`, a regulariser (`network.reg`).
-    pub fn new(net: &Network, truncation: usize) -> credit_core::Result<Self> {
-        check(net, truncation, "ebptt.truncation")?;
-        Ok(Ebptt {
-            truncation,
-            fwd: Forward::new(net),
-            buffer: VecDeque::with_capacity(truncation),
-            steps: 0,
-            loss: T::zero(),
-            grad: Params::zeros(net),
-        })
-    }
+/// E-BPTT: BPTT on non-overlapping windows of `truncation` steps (Eq. TB2).
+#[derive(Clone, Copy, Debug)]
+pub struct Epochwise;
 
-    /// One online step; closes the window (Eq. TB2) when it holds `truncation` steps.
-    pub fn step(
-        &mut self,
+impl Scheme for Epochwise {
+    const FIELD: &'static str = "ebptt.truncation";
+
+    /// Closes the window: every buffered step gets the losses up to its end (Eq. TB2).
+    fn full<T: Scalar>(
         net: &Network,
-        params: &Params<T>,
-        w: &[DMatrix<T>],
-        x: &DVector<T>,
-        target: &DVector<T>,
-        mask: T,
+        w_out: &DMatrix<T>,
+        buffer: &mut VecDeque<Record<T>>,
+        grad: &mut Params<T>,
     ) {
-        let (rec, e) = self.fwd.step(net, params, w, x, target, mask);
-        self.loss += e;
-        self.steps += 1;
-        self.buffer.push_back(rec);
-        if self.buffer.len() == self.truncation {
-            backward(net, params.w_out(), &self.buffer, self.truncation, &mut self.grad); // Eq. (TB2)
-            self.buffer.clear();
-        }
+        backward(net, w_out, buffer, buffer.len(), grad); // Eq. (TB2)
+        buffer.clear();
     }
 
-    /// Ends the sequence: the last, possibly shorter, window (Eq. TB2 with `b = T`).
-    pub fn finish(&mut self, net: &Network, params: &Params<T>) {
-        backward(net, params.w_out(), &self.buffer, self.buffer.len(), &mut self.grad);
-        self.buffer.clear();
-    }
-
-    /// Scalars held now: at most the window's records, never `T`-dependent.
-    pub fn len_scalars(&self) -> usize {
-        self.fwd.len_scalars()
-            + self.buffer.iter().map(Record::len_scalars).sum::<usize>()
-            + self.grad.len()
-            + 2
+    /// The last, possibly shorter, window (Eq. TB2 with `b = T`).
+    fn finish<T: Scalar>(
+        net: &Network,
+        w_out: &DMatrix<T>,
+        buffer: &mut VecDeque<Record<T>>,
+        grad: &mut Params<T>,
+    ) {
+        Self::full(net, w_out, buffer, grad);
     }
 }
 
 /// F-BPTT: every step `s` is settled with the losses of `[s, s + truncation − 1]` (Eq. TB3).
+#[derive(Clone, Copy, Debug)]
+pub struct Future;
+
+impl Scheme for Future {
+    const FIELD: &'static str = "fbptt.truncation";
+
+    /// Settles the oldest buffered step, its window being complete (Eq. TB3).
+    fn full<T: Scalar>(
+        net: &Network,
+        w_out: &DMatrix<T>,
+        buffer: &mut VecDeque<Record<T>>,
+        grad: &mut Params<T>,
+    ) {
+        backward(net, w_out, buffer, 1, grad); // Eq. (TB3)
+        buffer.pop_front();
+    }
+
+    /// Settles the remaining steps with the losses up to `T` (Eq. TB3 with the window cut at `T`).
+    fn finish<T: Scalar>(
+        net: &Network,
+        w_out: &DMatrix<T>,
+        buffer: &mut VecDeque<Record<T>>,
+        grad: &mut Params<T>,
+    ) {
+        while !buffer.is_empty() {
+            Self::full(net, w_out, buffer, grad);
+        }
+    }
+}
+
+/// The online state of a truncated BPTT: the forward state and the buffer of the steps not yet
+/// settled, settled by the [`Scheme`] `S`.
 #[derive(Clone, Debug)]
-pub struct Fbptt<T: Scalar> {
-    /// Window length `L ≥ 1` (the step itself and `L − 1` future steps).
+pub struct Window<T: Scalar, S: Scheme> {
+    /// Window length `L ≥ 1` (E-BPTT: the window; F-BPTT: the step itself and `L − 1` future
+    /// steps).
     pub truncation: usize,
     fwd: Forward<T>,
     /// The steps not yet settled (at most `truncation`).
@@ -254,24 +272,32 @@ pub struct Fbptt<T: Scalar> {
     pub loss: T,
     /// Accumulated gradient (the settled steps').
     pub grad: Params<T>,
+    scheme: std::marker::PhantomData<S>,
 }
 
-impl<T: Scalar> Fbptt<T> {
-    /// The state at `t = 0`. Errors: `fbptt.truncation = 0`, a regulariser (`network.reg`).
+/// E-BPTT's online state (Eq. TB2).
+pub type Ebptt<T> = Window<T, Epochwise>;
+/// F-BPTT's online state (Eq. TB3).
+pub type Fbptt<T> = Window<T, Future>;
+
+impl<T: Scalar, S: Scheme> Window<T, S> {
+    /// The state at `t = 0`. Errors: truncation 0 (`ebptt.truncation` / `fbptt.truncation`), a
+    /// regulariser (`network.reg`).
     pub fn new(net: &Network, truncation: usize) -> credit_core::Result<Self> {
-        check(net, truncation, "fbptt.truncation")?;
-        Ok(Fbptt {
+        check(net, truncation, S::FIELD)?;
+        Ok(Window {
             truncation,
             fwd: Forward::new(net),
             buffer: VecDeque::with_capacity(truncation),
             steps: 0,
             loss: T::zero(),
             grad: Params::zeros(net),
+            scheme: std::marker::PhantomData,
         })
     }
 
-    /// One online step; settles the oldest buffered step once its window is complete
-    /// (Eq. TB3).
+    /// One online step; when the buffer holds `truncation` steps, settles it as the scheme says
+    /// (E-BPTT: closes the window, Eq. TB2; F-BPTT: settles the oldest step, Eq. TB3).
     pub fn step(
         &mut self,
         net: &Network,
@@ -286,18 +312,13 @@ impl<T: Scalar> Fbptt<T> {
         self.steps += 1;
         self.buffer.push_back(rec);
         if self.buffer.len() == self.truncation {
-            backward(net, params.w_out(), &self.buffer, 1, &mut self.grad); // Eq. (TB3)
-            self.buffer.pop_front();
+            S::full(net, params.w_out(), &mut self.buffer, &mut self.grad);
         }
     }
 
-    /// Ends the sequence: settles the remaining steps with the losses up to `T` (Eq. TB3 with
-    /// the window cut at `T`).
+    /// Ends the sequence: settles the buffered steps with the losses up to `T`.
     pub fn finish(&mut self, net: &Network, params: &Params<T>) {
-        while !self.buffer.is_empty() {
-            backward(net, params.w_out(), &self.buffer, 1, &mut self.grad);
-            self.buffer.pop_front();
-        }
+        S::finish(net, params.w_out(), &mut self.buffer, &mut self.grad);
     }
 
     /// Scalars held now: at most `truncation` records, never `T`-dependent.
@@ -309,6 +330,23 @@ impl<T: Scalar> Fbptt<T> {
     }
 }
 
+/// The truncated gradient of `seq` under scheme `S` with a window of `truncation` steps
+/// (weights frozen over the sequence).
+fn run<T: Scalar, S: Scheme>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    truncation: usize,
+) -> credit_core::Result<Truncated<T>> {
+    let mut st = Window::<T, S>::new(net, truncation)?;
+    params.validate(net)?;
+    seq.validate(net)?;
+    let w = params.cell_tensors(net);
+    for_each_step(seq, |_, x, target, mask| st.step(net, params, &w, x, target, mask));
+    st.finish(net, params);
+    Ok(Truncated { loss: st.loss, grad: st.grad })
+}
+
 /// E-BPTT gradient with windows of `truncation` steps (weights frozen over the sequence).
 pub fn ebptt<T: Scalar>(
     net: &Network,
@@ -316,15 +354,7 @@ pub fn ebptt<T: Scalar>(
     seq: &Sequence,
     truncation: usize,
 ) -> credit_core::Result<Truncated<T>> {
-    let mut st = Ebptt::new(net, truncation)?;
-    params.validate(net)?;
-    seq.validate(net)?;
-    let w = params.cell_tensors(net);
-    for t in 0..seq.len() {
-        st.step(net, params, &w, &seq.x[t].map(T::c), &seq.target[t].map(T::c), T::c(seq.mask[t]));
-    }
-    st.finish(net, params);
-    Ok(Truncated { loss: st.loss, grad: st.grad })
+    run::<T, Epochwise>(net, params, seq, truncation)
 }
 
 /// F-BPTT gradient with a window of `truncation` steps (weights frozen over the sequence).
@@ -334,13 +364,5 @@ pub fn fbptt<T: Scalar>(
     seq: &Sequence,
     truncation: usize,
 ) -> credit_core::Result<Truncated<T>> {
-    let mut st = Fbptt::new(net, truncation)?;
-    params.validate(net)?;
-    seq.validate(net)?;
-    let w = params.cell_tensors(net);
-    for t in 0..seq.len() {
-        st.step(net, params, &w, &seq.x[t].map(T::c), &seq.target[t].map(T::c), T::c(seq.mask[t]));
-    }
-    st.finish(net, params);
-    Ok(Truncated { loss: st.loss, grad: st.grad })
+    run::<T, Future>(net, params, seq, truncation)
 }

@@ -15,7 +15,8 @@
 //!   `S_{(k,c),(i,q)} ≈ A_i B_{(k,c),q}`, `A ∈ R^N`, `B ∈ R^{N·d×P_loc}` (Eqs. RK1–RK2); any
 //!   cell.
 //!
-//! The gradient is RTRL's (T3)–(T5) with the estimate of `Z^t` (Eq. U3); the readout tensors are
+//! The gradient is RTRL's (T3)–(T5) with the estimate of `Z^t` (Eq. U3), through the core's
+//! shared [`credit_core::online::ForwardReadout`] (`docs/rtrl.md` §7); the readout tensors are
 //! exact. Unbiasedness is checked by exact enumeration of every sign pattern (`credit-check`,
 //! `uoro-mean=rtrl`, `kf-mean=rtrl`, `rkf-mean=rtrl`).
 //!
@@ -26,6 +27,7 @@
 //! `Z^t` each step for clarity (`O(N·P)` work, not the papers' `O(P)`).
 
 use credit_core::cell::{Cell, output_times};
+use credit_core::online::{ForwardReadout, for_each_step};
 use credit_core::{CellModel, CellState, LocalJacobians, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
@@ -93,16 +95,11 @@ pub struct LowRank<T: Scalar> {
     pub cell: CellState<T>,
     /// `z^t`.
     pub z: DVector<T>,
-    /// `y^t`.
-    pub y: DVector<T>,
     /// The estimate of `Z^t` (kept for the readout delay).
     pub zs: DMatrix<T>,
-    /// `Y^t` from the estimates (rtrl.md (T3)).
-    pub ys: DMatrix<T>,
-    /// `z̄^t`.
-    pub z_bar: DVector<T>,
-    /// `b̄^t`.
-    pub b_bar: T,
+    /// `y^t`, `Y^t` from the estimates, `z̄^t`, `b̄^t` (rtrl.md (T3), (T5); the core's shared
+    /// [`ForwardReadout`]).
+    pub readout: ForwardReadout<T>,
     /// Steps consumed.
     pub steps: usize,
     /// Accumulated loss.
@@ -148,11 +145,8 @@ impl<T: Scalar> LowRank<T> {
             b,
             cell: CellState::zeros(n, net.d(), net.cell.is_spiking()),
             z: DVector::zeros(n),
-            y: DVector::zeros(net.n_out),
             zs: DMatrix::zeros(n, p),
-            ys: DMatrix::zeros(net.n_out, p),
-            z_bar: DVector::zeros(n),
-            b_bar: T::zero(),
+            readout: ForwardReadout::new(net),
             steps: 0,
             loss: T::zero(),
             grad: Params::zeros(net),
@@ -165,11 +159,9 @@ impl<T: Scalar> LowRank<T> {
             + self.b.len()
             + self.cell.h.len()
             + self.z.len()
-            + self.y.len()
             + self.zs.len()
-            + self.ys.len()
-            + self.z_bar.len()
-            + 3
+            + self.readout.len_scalars()
+            + 2
             + self.grad.len()
     }
 
@@ -189,7 +181,6 @@ impl<T: Scalar> LowRank<T> {
         target: &DVector<T>,
         mask: T,
     ) {
-        let (kappa, c_out, lag) = (T::c(net.readout.kappa), T::c(net.readout.c()), net.readout.lag());
         let (n, d, p_loc) = (net.n, net.d(), net.p_loc());
         let jac = net.cell.jacobians(w, &self.cell, &self.z, x);
         let z_h_prev = net.cell.output_jacobian(&self.cell);
@@ -271,23 +262,12 @@ impl<T: Scalar> LowRank<T> {
             }
         };
         let z = net.cell.output(&cell);
-        let (z_read, zs_read) = if lag == 0 { (&z, &zs) } else { (&self.z, &self.zs) }; // z^{t−δ}, Z^{t−δ}
-        let y = net.readout.next(&self.y, params.w_out(), params.b_out(), z_read); // Eq. (Y1)
-        let (e, g) = net.loss.value_and_grad(&y, target);
-        let g = g * mask;
-        self.loss += e * mask;
-        self.ys = &self.ys * kappa + params.w_out() * zs_read * c_out; // rtrl.md Eq. (T3)
-        let dcell = self.ys.tr_mul(&g); // rtrl.md Eq. (T4)
-        self.grad.add_flat_cells(net, &dcell);
-        self.z_bar = &self.z_bar * kappa + z_read * c_out; // rtrl.md Eq. (T5)
-        self.b_bar = self.b_bar * kappa + c_out;
-        let nc = net.n_cell_tensors();
-        self.grad.tensors[nc].value += &g * self.z_bar.transpose();
-        self.grad.tensors[nc + 1].value.column_mut(0).axpy(self.b_bar, &g, T::one());
+        // rtrl.md Eqs. (Y1), (T3)–(T5) with the estimate of Z^{t−δ} (Eq. U3)
+        self.loss +=
+            self.readout.step(net, params, (&self.z, &self.zs), (&z, &zs), target, mask, &mut self.grad);
         self.steps += 1;
         self.cell = cell;
         self.z = z;
-        self.y = y;
         self.zs = zs;
     }
 }
@@ -332,13 +312,13 @@ pub fn gradient<T: Scalar>(
         }
     };
     let w = params.cell_tensors(net);
-    for t in 0..seq.len() {
+    for_each_step(seq, |t, x, target, mask| {
         let nu: Vec<f64> = match (&mut rng, noise) {
             (Some(r), _) => (0..len).map(|_| if r.random::<bool>() { 1.0 } else { -1.0 }).collect(),
             (None, Noise::Signs(v)) => v[t].clone(),
             (None, Noise::Seed(_)) => unreachable!("a seed always has a generator"),
         };
-        st.step(net, params, &w, &nu, &seq.x[t].map(T::c), &seq.target[t].map(T::c), T::c(seq.mask[t]));
-    }
+        st.step(net, params, &w, &nu, x, target, mask);
+    });
     Ok(Estimate { loss: st.loss, grad: st.grad })
 }
