@@ -9,6 +9,7 @@
 //! | `burstccn-zero-error` | tied: no target, and the target `y = e^L`: `max|ΔW|` relative to the update with the config's target (which must be non-zero), per tensor (P-c3; exactly 0 at `p_b = ½`, rounding at `p_b = 0.2`) | equal (1e-12) |
 //! | `burstccn-fa=fa` | random `Y`, `Q = p_b Y`: output layer = `−p_b ×` backprop exactly; hidden layers vs `−p_b ×` feedback alignment with `B^{l+1} = (Y^l)ᵀ`, slope `≈ 2` as above (P-c4) | equal |
 //! | `burstccn-fa!=bp` | random `Y`: the hidden updates differ from `−p_b ×` backprop (at `ε = 10^{-2}`) | differ (1e-3) |
+//! | `burstccn-ct-steady=discrete` | NeurIPS form, tied and random `Y`: the continuous-time model (CT1)–(CT5) run with frozen weights at the authors' timing (`dt = τ`, 20 steps) and at `dt = τ/2` (300 steps): its weight increment vs `dt/τ_W ×` the discrete `ΔW` (C6), per tensor | equal (1e-12) |
 //! | `burstccn-q-fixed-point` | no target, hidden layer `l` with a random `Q^l` (the layers above at `Q = p_b Y`), batch-mean (C7) on `Q^l` (and on `Y^l`) over [`Q_STEPS`] steps on [`Q_INPUTS`] inputs: `D = Q^l − p_b Y^l` along each eigenvector of `C = mean e eᵀ` (`e = e^{l+1}`, eigenvalue `λ`) contracts by `1 − (η_Q + p_b η_Y) λ` per step and over the run, and is unchanged off `span{e_i}`, relative to `max|D|` (P-c5) | equal (1e-12) |
 
 use crate::compare::{alive, max_rel_err};
@@ -51,7 +52,11 @@ pub const IDS: &[&str] = &[
     "burstccn-fa=fa",
     "burstccn-fa!=bp",
     "burstccn-q-fixed-point",
+    "burstccn-ct-steady=discrete",
 ];
+
+/// Steps of the continuous-time runs of `burstccn-ct-steady=discrete`, per timing.
+pub const CT_STEPS: [usize; 2] = [20, 300];
 
 /// Whether a config is a BurstCCN network (sigmoid hidden and output layers).
 pub fn applies(cfg: &FfConfig) -> bool {
@@ -194,11 +199,53 @@ pub fn run_burstccn_selected(cfg: &FfConfig, select: Select) -> credit_core::Res
                 ok,
             );
         }
+        if burst.form == BurstForm::NeurIps && select.wants("burstccn-ct-steady=discrete") {
+            ct_steady(&mut out, net, &p, &x, &target, [("tied", &tied), ("random Y", &random)])?;
+        }
         if select.wants("burstccn-q-fixed-point") {
             q_fixed_point(&mut out, net, &p, &x, &burst, label, &random_y)?;
         }
     }
     Ok(out.rows)
+}
+
+/// `burstccn-ct-steady=discrete`: with the weights frozen, a fixed input and target, the
+/// continuous-time states settle on (C1)–(C5) and the increment (CT5) on `dt/τ_W × ΔW` (C6).
+fn ct_steady(
+    out: &mut Out<'_>,
+    net: &FeedForward,
+    p: &Params<f64>,
+    x: &DVector<f64>,
+    target: &DVector<f64>,
+    feedbacks: [(&str, &Feedback<f64>); 2],
+) -> credit_core::Result<()> {
+    use credit_burstccn::continuous::{State, Timing, step};
+    let half = Timing { dt: 0.05, ..Timing::AUTHORS };
+    for (what, fb) in feedbacks {
+        let want = signals(net, p, fb, &Burst::NEURIPS, x, Some(target))?.dw;
+        for (timing, steps, tname) in
+            [(Timing::AUTHORS, CT_STEPS[0], "dt = tau"), (half, CT_STEPS[1], "dt = tau/2")]
+        {
+            let mut state = State::zeros(net);
+            let mut dw = net.zeros();
+            for _ in 0..steps {
+                dw = step(net, p, fb, &timing, &mut state, x, Some(target))?;
+            }
+            let k = timing.dt / timing.tau_w;
+            for (got, w) in dw.tensors.iter().zip(&want.tensors) {
+                let want = w.value.map(|v| v * k);
+                out.push(
+                    "burstccn-ct-steady=discrete",
+                    Expect::Equal,
+                    format!("{what}, {tname}, {steps} steps: {}", w.name),
+                    max_rel_err(&got.value, &want),
+                    TOL_BURST,
+                    alive(&want),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `a / b` for `a = max|A|`, `b = max|B|` (0 when both vanish; NaN-propagating to ∞).
