@@ -27,6 +27,8 @@
 //! # Ok::<(), credit_core::Error>(())
 //! ```
 
+pub mod continuous;
+
 use credit_core::feedforward::{Activation, FeedForward, forward};
 use credit_core::{Error, Params, Scalar};
 use nalgebra::{DMatrix, DVector};

@@ -9,12 +9,15 @@
 //! | `burstccn-zero-error` | tied: no target, and the target `y = e^L`: `max|ΔW|` relative to the update with the config's target (which must be non-zero), per tensor (P-c3; exactly 0 at `p_b = ½`, rounding at `p_b = 0.2`) | equal (1e-12) |
 //! | `burstccn-fa=fa` | random `Y`, `Q = p_b Y`: output layer = `−p_b ×` backprop exactly; hidden layers vs `−p_b ×` feedback alignment with `B^{l+1} = (Y^l)ᵀ`, slope `≈ 2` as above (P-c4) | equal |
 //! | `burstccn-fa!=bp` | random `Y`: the hidden updates differ from `−p_b ×` backprop (at `ε = 10^{-2}`) | differ (1e-3) |
+//! | `burstccn-ct-steady=discrete` | NeurIPS form, tied and random `Y`: the continuous-time model (CT1)–(CT5) run with frozen weights at the authors' timing (`dt = τ`, 20 steps) and at `dt = τ/2` (300 steps): its weight increment vs `dt/τ_W ×` the discrete `ΔW` (C6), per tensor | equal (1e-12) |
+//! | `burstccn-q-fixed-point` | no target, hidden layer `l` with a random `Q^l` (the layers above at `Q = p_b Y`), batch-mean (C7) on `Q^l` (and on `Y^l`) over [`Q_STEPS`] steps on [`Q_INPUTS`] inputs: `D = Q^l − p_b Y^l` along each eigenvector of `C = mean e eᵀ` (`e = e^{l+1}`, eigenvalue `λ`) contracts by `1 − (η_Q + p_b η_Y) λ` per step and over the run, and is unchanged off `span{e_i}`, relative to `max|D|` (P-c5) | equal (1e-12) |
 
 use crate::compare::{alive, max_rel_err};
 use crate::feedforward::{FfConfig, FfData, Out, ff_liveness, random_feedback};
 use crate::relations::{Expect, Row, Select};
-use credit_burstccn::{Burst, BurstForm, Feedback, signals};
-use credit_core::feedforward::{Activation, FfLoss};
+use credit_burstccn::{Burst, BurstForm, Feedback, feedback_update, signals};
+use credit_core::Params;
+use credit_core::feedforward::{Activation, FeedForward, FfLoss, forward};
 use nalgebra::{DMatrix, DVector};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -29,9 +32,31 @@ pub const TOL_BURST: f64 = 1e-12;
 /// Threshold of `burstccn-fa!=bp`.
 pub const TOL_BURST_DIFFER: f64 = 1e-3;
 
+/// Steps of the teacher-free feedback-learning run of `burstccn-q-fixed-point`.
+pub const Q_STEPS: usize = 20;
+/// The inputs of that run's batch (the config's input and fresh `N(0, I)` ones).
+pub const Q_INPUTS: usize = 2;
+/// The run's step `ω`: `η_Q + p_b η_Y = ω / λ_max(C)`.
+pub const Q_OMEGA: f64 = 0.9;
+/// Largest share of `Q − p_b Y` left along `C`'s leading eigenvector after the run (liveness:
+/// the run must visibly converge somewhere).
+pub const TOL_Q_SPAN: f64 = 1e-6;
+/// Least share `max|P D| / max|D|` of a component for its row to be a test (liveness).
+pub const MIN_Q_SHARE: f64 = 1e-3;
+
 /// The ids of this module's relations.
-pub const IDS: &[&str] =
-    &["burstccn-out=bp", "burstccn-hidden~bp", "burstccn-zero-error", "burstccn-fa=fa", "burstccn-fa!=bp"];
+pub const IDS: &[&str] = &[
+    "burstccn-out=bp",
+    "burstccn-hidden~bp",
+    "burstccn-zero-error",
+    "burstccn-fa=fa",
+    "burstccn-fa!=bp",
+    "burstccn-q-fixed-point",
+    "burstccn-ct-steady=discrete",
+];
+
+/// Steps of the continuous-time runs of `burstccn-ct-steady=discrete`, per timing.
+pub const CT_STEPS: [usize; 2] = [20, 300];
 
 /// Whether a config is a BurstCCN network (sigmoid hidden and output layers).
 pub fn applies(cfg: &FfConfig) -> bool {
@@ -174,6 +199,174 @@ pub fn run_burstccn_selected(cfg: &FfConfig, select: Select) -> credit_core::Res
                 ok,
             );
         }
+        if burst.form == BurstForm::NeurIps && select.wants("burstccn-ct-steady=discrete") {
+            ct_steady(&mut out, net, &p, &x, &target, [("tied", &tied), ("random Y", &random)])?;
+        }
+        if select.wants("burstccn-q-fixed-point") {
+            q_fixed_point(&mut out, net, &p, &x, &burst, label, &random_y)?;
+        }
     }
     Ok(out.rows)
+}
+
+/// `burstccn-ct-steady=discrete`: with the weights frozen, a fixed input and target, the
+/// continuous-time states settle on (C1)–(C5) and the increment (CT5) on `dt/τ_W × ΔW` (C6).
+fn ct_steady(
+    out: &mut Out<'_>,
+    net: &FeedForward,
+    p: &Params<f64>,
+    x: &DVector<f64>,
+    target: &DVector<f64>,
+    feedbacks: [(&str, &Feedback<f64>); 2],
+) -> credit_core::Result<()> {
+    use credit_burstccn::continuous::{State, Timing, step};
+    let half = Timing { dt: 0.05, ..Timing::AUTHORS };
+    for (what, fb) in feedbacks {
+        let want = signals(net, p, fb, &Burst::NEURIPS, x, Some(target))?.dw;
+        for (timing, steps, tname) in
+            [(Timing::AUTHORS, CT_STEPS[0], "dt = tau"), (half, CT_STEPS[1], "dt = tau/2")]
+        {
+            let mut state = State::zeros(net);
+            let mut dw = net.zeros();
+            for _ in 0..steps {
+                dw = step(net, p, fb, &timing, &mut state, x, Some(target))?;
+            }
+            let k = timing.dt / timing.tau_w;
+            for (got, w) in dw.tensors.iter().zip(&want.tensors) {
+                let want = w.value.map(|v| v * k);
+                out.push(
+                    "burstccn-ct-steady=discrete",
+                    Expect::Equal,
+                    format!("{what}, {tname}, {steps} steps: {}", w.name),
+                    max_rel_err(&got.value, &want),
+                    TOL_BURST,
+                    alive(&want),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `a / b` for `a = max|A|`, `b = max|B|` (0 when both vanish; NaN-propagating to ∞).
+fn share(a: f64, b: f64) -> f64 {
+    if !(a.is_finite() && b.is_finite()) {
+        f64::INFINITY
+    } else if b == 0.0 {
+        if a == 0.0 { 0.0 } else { f64::INFINITY }
+    } else {
+        a / b
+    }
+}
+
+/// P-c5, `burstccn-q-fixed-point`: without a teacher the layers above `l` sit at `a = 0`
+/// (P-c3, their `Q = p_b Y`), so `b^{l+1} = p_b e^{l+1}` and `a^l = −Dᵀ e` with
+/// `D = Q^l − p_b Y^l`, `e = e^{l+1}`. The batch mean of (C7) over the presented inputs, rates
+/// `η_Q`, `η_Y`, is then `D ← (I − η C) D` with `η = η_Q + p_b η_Y`, `C = (1/K) Σ_i e_i e_iᵀ`:
+/// along each eigenvector `v_j` of `C` (eigenvalue `λ_j > 0`, spanning `S = span{e_i}`)
+/// `v_jᵀ D` contracts by `1 − η λ_j` per step, and `(I − P_S) D` is unchanged. So
+/// `Q → p_b Y` on `S` (every `|1 − η λ_j| < 1`) and only there.
+fn q_fixed_point(
+    out: &mut Out<'_>,
+    net: &FeedForward,
+    p: &Params<f64>,
+    x: &DVector<f64>,
+    burst: &Burst,
+    label: &str,
+    random_y: &[DMatrix<f64>],
+) -> credit_core::Result<()> {
+    let rel = "burstccn-q-fixed-point";
+    let pb = burst.p_baseline;
+    let mut rng = ChaCha8Rng::seed_from_u64(out.cfg.seed ^ 0x0F1C_5ED0);
+    let mut normal = || <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut rng);
+    let mut inputs = vec![x.clone()];
+    for _ in 1..Q_INPUTS {
+        inputs.push(DVector::from_fn(net.sizes[0], |_, _| normal()));
+    }
+    let k_inv = 1.0 / inputs.len() as f64;
+    for l in 1..net.n_layers() {
+        // the presented events e^{l+1} (the forward pass reads neither Q nor Y) and C
+        let mut es = Vec::with_capacity(inputs.len());
+        for xi in &inputs {
+            es.push(forward(net, p, xi)?.y[l + 1].clone());
+        }
+        let n = es[0].len();
+        let c = es.iter().fold(DMatrix::zeros(n, n), |acc, e| acc + e * e.transpose() * k_inv);
+        let eig = c.clone().symmetric_eigen();
+        let lam_max = eig.eigenvalues.amax();
+        let span: Vec<(f64, DVector<f64>)> = (0..n)
+            .filter(|&j| eig.eigenvalues[j] > 1e-12 * lam_max)
+            .map(|j| (eig.eigenvalues[j], eig.eigenvectors.column(j).into_owned()))
+            .collect();
+        let p_span = span.iter().fold(DMatrix::zeros(n, n), |acc, (_, v)| acc + v * v.transpose());
+        let off = DMatrix::identity(n, n) - &p_span;
+        let q_init = DMatrix::from_fn(n, net.sizes[l], |_, _| normal());
+        for (variant, learn_y) in [("Q learned", false), ("Q and Y learned", true)] {
+            // η = η_Q + p_b η_Y = ω / λ_max(C), with η_Y = η_Q when Y learns too
+            let eta = Q_OMEGA / lam_max;
+            let eta_q = if learn_y { eta / (1.0 + pb) } else { eta };
+            let eta_y = if learn_y { eta_q } else { 0.0 };
+            let mut fb = Feedback::random(random_y.to_vec(), pb);
+            fb.q[l - 1] = q_init.clone();
+            let d_of = |fb: &Feedback<f64>| &fb.q[l - 1] - &fb.y[l - 1] * pb;
+            let d0 = d_of(&fb);
+            let (mut err_on, mut err_off, mut moved) = (0.0_f64, 0.0_f64, true);
+            for _ in 0..Q_STEPS {
+                let d = d_of(&fb);
+                let (mut dy, mut dq) = (DMatrix::zeros(n, net.sizes[l]), DMatrix::zeros(n, net.sizes[l]));
+                for xi in &inputs {
+                    let (y_i, q_i) = feedback_update(&signals(net, p, &fb, burst, xi, None)?, l);
+                    dy += y_i * k_inv;
+                    dq += q_i * k_inv;
+                }
+                moved &= alive(&dq);
+                fb.q[l - 1] += dq * eta_q;
+                if learn_y {
+                    fb.y[l - 1] += dy * eta_y;
+                }
+                let d_new = d_of(&fb);
+                for (lam, v) in &span {
+                    let want = v.tr_mul(&d) * (1.0 - eta * lam);
+                    err_on = err_on.max(share((v.tr_mul(&d_new) - want).amax(), d.amax()));
+                }
+                err_off = err_off.max(share((&off * (&d_new - &d)).amax(), d.amax()));
+            }
+            let d_end = d_of(&fb);
+            let mut err_end = 0.0_f64;
+            let mut live_on = moved && alive(&d0);
+            for (lam, v) in &span {
+                let start = v.tr_mul(&d0);
+                let want = &start * (1.0 - eta * lam).powi(Q_STEPS as i32);
+                err_end = err_end.max(share((v.tr_mul(&d_end) - want).amax(), d0.amax()));
+                live_on &= share(start.amax(), d0.amax()) >= MIN_Q_SHARE;
+            }
+            let slowest = span.iter().map(|(lam, _)| (1.0 - eta * lam).abs()).fold(0.0, f64::max);
+            let remaining = share((&p_span * &d_end).amax(), (&p_span * &d0).amax());
+            // Q really reaches p_b Y along the leading direction of C
+            let lead = eig.eigenvectors.column(eig.eigenvalues.imax()).into_owned();
+            live_on &= share(lead.tr_mul(&d_end).amax(), lead.tr_mul(&d0).amax()) <= TOL_Q_SPAN;
+            let live_off = moved && share((&off * &d0).amax(), d0.amax()) >= MIN_Q_SHARE;
+            let tag = format!("{label}: {variant}: Q^{l}, dim S = {}", span.len());
+            let rows = [
+                ("each step, on S: v'D <- (1 - eta lam) v'D".to_string(), err_on, live_on),
+                ("each step, off S: unchanged".to_string(), err_off, live_off),
+                (
+                    format!(
+                        "{Q_STEPS} steps, on S: v'D = (1 - eta lam)^N v'D0 (slowest {slowest:.3}, left {remaining:.1e})"
+                    ),
+                    err_end,
+                    live_on,
+                ),
+                (
+                    format!("{Q_STEPS} steps, off S: unchanged"),
+                    share((&off * (&d_end - &d0)).amax(), d0.amax()),
+                    live_off,
+                ),
+            ];
+            for (what, err, live) in rows {
+                out.push(rel, Expect::Equal, format!("{tag}: {what}"), err, TOL_BURST, live);
+            }
+        }
+    }
+    Ok(())
 }

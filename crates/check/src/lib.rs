@@ -37,7 +37,8 @@
 //!   `qagrel=oracle`, `qagrel-expected=weighted-bp`, `qagrel-feedback-invariant`,
 //!   `qagrel-fa!=oracle`);
 //! * [`burstccn`]: BurstCCN against backprop and feedback alignment (`burstccn-out=bp`,
-//!   `burstccn-hidden~bp`, `burstccn-zero-error`, `burstccn-fa=fa`, `burstccn-fa!=bp`);
+//!   `burstccn-hidden~bp`, `burstccn-zero-error`, `burstccn-fa=fa`, `burstccn-fa!=bp`, `burstccn-q-fixed-point`,
+//!   `burstccn-ct-steady=discrete`);
 //! * [`registry`]: the one list of relation ids and their claims;
 //! * [`report`]: the table and the JSON schema;
 //! * [`fixtures`]: conformance fixtures (export, import, compare);

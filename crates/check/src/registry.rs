@@ -138,4 +138,12 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "BurstCCN with random Y, Q = p_b Y = p_b x feedback alignment with B = Y^T, to O(eps^3) (P-c4)",
     ),
     ("burstccn-fa!=bp", "BurstCCN with random Y differs from backprop in the hidden layers"),
+    (
+        "burstccn-ct-steady=discrete",
+        "continuous-time BurstCCN with frozen weights settles on the discrete model: its weight increment = dt/tau_W x (C6)",
+    ),
+    (
+        "burstccn-q-fixed-point",
+        "teacher-free learned Q (and Y): Q - p_b Y contracts along each presented e by 1 - eta|e|^2, is unchanged off it; Q -> p_b Y on span{e} (P-c5)",
+    ),
 ];
