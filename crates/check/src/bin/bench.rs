@@ -63,6 +63,9 @@ struct Args {
     /// Order m of the family (rule family).
     #[arg(long, default_value_t = 0, value_parser = non_negative::<usize>)]
     order: usize,
+    /// Reading of "order" of the family (rule family): hop-count, last-step-hop or time-lag.
+    #[arg(long, default_value = "hop-count")]
+    reading: String,
     /// Seed of parameters, data and feedback.
     #[arg(long, default_value_t = 1, value_parser = non_negative::<u64>)]
     seed: u64,
@@ -133,6 +136,7 @@ struct Setup {
     p_stack: Params<f64>,
     feedback: nalgebra::DMatrix<f64>,
     order: usize,
+    reading: credit_family::Reading,
     layers: usize,
     spike_fraction: Option<f64>,
 }
@@ -181,12 +185,11 @@ fn run<T: Scalar>(
         (Rule::Rtrl, false) if single => black_box(credit_rtrl::gradient(net, pn, seq)?).loss,
         (Rule::Rtrl, false) => black_box(credit_rtrl::stack::gradient(stack, ps, seq)?).loss,
         (Rule::Family, true) if single => {
-            let r = credit_family::fast::gradient(net, pn, seq, s.order, credit_family::Reading::HopCount)?;
+            let r = credit_family::fast::gradient(net, pn, seq, s.order, s.reading)?;
             black_box(r).loss
         }
         (Rule::Family, false) if single => {
-            let r =
-                credit_family::recursion::gradient(net, pn, seq, s.order, credit_family::Reading::HopCount)?;
+            let r = credit_family::recursion::gradient(net, pn, seq, s.order, s.reading)?;
             black_box(r).loss
         }
         (Rule::Deep, true) => black_box(credit_deep::fast::gradient(stack, ps, seq)?).loss,
@@ -250,6 +253,14 @@ fn main() -> ExitCode {
     if args.layers > 1 && !takes_layers(rule) {
         return bad(format!("rule `{}` runs on one layer only (--layers 1)", args.rule));
     }
+    let reading = match args.reading.as_str() {
+        "hop-count" => credit_family::Reading::HopCount,
+        "last-step-hop" => credit_family::Reading::LastStepHop,
+        "time-lag" => credit_family::Reading::TimeLag,
+        other => {
+            return bad(format!("unknown reading `{other}` (known: hop-count, last-step-hop, time-lag)"));
+        }
+    };
     if rule == Rule::Family && args.order >= args.steps {
         return bad(format!("--order {} must be below --steps {}", args.order, args.steps));
     }
@@ -257,7 +268,7 @@ fn main() -> ExitCode {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let setup = match build(&args, cell) {
+    let setup = match build(&args, cell, reading) {
         Ok(s) => s,
         Err(e) => return bad(e),
     };
@@ -347,7 +358,7 @@ fn human(s: f64) -> String {
     }
 }
 
-fn build(args: &Args, cell: Cell) -> credit_core::Result<Setup> {
+fn build(args: &Args, cell: Cell, reading: credit_family::Reading) -> credit_core::Result<Setup> {
     let readout = Readout::leaky(0.9);
     let net = Network::new(cell.clone(), args.n_in, args.n, args.n_out, readout, Loss::Mse)?;
     let layers = vec![Layer { cell, n: args.n }; args.layers];
@@ -370,6 +381,7 @@ fn build(args: &Args, cell: Cell) -> credit_core::Result<Setup> {
         p_stack,
         feedback,
         order: args.order,
+        reading,
         layers: args.layers,
         spike_fraction,
     })
