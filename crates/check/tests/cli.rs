@@ -459,10 +459,16 @@ fn presets_outside_the_suite_are_named() {
 fn bench_json_and_refusals() {
     let d = scratch("bench");
     let json = d.join("b.json");
-    for (rule, cell, literal) in
-        [("bptt", "lif", false), ("eprop-adaptive", "lstm", false), ("rtrl", "alif", true)]
-    {
+    for (rule, cell, literal) in [
+        ("bptt", "lif", false),
+        ("eprop-adaptive", "lstm", false),
+        ("rtrl", "alif", true),
+        ("family", "rate", false),
+    ] {
         let mut args = vec!["--rule", rule, "--cell", cell, "--n", "4", "--steps", "6", "--repeat", "2"];
+        if rule == "family" {
+            args.extend(["--order", "2", "--reading", "time-lag"]);
+        }
         args.extend(["--json", json.to_str().unwrap()]);
         if literal {
             args.push("--literal");
@@ -479,8 +485,9 @@ fn bench_json_and_refusals() {
         assert!(v["median_s"].as_f64().unwrap() > 0.0, "{v}");
         assert_eq!(v["path"], if literal { "literal" } else { "fast" });
     }
-    let refusals: [(&[&str], &str); 6] = [
+    let refusals: [(&[&str], &str); 7] = [
         (&["--rule", "bptt", "--layers", "2", "--n", "4", "--steps", "5"], "has no fast path on stacks"),
+        (&["--rule", "family", "--reading", "nope"], "unknown reading `nope`"),
         (&["--rule", "nope"], "unknown rule `nope`"),
         (&["--rule", "bptt", "--cell", "gru"], "unknown cell `gru`"),
         (&["--rule", "bptt", "--scalar", "f16"], "unknown scalar `f16`"),
