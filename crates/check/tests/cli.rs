@@ -464,10 +464,14 @@ fn bench_json_and_refusals() {
         ("eprop-adaptive", "lstm", false),
         ("rtrl", "alif", true),
         ("bptt", "alif", false),
+        ("family", "rate", false),
     ] {
         let mut args = vec!["--rule", rule, "--cell", cell, "--n", "4", "--steps", "6", "--repeat", "2"];
         if cell == "alif" && !literal {
             args.extend(["--layers", "2"]); // fast BPTT through a stack
+        }
+        if rule == "family" {
+            args.extend(["--order", "2", "--reading", "time-lag"]);
         }
         args.extend(["--json", json.to_str().unwrap()]);
         if literal {
@@ -493,13 +497,14 @@ fn bench_json_and_refusals() {
         assert_eq!(out.status.code(), Some(0), "{rule}: {}", text(&out.stderr));
         assert!(text(&out.stdout).starts_with(&format!("{rule} literal rate n=4 T=6")), "{rule}");
     }
-    let refusals: [(&[&str], &str); 11] = [
+    let refusals: [(&[&str], &str); 12] = [
         (&["--rule", "snap", "--n", "4", "--steps", "5"], "rule `snap` has no fast path; add --literal"),
         (&["--rule", "kf", "--cell", "lif", "--n", "4", "--steps", "5", "--literal"], "network.cell = lif"),
         (&["--rule", "snap", "--order", "0", "--literal"], "SnAp-n needs n ≥ 1"),
         (&["--rule", "fbptt", "--window", "0", "--literal"], "--window must be at least 1"),
         (&["--rule", "mdgl", "--layers", "2", "--literal"], "one layer only"),
         (&["--rule", "family", "--layers", "2", "--n", "4", "--steps", "5"], "one layer only (--layers 1)"),
+        (&["--rule", "family", "--reading", "nope"], "unknown reading `nope`"),
         (&["--rule", "nope"], "unknown rule `nope`"),
         (&["--rule", "bptt", "--cell", "gru"], "unknown cell `gru`"),
         (&["--rule", "bptt", "--scalar", "f16"], "unknown scalar `f16`"),

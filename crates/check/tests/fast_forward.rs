@@ -46,7 +46,7 @@ proptest! {
     fn fast_single_layer_equals_literal(
         kind in 0usize..4, variant in 0u32..768, n in 1usize..=5, n_in in 1usize..=3,
         steps in 1usize..=8, seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0,
-        m in 0usize..8, r in 0usize..3,
+        m in 0usize..8, r in 0usize..3, block in 1usize..=7,
     ) {
         let net = net_v(cell(kind, variant), n_in, n, 2, ce, kappa, variant);
         let (p, seq) = instance(&net, steps, seed);
@@ -63,6 +63,12 @@ proptest! {
         prop_assert!((fast.loss - lit.loss).abs() <= 1e-12 * lit.loss.abs().max(1.0));
         for (name, e) in per_tensor(&fast.grad, &lit.grad) {
             prop_assert!(e <= 1e-12, "family m={} {:?} {}: {:e}", m, reading, name, e);
+        }
+        // narrow column blocks: the suite's nets fit in one block of the default width
+        let blocked = credit_family::fast::gradient_blocked(&net, &p, &seq, m, reading, block).unwrap();
+        prop_assert!((blocked.loss - lit.loss).abs() <= 1e-12 * lit.loss.abs().max(1.0));
+        for (name, e) in per_tensor(&blocked.grad, &lit.grad) {
+            prop_assert!(e <= 1e-12, "family m={} {:?} block {} {}: {:e}", m, reading, block, name, e);
         }
     }
 }
@@ -127,6 +133,10 @@ fn fast_paths_on_live_configs() {
                 }
                 let fast = credit_family::fast::gradient(&net, &p, &seq, m, reading).unwrap();
                 assert_close("family", &fast.grad, &lit.grad, 1e-12);
+                for block in [1, 4, 7] {
+                    let b = credit_family::fast::gradient_blocked(&net, &p, &seq, m, reading, block).unwrap();
+                    assert_close("family blocked", &b.grad, &lit.grad, 1e-12);
+                }
             }
         }
     }
@@ -142,6 +152,9 @@ fn fast_paths_reject_bad_input() {
     assert!(e.to_string().contains("params.w_in"), "{e}");
     let e = credit_family::fast::gradient(&net, &p, &seq, 1, Reading::HopCount).unwrap_err();
     assert!(e.to_string().contains("params.w_in"), "{e}");
+    let good = Params::<f64>::random(&net, 1).unwrap();
+    let e = credit_family::fast::gradient_blocked(&net, &good, &seq, 1, Reading::HopCount, 0).unwrap_err();
+    assert!(e.to_string().contains("block"), "{e}");
     let stack = random_stack(&[(0, 0, 3), (1, 0, 3)], 2, true, false, 0.9);
     let q = stack.random_params(1).unwrap();
     let bad = credit_core::Sequence::random(&net, 4, 1).unwrap(); // 3 inputs, the stack takes 2

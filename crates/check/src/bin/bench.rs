@@ -68,6 +68,9 @@ struct Args {
     /// Window L of E-BPTT and F-BPTT (rules ebptt, fbptt).
     #[arg(long, default_value_t = 20, value_parser = non_negative::<usize>)]
     window: usize,
+    /// Reading of "order" of the family (rule family): hop-count, last-step-hop or time-lag.
+    #[arg(long, default_value = "hop-count")]
+    reading: String,
     /// Seed of parameters, data, feedback and the noise (uoro, kf, rkf, kernl).
     #[arg(long, default_value_t = 1, value_parser = non_negative::<u64>)]
     seed: u64,
@@ -158,6 +161,7 @@ struct Setup {
     order: usize,
     window: usize,
     seed: u64,
+    reading: credit_family::Reading,
     layers: usize,
     spike_fraction: Option<f64>,
 }
@@ -207,12 +211,11 @@ fn run<T: Scalar>(
         (Rule::Rtrl, false) if single => black_box(credit_rtrl::gradient(net, pn, seq)?).loss,
         (Rule::Rtrl, false) => black_box(credit_rtrl::stack::gradient(stack, ps, seq)?).loss,
         (Rule::Family, true) if single => {
-            let r = credit_family::fast::gradient(net, pn, seq, s.order, credit_family::Reading::HopCount)?;
+            let r = credit_family::fast::gradient(net, pn, seq, s.order, s.reading)?;
             black_box(r).loss
         }
         (Rule::Family, false) if single => {
-            let r =
-                credit_family::recursion::gradient(net, pn, seq, s.order, credit_family::Reading::HopCount)?;
+            let r = credit_family::recursion::gradient(net, pn, seq, s.order, s.reading)?;
             black_box(r).loss
         }
         (Rule::Deep, true) => black_box(credit_deep::fast::gradient(stack, ps, seq)?).loss,
@@ -310,6 +313,14 @@ fn main() -> ExitCode {
             if eprop { "; e-prop through a stack is deep e-prop: --rule deep" } else { "" }
         ));
     }
+    let reading = match args.reading.as_str() {
+        "hop-count" => credit_family::Reading::HopCount,
+        "last-step-hop" => credit_family::Reading::LastStepHop,
+        "time-lag" => credit_family::Reading::TimeLag,
+        other => {
+            return bad(format!("unknown reading `{other}` (known: hop-count, last-step-hop, time-lag)"));
+        }
+    };
     let order = args.order.unwrap_or(usize::from(rule == Rule::Snap));
     if rule == Rule::Family && order >= args.steps {
         return bad(format!("--order {order} must be below --steps {}", args.steps));
@@ -324,7 +335,7 @@ fn main() -> ExitCode {
         Ok(f) => f,
         Err(code) => return code,
     };
-    let setup = match build(&args, cell, order) {
+    let setup = match build(&args, cell, order, reading) {
         Ok(s) => s,
         Err(e) => return bad(e),
     };
@@ -414,7 +425,7 @@ fn human(s: f64) -> String {
     }
 }
 
-fn build(args: &Args, cell: Cell, order: usize) -> credit_core::Result<Setup> {
+fn build(args: &Args, cell: Cell, order: usize, reading: credit_family::Reading) -> credit_core::Result<Setup> {
     let readout = Readout::leaky(0.9);
     let net = Network::new(cell.clone(), args.n_in, args.n, args.n_out, readout, Loss::Mse)?;
     let layers = vec![Layer { cell, n: args.n }; args.layers];
@@ -439,6 +450,7 @@ fn build(args: &Args, cell: Cell, order: usize) -> credit_core::Result<Setup> {
         order,
         window: args.window,
         seed: args.seed,
+        reading,
         layers: args.layers,
         spike_fraction,
     })
