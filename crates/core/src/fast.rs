@@ -30,7 +30,7 @@ use crate::cell::{Cell, CellModel, lstm::sigmoid};
 use crate::error::Result;
 use crate::network::{Network, Params, Sequence};
 use crate::scalar::Scalar;
-use nalgebra::{DMatrix, DMatrixView, DVector, DVectorView, DVectorViewMut};
+use nalgebra::{DMatrix, DMatrixView, DVector};
 
 /// Packed weights of a single layer and the cell's constants: what one fused step needs.
 #[derive(Clone, Debug)]
@@ -51,6 +51,8 @@ pub struct Kernel<T: Scalar> {
     pub w_rec: DMatrix<T>,
     /// `b` stacked over gates, `G·N`.
     pub b: DVector<T>,
+    /// `W_recᵀ`, `N × (G·N)`: the transposed GEMV of (K7) as a plain column GEMV.
+    pub w_rec_t: DMatrix<T>,
 }
 
 /// Where one step writes: the columns `t` of a [`FastTrajectory`] (or an online state).
@@ -95,7 +97,8 @@ impl<T: Scalar> Kernel<T> {
             w_rec.rows_mut(g * n, n).copy_from(&t[1].value);
             b.rows_mut(g * n, n).copy_from(&t[2].value.column(0));
         }
-        Ok(Kernel { cell: net.cell.clone(), n, n_in, d: net.d(), gates, w_in, w_rec, b })
+        let w_rec_t = w_rec.transpose();
+        Ok(Kernel { cell: net.cell.clone(), n, n_in, d: net.d(), gates, w_in, w_rec, b, w_rec_t })
     }
 
     /// The state component fed by drive row `g` of a neuron: 0 (`v`, `h` or `c`) except the
@@ -233,11 +236,9 @@ impl<T: Scalar> Kernel<T> {
     }
 
     /// `δ += (∂M^{t+1}/∂z^t)ᵀ λ^{t+1} = W_recᵀ a^{t+1} + r λ_v^{t+1}` (Eq. B4 in the form K7):
-    /// one GEMV, plus the reset slope `r` on the diagonal for spiking cells.
+    /// one GEMV ([`gemv_acc`] on the stored transpose `W_recᵀ`, contiguous columns), plus the reset slope `r` on the diagonal for spiking cells.
     pub fn add_m_z_tr(&self, a_next: &[T], lam_next: &[T], delta: &mut [T]) {
-        let a = DVectorView::from_slice(a_next, self.gates * self.n);
-        let mut out = DVectorViewMut::from_slice(delta, self.n);
-        out.gemv_tr(T::one(), &self.w_rec, &a, T::one());
+        gemv_acc(self.w_rec_t.as_slice(), self.n, a_next, delta);
         let r = self.reset_slope();
         if r != T::zero() {
             for j in 0..self.n {
@@ -258,14 +259,12 @@ impl<T: Scalar> Kernel<T> {
     /// `u = b + W_in x + W_rec z` (K1) for one step, into `u` (`G·N`).
     pub fn drive(&self, x: &[T], z_prev: &[T], u: &mut [T]) {
         u.copy_from_slice(self.b.as_slice());
-        let mut out = DVectorViewMut::from_slice(u, self.gates * self.n);
-        out.gemv(T::one(), &self.w_in, &DVectorView::from_slice(x, self.n_in), T::one());
+        gemv_acc(self.w_in.as_slice(), self.gates * self.n, x, u);
         self.add_recurrent(z_prev, u);
     }
 
-    /// `u += W_rec z^{t−1}` (K1): one GEMV; for spiking cells in `f32`/`f64` only the columns of
-    /// the neurons that spiked (`z_i ≠ 0`) are added — the same additions in the same order as
-    /// the GEMV's column loop minus exact zeros. (Dual numbers always take the GEMV: a zero real
+    /// `u += W_rec z^{t−1}` (K1): one GEMV ([`gemv_acc`]); for spiking cells in `f32`/`f64` only
+    /// the columns of the neurons that spiked (`z_i ≠ 0`) are added, one column at a time. (Dual numbers always take the GEMV: a zero real
     /// part may carry a derivative.)
     pub fn add_recurrent(&self, z_prev: &[T], u: &mut [T]) {
         use std::any::TypeId;
@@ -281,8 +280,7 @@ impl<T: Scalar> Kernel<T> {
                 }
             }
         } else {
-            let mut out = DVectorViewMut::from_slice(u, rows);
-            out.gemv(T::one(), &self.w_rec, &DVectorView::from_slice(z_prev, self.n), T::one());
+            gemv_acc(self.w_rec.as_slice(), rows, z_prev, u);
         }
     }
 
@@ -491,4 +489,55 @@ pub fn mul_tr_cols<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, first: usize) -> D
     let bt = DMatrixView::from_slice_with_strides(data, m, s, s, 1);
     out.gemm(T::one(), a, &bt, T::zero());
     out
+}
+
+/// `y += A x` for a column-major `rows × x.len()` matrix `a` (its slice): the GEMV of (K1),
+/// four columns per pass over `y` so that `y` is loaded and stored once per four columns and
+/// the row loop vectorises (the same products as nalgebra's `gemv`, summed in a different
+/// order: equal up to rounding).
+pub fn gemv_acc<T: Scalar>(a: &[T], rows: usize, x: &[T], y: &mut [T]) {
+    pulp::Arch::new().dispatch(Gemv { a, rows, x, y });
+}
+
+/// A GEMV handed to [`pulp::Arch::dispatch`]: compiled once per instruction set (SSE2,
+/// AVX2+FMA, AVX-512) and run with the best one the CPU has (the workspace's default target
+/// is baseline x86-64, so the plain loops would never use AVX).
+struct Gemv<'a, T> {
+    a: &'a [T],
+    rows: usize,
+    x: &'a [T],
+    y: &'a mut [T],
+}
+
+impl<T: Scalar> pulp::WithSimd for Gemv<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        gemv_acc_body(self.a, self.rows, self.x, self.y);
+    }
+}
+
+/// The body of [`gemv_acc`], inlined into the runtime-dispatched (AVX2/AVX-512) copy.
+#[inline(always)]
+fn gemv_acc_body<T: Scalar>(a: &[T], rows: usize, x: &[T], y: &mut [T]) {
+    let y = &mut y[..rows];
+    let mut quads = x.chunks_exact(4);
+    let mut cols = a.chunks_exact(4 * rows.max(1));
+    for (xs, block) in (&mut quads).zip(&mut cols) {
+        let (c0, rest) = block.split_at(rows);
+        let (c1, rest) = rest.split_at(rows);
+        let (c2, c3) = rest.split_at(rows);
+        let (x0, x1, x2, x3) = (xs[0], xs[1], xs[2], xs[3]);
+        for ((((yr, &a0), &a1), &a2), &a3) in y.iter_mut().zip(c0).zip(c1).zip(c2).zip(c3) {
+            *yr += (a0 * x0 + a1 * x1) + (a2 * x2 + a3 * x3);
+        }
+    }
+    let done = x.len() - quads.remainder().len();
+    for (i, &xi) in quads.remainder().iter().enumerate() {
+        let col = &a[(done + i) * rows..(done + i + 1) * rows];
+        for (yr, &ar) in y.iter_mut().zip(col) {
+            *yr += ar * xi;
+        }
+    }
 }

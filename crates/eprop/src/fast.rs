@@ -24,7 +24,7 @@
 use crate::feedback::Feedback;
 use credit_core::fast::{Kernel, StepIn, StepOut, loss_and_grad};
 use credit_core::{Cell, CellModel, Network, Params, Scalar, Sequence};
-use nalgebra::{DMatrix, DVector, DVectorView, DVectorViewMut};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector, DVectorView, DVectorViewMut};
 
 /// What fast e-prop returns: the loss and the e-prop gradient.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,10 +43,22 @@ pub fn gradient<T: Scalar>(
     seq: &Sequence,
     feedback: &Feedback<T>,
 ) -> credit_core::Result<FastEprop<T>> {
+    gradient_with_block(net, params, seq, feedback, BLOCK)
+}
+
+/// [`gradient`] with blocks of `block` steps for rate and LIF layers (`docs/fast.md` §4.1;
+/// `0`: per-step traces). Equal to [`crate::gradient`] for every `block`.
+pub fn gradient_with_block<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    feedback: &Feedback<T>,
+    block: usize,
+) -> credit_core::Result<FastEprop<T>> {
     let kernel = Kernel::new(net, params)?;
     seq.validate(net)?;
     let b = crate::checked_feedback(net, params, feedback)?;
-    let mut st = FastOnline::new(net, &kernel);
+    let mut st = FastOnline::with_block(net, &kernel, block);
     for t in 0..seq.len() {
         st.step(net, params, &kernel, &b, &seq.x[t], &seq.target[t], seq.mask[t]);
     }
@@ -90,11 +102,50 @@ pub struct FastOnline<T: Scalar> {
     g_bout: DVector<T>,
     loss: T,
     steps: usize,
+    /// Rate and LIF: the last `≤ K` steps' factors, folded into the traces by GEMMs (K19)–(K23);
+    /// `None` for ALIF and the LSTM (per-step traces).
+    block: Option<Block<T>>,
+}
+
+/// Steps per block of the blocked trace update (`docs/fast.md` §4.1): the GEMMs' inner
+/// dimension. Memory `O(K·(W + 4N))`, independent of `T`.
+pub const BLOCK: usize = 64;
+
+/// The buffered factors of up to [`BLOCK`] steps of a rate or LIF layer (`docs/fast.md` §4.1):
+/// column `u` is step `t₀ + u + 1`.
+#[derive(Clone, Debug)]
+struct Block<T> {
+    /// Steps per block `K ≥ 1`.
+    k: usize,
+    /// Steps buffered, `B ≤ K`.
+    len: usize,
+    /// The decay `a` of (K19): `1 − α` (rate), `α` (LIF).
+    a: T,
+    /// `π^u = [x | z^{t−1} | 1]`, `W × K`.
+    pi: Vec<T>,
+    /// `γ^u_j`, `N × K`.
+    gam: Vec<T>,
+    /// `ψ^u_j = ∂z_j/∂h_j`, `N × K`.
+    psi: Vec<T>,
+    /// `L^u_j`, `N × K`.
+    sig: Vec<T>,
+    /// The GEMM right factors, each `K × N` (element `(u, j)` at `j·K + u`): `γ ⊙ N̂` (K21),
+    /// `γ ⊙ R̂` (K22), `γ ⊙ Ŝ` (K23), `γ a^{B−1−u}` (K20).
+    coef: [Vec<T>; 4],
+    /// Per neuron: `c₀`, `a N̂⁰`, `a R̂⁰`, `a Ŝ⁰` (K21)–(K23), `N × 4`.
+    head: Vec<T>,
 }
 
 impl<T: Scalar> FastOnline<T> {
-    /// The state at `t = 0`.
+    /// The state at `t = 0` (rate and LIF: blocks of [`BLOCK`] steps, `docs/fast.md` §4.1).
     pub fn new(net: &Network, kernel: &Kernel<T>) -> Self {
+        Self::with_block(net, kernel, BLOCK)
+    }
+
+    /// The state at `t = 0` with blocks of `block` steps for rate and LIF layers (§4.1);
+    /// `block = 0`: per-step traces (K10)–(K13) for every cell. Every block length gives the
+    /// same gradient up to rounding (the relation `eprop-fast=eprop` runs 0, 7 and [`BLOCK`]).
+    pub fn with_block(net: &Network, kernel: &Kernel<T>, block: usize) -> Self {
         let (n, d, k, g) = (net.n, net.d(), net.n_out, kernel.gates);
         let w = net.n_in + n + 1;
         let p = g * w;
@@ -137,6 +188,12 @@ impl<T: Scalar> FastOnline<T> {
             g_bout: DVector::zeros(k),
             loss: zero,
             steps: 0,
+            block: match &net.cell {
+                _ if block == 0 => None,
+                Cell::Rate(c) => Some(Block::new(n, w, T::one() - T::c(c.alpha), block)),
+                Cell::Lif(c) => Some(Block::new(n, w, T::c(c.spiking.alpha), block)),
+                _ => None,
+            },
         }
     }
 
@@ -176,6 +233,14 @@ impl<T: Scalar> FastOnline<T> {
             + self.g_out.len()
             + self.g_bout.len()
             + 3
+            + self.block.as_ref().map_or(0, |b| {
+                b.pi.len()
+                    + b.gam.len()
+                    + b.psi.len()
+                    + b.sig.len()
+                    + b.head.len()
+                    + b.coef.iter().map(Vec::len).sum::<usize>()
+            })
     }
 
     /// One step with input `x^t`, target and mask (the sequence's `f64` data), feedback `b`
@@ -237,12 +302,15 @@ impl<T: Scalar> FastOnline<T> {
         self.pre[..n_in].copy_from_slice(&self.x);
         self.pre[n_in..n_in + n].copy_from_slice(&self.z_prev);
         self.pre[n_in + n] = T::one();
-        // the traces, specialised on the delay and the regulariser (no branch in the inner loops)
-        match (lag == 0, net.reg.is_some()) {
-            (true, false) => self.traces::<true, false>(net, kernel, kappa),
-            (true, true) => self.traces::<true, true>(net, kernel, kappa),
-            (false, false) => self.traces::<false, false>(net, kernel, kappa),
-            (false, true) => self.traces::<false, true>(net, kernel, kappa),
+        if let Some(blk) = &mut self.block {
+            // rate, LIF: buffer the step's factors; every K steps, fold them in by GEMMs (§4.1)
+            blk.push(n, &self.pre, &self.gain, &self.zh, &self.signal);
+            if blk.len == blk.k {
+                self.flush(net, kappa);
+            }
+        } else {
+            // the traces, specialised on the delay and the regulariser (no branch in the inner loops)
+            self.per_step_traces(net, kernel, kappa);
         }
         // Eq. (E6): z̄^t = κ z̄^{t−1} + c z^{t−δ}, b̄^t = κ b̄^{t−1} + c; the exact readout gradient
         let z_read = if lag == 0 { &self.z } else { &self.z_prev };
@@ -264,6 +332,124 @@ impl<T: Scalar> FastOnline<T> {
         std::mem::swap(&mut self.zh_prev, &mut self.zh);
         std::mem::swap(&mut self.y, &mut self.y_new);
         self.steps += 1;
+    }
+
+    /// The per-step traces, specialised on the delay and the regulariser (no branch in the
+    /// inner loops).
+    fn per_step_traces(&mut self, net: &Network, kernel: &Kernel<T>, kappa: T) {
+        match (net.readout.lag() == 0, net.reg.is_some()) {
+            (true, false) => self.traces::<true, false>(net, kernel, kappa),
+            (true, true) => self.traces::<true, true>(net, kernel, kappa),
+            (false, false) => self.traces::<false, false>(net, kernel, kappa),
+            (false, true) => self.traces::<false, true>(net, kernel, kappa),
+        }
+    }
+
+    /// Folds the buffered steps `t₀+1 … t₀+B` of a rate or LIF layer into `Δ` (`acc`), `ē`,
+    /// `Σ e` and `ε` by (K19)–(K23) of `docs/fast.md` §4.1: per neuron, three backward scans
+    /// over the block and `O(W)` element-wise work; then one GEMM `(W × B)·(B × N)` per
+    /// quantity. Exact up to rounding.
+    fn flush(&mut self, net: &Network, kappa: T) {
+        let Some(blk) = &mut self.block else { return };
+        let (bl, kk) = (blk.len, blk.k);
+        if bl == 0 {
+            return;
+        }
+        let (n, w) = (net.n, net.n_in + net.n + 1);
+        let (lag0, reg, rate) =
+            (net.readout.lag() == 0, net.reg.is_some(), matches!(net.cell, Cell::Rate(_)));
+        let (a, zero) = (blk.a, T::zero());
+        let (mut kappa_b, mut a_b) = (T::one(), T::one());
+        for _ in 0..bl {
+            kappa_b *= kappa;
+            a_b *= a;
+        }
+        for j in 0..n {
+            let col = |v: &[T], u: usize| v[u * n + j];
+            // backward scans (K21)–(K23), u = B−1 … 0 (0-based steps of the block)
+            let (mut lt_next, mut n_hat, mut r_hat, mut s_hat, mut kpow, mut apow) =
+                (zero, zero, zero, zero, T::one(), T::one());
+            for u in (0..bl).rev() {
+                let (psi, gam) = (col(&blk.psi, u), col(&blk.gam, u));
+                let lt = col(&blk.sig, u) + kappa * lt_next; // (K21): L̃^u = L^u + κ L̃^{u+1}
+                let m = if lag0 { lt } else { lt_next }; // δ = 0: L̃^u; δ = 1: L̃^{u+1}
+                n_hat = psi * m + a * n_hat; // (K21): N̂^u = ψ^u M^u + a N̂^{u+1}
+                r_hat = kpow * psi + a * r_hat; // (K22): R̂^u = κ^{B−1−u} ψ^u + a R̂^{u+1}
+                s_hat = psi + a * s_hat; // (K23): Ŝ^u = ψ^u + a Ŝ^{u+1}
+                blk.coef[0][j * kk + u] = gam * n_hat;
+                blk.coef[1][j * kk + u] = gam * r_hat;
+                blk.coef[2][j * kk + u] = gam * s_hat;
+                blk.coef[3][j * kk + u] = gam * apow; // (K20): γ^u a^{B−1−u}
+                lt_next = lt;
+                kpow *= kappa;
+                apow *= a;
+            }
+            let c0 = if lag0 { kappa * lt_next } else { lt_next }; // (K21): c₀
+            blk.head[4 * j..4 * j + 4].copy_from_slice(&[c0, a * n_hat, a * r_hat, a * s_hat]);
+        }
+        // the element-wise terms of the block's start, ε⁰ = ε^{t₀} (rate: row j; LIF: shared)
+        for j in 0..n {
+            let [c0, an, ar, as_] =
+                [blk.head[4 * j], blk.head[4 * j + 1], blk.head[4 * j + 2], blk.head[4 * j + 3]];
+            let eps0 = if rate { &self.eps[j * w..(j + 1) * w] } else { &self.eps[..w] };
+            let row = j * w..(j + 1) * w;
+            let (acc, eb) = (&mut self.acc[row.clone()], &mut self.e_bar[row.clone()]);
+            for q in 0..w {
+                acc[q] += c0 * eb[q] + an * eps0[q]; // (K21)
+                eb[q] = kappa_b * eb[q] + ar * eps0[q]; // (K22)
+            }
+            if reg {
+                for (es, &e0) in self.e_sum[row].iter_mut().zip(eps0) {
+                    *es += as_ * e0; // (K23)
+                }
+            }
+        }
+        // the GEMMs: Δᵀ += Π (γ⊙N̂), ēᵀ += Π (γ⊙R̂), (Σe)ᵀ += Π (γ⊙Ŝ); all W × N, column-major
+        let pi = DMatrixView::from_slice_with_strides(&blk.pi, w, bl, 1, w);
+        fn coef<T: Scalar>(
+            c: &[T],
+            bl: usize,
+            n: usize,
+            blk_k: usize,
+        ) -> DMatrixView<'_, T, nalgebra::Dyn, nalgebra::Dyn> {
+            DMatrixView::from_slice_with_strides(c, bl, n, 1, blk_k)
+        }
+        DMatrixViewMut::from_slice(&mut self.acc, w, n).gemm(
+            T::one(),
+            &pi,
+            &coef(&blk.coef[0], bl, n, kk),
+            T::one(),
+        );
+        DMatrixViewMut::from_slice(&mut self.e_bar, w, n).gemm(
+            T::one(),
+            &pi,
+            &coef(&blk.coef[1], bl, n, kk),
+            T::one(),
+        );
+        if reg {
+            DMatrixViewMut::from_slice(&mut self.e_sum, w, n).gemm(
+                T::one(),
+                &pi,
+                &coef(&blk.coef[2], bl, n, kk),
+                T::one(),
+            );
+        }
+        // (K20): ε^{t₀+B} = a^B ε^{t₀} + Σ_u a^{B−1−u} γ^u π^u
+        if rate {
+            self.eps.iter_mut().for_each(|e| *e *= a_b);
+            DMatrixViewMut::from_slice(&mut self.eps, w, n).gemm(
+                T::one(),
+                &pi,
+                &coef(&blk.coef[3], bl, n, kk),
+                T::one(),
+            );
+        } else {
+            // LIF: γ = ζ for every neuron, so ε̄ is one W-vector: ε̄ = a^B ε̄ + Π (column 0 of the coefficients)
+            self.eps.iter_mut().for_each(|e| *e *= a_b);
+            let c0 = DMatrixView::from_slice_with_strides(&blk.coef[3], bl, 1, 1, kk);
+            DMatrixViewMut::from_slice(&mut self.eps, w, 1).gemm(T::one(), &pi, &c0, T::one());
+        }
+        blk.len = 0;
     }
 
     /// Eqs. (E1), (E2), (E5), (E12) in the cell's structure, (K10)–(K13): the traces of step `t`,
@@ -367,6 +553,7 @@ impl<T: Scalar> FastOnline<T> {
     /// Ends the sequence (the regulariser of Eq. E12 on the unfiltered traces) and returns the
     /// loss and the gradient.
     pub fn finish(mut self, net: &Network, kernel: &Kernel<T>) -> FastEprop<T> {
+        self.flush(net, T::c(net.readout.kappa));
         let (n, n_in) = (net.n, net.n_in);
         let w = n_in + n + 1;
         let p = kernel.gates * w;
@@ -393,10 +580,41 @@ impl<T: Scalar> FastOnline<T> {
                 grad.tensors[3 * gate + 2].value[(j, 0)] = row[n_in + n];
             }
         }
+        if !net.cell.allows_autapses() {
+            // no autapse (Eq. L7): the blocked update of §4.1 fills these entries, the literal has none
+            grad.tensors[1].value.fill_diagonal(T::zero());
+        }
         let nc = net.n_cell_tensors();
         grad.tensors[nc].value.copy_from(&self.g_out);
         grad.tensors[nc + 1].value.column_mut(0).copy_from(&self.g_bout);
         FastEprop { loss: self.loss, grad }
+    }
+}
+
+impl<T: Scalar> Block<T> {
+    fn new(n: usize, w: usize, a: T, k: usize) -> Self {
+        let z = T::zero();
+        Block {
+            k,
+            len: 0,
+            a,
+            pi: vec![z; w * k],
+            gam: vec![z; n * k],
+            psi: vec![z; n * k],
+            sig: vec![z; n * k],
+            coef: std::array::from_fn(|_| vec![z; k * n]),
+            head: vec![z; 4 * n],
+        }
+    }
+
+    /// Buffers step `u = len`: `π^u`, `γ^u`, `ψ^u`, `L^u` (G = 1, d = 1: `zh` is `ψ`).
+    fn push(&mut self, n: usize, pre: &[T], gain: &[T], zh: &[T], signal: &[T]) {
+        let (u, w) = (self.len, pre.len());
+        self.pi[u * w..(u + 1) * w].copy_from_slice(pre);
+        self.gam[u * n..(u + 1) * n].copy_from_slice(&gain[..n]);
+        self.psi[u * n..(u + 1) * n].copy_from_slice(&zh[..n]);
+        self.sig[u * n..(u + 1) * n].copy_from_slice(&signal[..n]);
+        self.len += 1;
     }
 }
 
