@@ -271,3 +271,32 @@ fn synth_jacobian_equals_dual_numbers() {
         assert_eq!(z.flat(), s.flat());
     }
 }
+
+/// Spiking cells (surrogate Jacobians): every relation of the module has rows on the memoryless
+/// variants of the listed LIF and ALIF configs, each passes, and the variant spikes (not at every
+/// `(t, j)`) with the truncation guard of `sg-exact=bptt` live.
+#[test]
+fn spiking_configs_are_live_and_pass() {
+    use credit_check::relations::{Select, run_config_selected};
+    use credit_check::synthgrad::{IDS, SPIKING_CONFIGS};
+    use credit_core::CellModel;
+    let ids: Vec<String> = IDS.iter().map(|s| s.to_string()).collect();
+    let suite = credit_check::suite::builtin_suite();
+    for cell in ["lif", "alif"] {
+        let cfgs: Vec<_> = suite
+            .iter()
+            .filter(|c| c.net.cell.id() == cell && SPIKING_CONFIGS.contains(&c.name.as_str()))
+            .collect();
+        assert_eq!(cfgs.len(), SPIKING_CONFIGS.len(), "{cell}: a listed config is missing");
+        for cfg in cfgs {
+            let rows = run_config_selected(cfg, Select(Some(&ids))).unwrap();
+            for id in IDS {
+                assert!(rows.iter().any(|r| r.relation == *id), "{cell} {}: no {id} row", cfg.name);
+            }
+            for r in &rows {
+                assert!(r.pass, "{cell} {}: {} {} fails ({:?})", cfg.name, r.relation, r.tensor, r.reason);
+                assert!(r.liveness.spikes > 0 && r.liveness.spikes < r.liveness.outputs);
+            }
+        }
+    }
+}
