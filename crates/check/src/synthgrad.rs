@@ -14,6 +14,7 @@
 //! | `bplambda1=bptt-target` | BP(1) with `γ = 1` vs `−∇_φ ½ Σ_t ‖G^t − S(h^t)‖²` by dual numbers through the synthesiser's forward code, `G` from BPTT (P-b2) | equal |
 //! | `bplambda0=dni1` | BP(0) with `γ = s` vs `−` the DNI synthesiser gradient with `T_c = 1` (the factor: the code's `2/B` and the sign of a gradient) (P-b3, P-e3) | equal |
 //! | `dni-full=bptt` | DNI with `T_c ≥ T` and a live synthesiser vs BPTT; and the target at the last chunk start (`T_c = 3`) vs `G^b` (P-e2) | equal |
+//! | `dni-fixed-point=chunk-return` | the linear `S*` fitted by least squares to DNI's own targets (`dni::fit_linear`) vs the closed form (S14): the interpolant of the `s`-discounted chunk return from BPTT with a reweighted mask ([`chunk_return`]), per tensor, and `S*(h^b)` vs `R_s^b` (P-e4) | equal |
 //! | `bplambda<1!=bptt-target` | BP(λ) with `λ ∈ {0, 0.5}`, `γ = 1` vs the regression target of `bplambda1=bptt-target`: biased | differ |
 //!
 //! Liveness beyond the config's: the synthesisers are drawn with a non-zero output layer
@@ -43,6 +44,7 @@ pub const IDS: &[&str] = &[
     "bplambda0=dni1",
     "dni-full=bptt",
     "bplambda<1!=bptt-target",
+    "dni-fixed-point=chunk-return",
 ];
 
 /// Tolerance of this module's equalities in `f64` (the bar; measured ≤ 3e-15).
@@ -55,6 +57,18 @@ pub const TOL_SG_DIFFER: f64 = 1e-6;
 pub const MLP_HIDDEN: usize = 6;
 /// `s = γ` of `bplambda0=dni1` (any value; not 1, so that the two are not confused).
 pub const S_DNI1: f64 = 0.5;
+
+/// Chunk length of `dni-fixed-point=chunk-return`.
+pub const FIX_CHUNK: usize = 2;
+/// `s` of `dni-fixed-point=chunk-return` (not 1: the discount must show).
+pub const FIX_S: f64 = 0.7;
+
+/// Configs `(cell, name)` where `dni-fixed-point=chunk-return` does not run: ALIF configs with
+/// a neuron that never spikes on the fixed-point sequence keep its adaptation `a_j ≡ 0`, so
+/// the chunk-start states `[h^b; 1]` are rank-deficient and the least-squares fixed point is
+/// not unique (`docs/synthgrad.md` §8).
+pub const FIXPOINT_SKIP: &[(&str, &str)] =
+    &[("alif", "n6-t20-ce-ref2"), ("alif", "n5-t16-reset-detached"), ("alif", "n6-t20-wrec0-reset-live")];
 
 /// The spiking configs of the suite whose memoryless variants run these relations (LIF and
 /// ALIF each): plain, refractory with cross-entropy, reset detached, and `W_rec = 0` with the
@@ -123,6 +137,42 @@ pub fn future_from_bptt(
         }
     }
     Ok((g, g_r))
+}
+
+/// The `s`-discounted chunk return (S14) at the chunk starts `b = T_c, 2T_c, … < T`, by BPTT
+/// alone: BPTT on the same sequence with the mask reweighted `m^τ ← s^{c(τ)} m^τ`,
+/// `c(τ) = ⌈τ/T_c⌉ − 1` (the chunk of `τ`), gives `G_w` (S3 read from its adjoints), and
+/// `R_s^b = s^{−b/T_c} G_w^b`. Needs `s > 0`.
+pub fn chunk_return(
+    net: &Network,
+    p: &Params<f64>,
+    seq: &Sequence,
+    chunk: usize,
+    s: f64,
+) -> credit_core::Result<Vec<(usize, DVector<f64>)>> {
+    let mut w = seq.clone();
+    for (i, m) in w.mask.iter_mut().enumerate() {
+        *m *= s.powi((i / chunk) as i32); // Eq. (S14): τ = i + 1, c(τ) = (τ − 1) div T_c
+    }
+    let bptt = credit_bptt::gradient(net, p, &w)?;
+    let (g, _) = future_from_bptt(net, p, &w, &bptt.lambda)?;
+    Ok((1..)
+        .map(|k| k * chunk)
+        .take_while(|&b| b < seq.len())
+        .map(|b| (b, &g[b] / s.powi((b / chunk) as i32))) // Eq. (S14): R_s^b = s^{−k} G_w^b
+        .collect())
+}
+
+/// The linear synthesiser through `(h^b, R^b)` (square, `N·d + 1` affinely independent
+/// states): `[A c] [h^b; 1] = R^b`, by LU; `None` if singular.
+pub fn interpolant(h: &[DVector<f64>], r: &[DVector<f64>]) -> Option<Synth<f64>> {
+    let (nb, nd) = (h.len(), h.first()?.len());
+    let x = DMatrix::from_fn(nb, nd + 1, |b, i| if i < nd { h[b][i] } else { 1.0 });
+    let y = DMatrix::from_fn(nb, nd, |b, i| r[b][i]);
+    let lu = x.clone().lu();
+    let mut theta = lu.solve(&y)?;
+    theta += lu.solve(&(&y - &x * &theta))?; // one step of iterative refinement
+    Some(Synth::Linear { a: theta.rows(0, nd).transpose(), c: theta.row(nd).transpose() })
 }
 
 /// `−∇_φ ½ Σ_{t=1}^{T−1} ‖G^t − S(h^t; φ)‖²` by one `Dual64` pass of the synthesiser's forward
@@ -316,6 +366,12 @@ pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_c
         }
     }
 
+    // dni-fixed-point=chunk-return (P-e4)
+    let skip = FIXPOINT_SKIP.contains(&(outer.cfg.net.cell.id(), outer.cfg.name.as_str()));
+    if cx.select.wants("dni-fixed-point=chunk-return") && !skip {
+        fixed_point(&mut cx, p)?;
+    }
+
     for (kind, synth) in &synths {
         let preds_live = (1..steps).any(|t| synth.predict(&h[t]).iter().any(|&x| x != 0.0));
         // bplambda-forward=backward (P-b1)
@@ -413,5 +469,52 @@ pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_c
         }
     }
     outer.rows.append(&mut cx.rows);
+    Ok(())
+}
+
+/// `dni-fixed-point=chunk-return` (P-e4) on a sequence of its own, `T = (N·d + 2) T_c`: the
+/// `N·d + 1` chunk starts make the least-squares fit square. The fitted linear `S*`
+/// (`dni::fit_linear`, `N·d + 1` iterations) against the interpolant of the chunk return
+/// `R_s` (S14, from BPTT), per tensor, and `S*(h^b)` against `R_s^b`. Guards: the sequence's
+/// own liveness; `R_s` differs from the chunk return without bootstrap (the targets of DNI
+/// with `S = 0`: the injection does something) and from the closed form with `s/2` (a wrong
+/// `s` gives a different `S`).
+fn fixed_point(cx: &mut Ctx, p: &Params<f64>) -> credit_core::Result<()> {
+    const ID: &str = "dni-fixed-point=chunk-return";
+    let net = &cx.cfg.net;
+    let nd = net.n * net.d();
+    let seq = Sequence::random(net, (nd + 2) * FIX_CHUNK, cx.cfg.seed ^ 0xF1C5)?;
+    let opts = DniOptions::new(FIX_CHUNK, FIX_S);
+    let (fit, _) = dni::fit_linear(net, p, &seq, opts, nd + 1)?;
+    let ret = chunk_return(net, p, &seq, FIX_CHUNK, FIX_S)?;
+    let traj = credit_core::forward(net, p, &seq, credit_core::ForwardOptions::default())?;
+    let h: Vec<DVector<f64>> = ret.iter().map(|(b, _)| traj.states[*b].h.clone()).collect();
+    let r: Vec<DVector<f64>> = ret.iter().map(|(_, v)| v.clone()).collect();
+    let bptt = credit_bptt::gradient(net, p, &seq)?;
+    let nc = net.n_cell_tensors();
+    let live = Liveness::of_run(&net.cell, &traj.states, &traj.z, &bptt.grad.tensors[..nc]);
+    let stack = |v: &[DVector<f64>]| DMatrix::from_fn(v.len(), nd, |b, i| v[b][i]);
+    let zero = |_: usize, v: &DVector<f64>| DVector::zeros(v.len());
+    let plain = dni::dni(net, p, &seq, opts, &zero)?.targets;
+    let half: Vec<DVector<f64>> =
+        chunk_return(net, p, &seq, FIX_CHUNK, FIX_S / 2.0)?.into_iter().map(|(_, v)| v).collect();
+    let mut guard = live.verdict(&net.cell).map_err(|e| format!("{e} (the fixed-point sequence)"));
+    guard = guard.and(alive_guard(alive(&stack(&r)), "R_s = 0"));
+    let e_plain = max_rel_err(&stack(&plain), &stack(&r));
+    guard = guard.and(alive_guard(e_plain > TOL_SG_DIFFER, "the bootstrap changes no target"));
+    let Some(closed) = interpolant(&h, &r) else {
+        let g = Err("not live: the chunk-start states are not affinely independent".to_string());
+        push(cx, ID, Expect::Equal, "S*(h^b) = R_s^b".into(), f64::INFINITY, TOL_SG, g);
+        return Ok(());
+    };
+    if let Some(wrong) = interpolant(&h, &half) {
+        let col = |v: DVector<f64>| DMatrix::from_column_slice(v.len(), 1, v.as_slice());
+        let e = max_rel_err(&col(wrong.flat()), &col(fit.flat()));
+        guard = guard.and(alive_guard(e > TOL_SG_DIFFER, "s/2 gives the same S"));
+    }
+    let preds: Vec<DVector<f64>> = h.iter().map(|v| fit.predict(v)).collect();
+    let e = max_rel_err(&stack(&preds), &stack(&r));
+    push(cx, ID, Expect::Equal, format!("S*(h^b) = R_s^b ({} starts)", h.len()), e, TOL_SG, guard.clone());
+    synth_rows(cx, ID, "S* vs closed form: ", &fit, &fit.flat(), &closed.flat(), &guard);
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! Three rules that cut BPTT's backward pass with a learned estimate $S(h^t;\\phi)$ of the
 //! **future gradient** $G^t = \\sum_{\\tau > t} \\partial E^\\tau / \\partial h^t$, on any cell of
 //! `credit-core` (rate, LSTM, and spiking cells through their surrogate) and any scalar. The
-//! equations are numbered (S1)–(S12) in `docs/synthgrad.md`, which derives them in the shared
+//! equations are numbered (S1)–(S14) in `docs/synthgrad.md`, which derives them in the shared
 //! notation and maps each to the papers and the authors' code:
 //!
 //! * [`synth`]: the synthesisers (linear and one-hidden-layer ReLU MLP, output layer
@@ -11,7 +11,8 @@
 //! * [`dni`]: decoupled neural interfaces for RNNs (Jaderberg et al., ICML 2017, arXiv
 //!   1608.05343; code koz4k/dni-pytorch as reused in neuralml/ccDNI and neuralml/bp_lambda):
 //!   truncated BPTT with chunk length $T_c$, detached chunk starts, the injected
-//!   $s\\,S(h^e)$ and the bootstrapped target (S5)–(S7);
+//!   $s\\,S(h^e)$ and the bootstrapped target (S5)–(S7); the least-squares fixed point of a
+//!   linear synthesiser (S13)–(S14);
 //! * [`bplambda`]: accumulate BP(λ) (Pemberton & Costa, TMLR 2024, arXiv 2401.07044; code
 //!   neuralml/bp_lambda `src/model/synthesiser.py`): the TD error (S8), the matrix-valued
 //!   eligibility trace (S9), the update (S10), and the forward λ-return view (S11);
