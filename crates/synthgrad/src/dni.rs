@@ -121,7 +121,7 @@ pub fn synth_gradient<T: Scalar>(synth: &Synth<T>, run: &Dni<T>) -> DVector<T> {
 }
 
 /// A linear synthesiser fitted to DNI's own targets by least squares, Eq. (S13) of
-/// `docs/synthgrad.md` (fitted value iteration, [D]): `S_0 = 0`; at iteration `k` the DNI pass
+/// `docs/synthgrad.md` (fitted value iteration, derived there): `S_0 = 0`; at iteration `k` the DNI pass
 /// (S5)–(S6) with `S_k` gives the targets `ĝ^b(S_k)`, and `S_{k+1} = A h + c` minimises
 /// `Σ_b ‖A h^b + c − ĝ^b(S_k)‖²` (minimum-norm least squares, SVD). A fixed point `S*` is
 /// where the synthesiser's gradient (S7) vanishes with its own targets: the property P-e4.
