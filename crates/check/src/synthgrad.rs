@@ -91,9 +91,25 @@ pub fn memoryless(cfg: &Config) -> Option<Config> {
     Some(c)
 }
 
+/// The leaky-readout variant of a config (`<name>+kappa`: its own `κ > 0` kept, the readout
+/// made same-step and the regulariser dropped): the augmented state (S15). Run on the configs
+/// with `κ > 0` and `N ≤ 6` that [`memoryless`] runs (the budget), `None` otherwise.
+// exact: κ = 0 exactly is the memoryless readout
+#[allow(clippy::float_cmp)]
+pub fn with_memory(cfg: &Config) -> Option<Config> {
+    if cfg.net.readout.kappa == 0.0 || cfg.net.n > 6 {
+        return None;
+    }
+    let mut c = memoryless(cfg)?;
+    c.net.readout = cfg.net.readout;
+    c.net.readout.delay = credit_core::ReadoutDelay::SameStep;
+    c.name = format!("{}+kappa", cfg.name);
+    Some(c)
+}
+
 /// The synthesisers of the relations: linear and MLP on `N·d` states, output layer live.
 pub fn synths(net: &Network, seed: u64) -> credit_core::Result<Vec<(&'static str, Synth<f64>)>> {
-    let n = net.n * net.d();
+    let n = credit_synthgrad::state_dim(net);
     Ok(vec![
         ("linear", Synth::random(n, None, seed ^ 0x5157, 0.5)?),
         ("mlp", Synth::random(n, Some(MLP_HIDDEN), seed ^ 0x5158, 0.5)?),
@@ -104,8 +120,10 @@ pub fn synths(net: &Network, seed: u64) -> credit_core::Result<Vec<(&'static str
 pub type Signals = Vec<DVector<f64>>;
 
 /// The true future gradient from BPTT's adjoints (S3 read backwards): `G^t = λ^t − (F^t)ᵀ c
-/// W_outᵀ g^t` (B5 with B3 at `κ = 0`), `t = 1..=T` (entry 0 unused), and its explicit part
-/// `G_R^t = G^t − (D^{t+1})ᵀ λ^{t+1}` (what leaves `h^t` through `z^t`).
+/// W_outᵀ ȳ^t` (B5 with B3), `t = 1..=T` (entry 0 unused), and its explicit part
+/// `G_R^t = G^t − (D^{t+1})ᵀ λ^{t+1}` (what leaves `h^t` through `z^t`). With a leaky readout
+/// (`κ > 0`) on the augmented state `(h^t, y^t)` (S15): the `y` part is `G_y^t = ȳ^t − g^t`,
+/// with `ȳ^t = g^t + κ ȳ^{t+1}` the readout adjoint of (B3), in both.
 pub fn future_from_bptt(
     net: &Network,
     p: &Params<f64>,
@@ -115,11 +133,17 @@ pub fn future_from_bptt(
     let traj = credit_core::forward(net, p, seq, credit_core::ForwardOptions::default())?;
     let w = p.cell_tensors(net);
     let (steps, d) = (seq.len(), net.d());
+    let aug = credit_synthgrad::state_dim(net) > net.n * d;
+    let kappa = net.readout.kappa;
+    let mut ybar = vec![DVector::zeros(net.n_out); steps + 2];
+    for t in (1..=steps).rev() {
+        ybar[t] = &traj.dl_dy[t] + &ybar[t + 1] * kappa; // Eq. (B3): ȳ^t = g^t + κ ȳ^{t+1}
+    }
     let mut g = vec![DVector::zeros(net.n * d); steps + 1];
     let mut g_r = g.clone();
     for t in 1..=steps {
         let f = net.cell.output_jacobian(&traj.states[t]);
-        let dz = p.w_out().tr_mul(&traj.dl_dy[t]) * net.readout.c();
+        let dz = p.w_out().tr_mul(&ybar[t]) * net.readout.c();
         g[t] = lambda[t].clone();
         for j in 0..net.n {
             for c in 0..d {
@@ -136,7 +160,32 @@ pub fn future_from_bptt(
             }
         }
     }
+    if aug {
+        let stack = |a: &DVector<f64>, t: usize| {
+            let gy = &ybar[t] - &traj.dl_dy[t];
+            DVector::from_iterator(a.len() + gy.len(), a.iter().chain(gy.iter()).copied())
+        };
+        g = g.iter().enumerate().map(|(t, a)| stack(a, t)).collect();
+        g_r = g_r.iter().enumerate().map(|(t, a)| stack(a, t)).collect();
+    }
     Ok((g, g_r))
+}
+
+/// The states the synthesiser reads, `t = 0..=T`, from the forward pass: `h^t`, or
+/// `(h^t, y^t)` for a leaky readout (S15).
+pub fn synth_states(net: &Network, traj: &credit_core::Trajectory<f64>) -> Signals {
+    let aug = credit_synthgrad::state_dim(net) > net.n * net.d();
+    traj.states
+        .iter()
+        .zip(&traj.y)
+        .map(|(s, y)| {
+            if aug {
+                DVector::from_iterator(s.h.len() + y.len(), s.h.iter().chain(y.iter()).copied())
+            } else {
+                s.h.clone()
+            }
+        })
+        .collect()
 }
 
 /// The `s`-discounted chunk return (S14) at the chunk starts `b = T_c, 2T_c, … < T`, by BPTT
@@ -283,18 +332,24 @@ fn differs(a: &Params<f64>, b: &Params<f64>, nc: usize, what: &str) -> Result<()
 /// Runs this module's relations on the memoryless variant of `cfg` (nothing for spiking configs
 /// outside [`SPIKING_CONFIGS`]).
 pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core::Result<()> {
-    let Some(cfg) = memoryless(outer.cfg) else { return Ok(()) };
+    for cfg in [memoryless(outer.cfg), with_memory(outer.cfg)].into_iter().flatten() {
+        variant_rows(outer, &cfg, p, seq)?;
+    }
+    Ok(())
+}
+
+/// The relations on one variant (memoryless, or with the readout's memory).
+fn variant_rows(outer: &mut Ctx, cfg: &Config, p: &Params<f64>, seq: &Sequence) -> credit_core::Result<()> {
     let net = &cfg.net;
     let bptt = credit_bptt::gradient(net, p, seq)?;
     let traj = credit_core::forward(net, p, seq, credit_core::ForwardOptions::default())?;
     let nc = net.n_cell_tensors();
     let live = Liveness::of_run(&net.cell, &traj.states, &traj.z, &bptt.grad.tensors[..nc]);
     let live_verdict = live.verdict(&net.cell);
-    let mut cx =
-        Ctx { cfg: &cfg, select: outer.select, live, live_verdict, spec: cfg.spec(), rows: Vec::new() };
+    let mut cx = Ctx { cfg, select: outer.select, live, live_verdict, spec: cfg.spec(), rows: Vec::new() };
     let steps = seq.len();
     let (g, g_r) = future_from_bptt(net, p, seq, &bptt.lambda)?;
-    let h: Vec<DVector<f64>> = traj.states.iter().map(|s| s.h.clone()).collect();
+    let h = synth_states(net, &traj);
     let zero = |_: usize, v: &DVector<f64>| DVector::zeros(v.len());
 
     // sg-exact=bptt (P-e1, P-b4)
@@ -482,13 +537,14 @@ pub(crate) fn rows(outer: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_c
 fn fixed_point(cx: &mut Ctx, p: &Params<f64>) -> credit_core::Result<()> {
     const ID: &str = "dni-fixed-point=chunk-return";
     let net = &cx.cfg.net;
-    let nd = net.n * net.d();
+    let nd = credit_synthgrad::state_dim(net);
     let seq = Sequence::random(net, (nd + 2) * FIX_CHUNK, cx.cfg.seed ^ 0xF1C5)?;
     let opts = DniOptions::new(FIX_CHUNK, FIX_S);
     let (fit, _) = dni::fit_linear(net, p, &seq, opts, nd + 1)?;
     let ret = chunk_return(net, p, &seq, FIX_CHUNK, FIX_S)?;
     let traj = credit_core::forward(net, p, &seq, credit_core::ForwardOptions::default())?;
-    let h: Vec<DVector<f64>> = ret.iter().map(|(b, _)| traj.states[*b].h.clone()).collect();
+    let states = synth_states(net, &traj);
+    let h: Vec<DVector<f64>> = ret.iter().map(|(b, _)| states[*b].clone()).collect();
     let r: Vec<DVector<f64>> = ret.iter().map(|(_, v)| v.clone()).collect();
     let bptt = credit_bptt::gradient(net, p, &seq)?;
     let nc = net.n_cell_tensors();

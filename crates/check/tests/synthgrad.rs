@@ -71,7 +71,7 @@ fn identities(net: &Network, seed: u64, chunk: usize, lambda: f64, gamma: f64) {
     let explicit = |t: usize, _: &DVector<f64>| g_r[t].clone();
     let traced = cortex::gradient(net, &p, &seq, 1.0, Traces::Eprop, &explicit).unwrap();
     assert_params("P-b4, e-prop traces", &traced, &bptt.grad, 1e-12);
-    let synth = Synth::random(net.n * net.d(), Some(4), seed, 0.5).unwrap();
+    let synth = Synth::random(credit_synthgrad::state_dim(net), Some(4), seed, 0.5).unwrap();
     let opts = BpLambdaOptions { lambda, gamma };
     let back = bplambda::offline(net, &p, &seq, &synth, opts).unwrap();
     let fwd = bplambda::forward_view(net, &p, &seq, &synth, opts).unwrap();
@@ -80,7 +80,7 @@ fn identities(net: &Network, seed: u64, chunk: usize, lambda: f64, gamma: f64) {
     let mut frozen = synth.clone();
     let online = bplambda::online(net, &p, &seq, &mut frozen, opts, 0.0).unwrap();
     assert_synth("online(lr = 0) = offline", &synth, &online, &back.update, 1e-12);
-    let h: Vec<_> = Cortex::replay(net, &p, &seq).unwrap().traj.states.iter().map(|s| s.h.clone()).collect();
+    let h = Cortex::replay(net, &p, &seq).unwrap().states;
     let one = bplambda::offline(net, &p, &seq, &synth, BpLambdaOptions { lambda: 1.0, gamma: 1.0 }).unwrap();
     assert_synth("P-b2", &synth, &one.update, &regression_target(&synth, &h, &g), 1e-12);
     let zero = bplambda::offline(net, &p, &seq, &synth, BpLambdaOptions { lambda: 0.0, gamma }).unwrap();
@@ -97,9 +97,12 @@ proptest! {
     #[test]
     fn identities_hold_on_random_small_nets(
         which in 0usize..3, n_in in 1usize..4, n in 1usize..5, seed in 0u64..10_000,
-        chunk in 1usize..6, lambda in 0.0f64..=1.0, gamma in 0.0f64..=1.0,
+        chunk in 1usize..6, lambda in 0.0f64..=1.0, gamma in 0.0f64..=1.0, leaky in 0usize..2,
     ) {
-        identities(&net(cells()[which].clone(), n_in, n), seed, chunk, lambda, gamma);
+        // leaky = 1: a readout with memory, κ = 0.7, the augmented state (h, y) (S15)
+        let mut net = net(cells()[which].clone(), n_in, n);
+        net.readout = Readout::leaky(0.7 * leaky as f64);
+        identities(&net, seed, chunk, lambda, gamma);
     }
 }
 
@@ -221,9 +224,10 @@ fn bad_input_is_a_typed_error_naming_the_field() {
     let zero = |_: usize, v: &DVector<f64>| DVector::zeros(v.len());
     let mut leaky = good.clone();
     leaky.readout = Readout::leaky(0.5);
+    leaky.readout.delay = credit_core::ReadoutDelay::OneStep;
     assert_eq!(
         field(dni::dni(&leaky, &p, &seq, DniOptions::new(2, 0.1), &zero).unwrap_err()),
-        "network.readout.kappa"
+        "network.readout.delay"
     );
     let reg = credit_core::RateReg { c_reg: 0.1, f_target: 0.1, dt: 1.0, factor: RegFactor::Full };
     let with_reg = good.clone().with_reg(reg).unwrap();

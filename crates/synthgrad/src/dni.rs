@@ -87,7 +87,6 @@ pub fn dni<T: Scalar>(
     let steps = cx.steps();
     let s = T::c(opts.s);
     let mut grad = Params::zeros(net);
-    cx.add_readout(net, &mut grad);
     let (mut boundaries, mut targets, mut states) = (Vec::new(), Vec::new(), Vec::new());
     for b in (0..steps).step_by(opts.chunk) {
         let e = (b + opts.chunk).min(steps);
@@ -97,6 +96,7 @@ pub fn dni<T: Scalar>(
         }
         for t in (b + 1..=e).rev() {
             cx.add_immediate(net, &mut grad, t, &lam); // Eq. (S5), (I^t)ᵀ λ̂^t
+            cx.add_readout(net, &mut grad, t, &lam); // Eq. (B2): g^t, or λ̂_y^t (S15)
             if t > b + 1 {
                 lam = &cx.direct[t - 1] + cx.jt_times(t, &lam); // Eq. (S5), inside the chunk
             } else if b > 0 {
@@ -139,7 +139,7 @@ pub fn fit_linear(
     if iterations == 0 {
         return Err(Error::Empty { field: "dni.iterations".into() });
     }
-    let nd = net.n * net.d();
+    let nd = crate::state_dim(net);
     let mut synth = Synth::<f64>::linear(nd);
     let mut run = dni(net, params, seq, opts, &|_, h| synth.predict(h))?;
     for _ in 0..iterations {
