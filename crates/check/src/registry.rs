@@ -113,6 +113,10 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "bplambda<1!=bptt-target",
         "BP(lambda < 1) differs from the unbiased regression target: bootstrapping biases",
     ),
+    (
+        "dni-fixed-point=chunk-return",
+        "a linear S fitted by least squares to DNI's own targets = the s-discounted chunk return, closed form from BPTT (P-e4)",
+    ),
     ("ff-bp=oracle", "feedforward backprop = the exact gradient (dual numbers), MSE and weighted losses"),
     ("qagrel=oracle", "Q-AGREL's update for every action = -grad 1/2 (r - Q_a)^2, W' = W^T (P-a1)"),
     (

@@ -71,7 +71,7 @@ fn identities(net: &Network, seed: u64, chunk: usize, lambda: f64, gamma: f64) {
     let explicit = |t: usize, _: &DVector<f64>| g_r[t].clone();
     let traced = cortex::gradient(net, &p, &seq, 1.0, Traces::Eprop, &explicit).unwrap();
     assert_params("P-b4, e-prop traces", &traced, &bptt.grad, 1e-12);
-    let synth = Synth::random(net.n * net.d(), Some(4), seed, 0.5).unwrap();
+    let synth = Synth::random(credit_synthgrad::state_dim(net), Some(4), seed, 0.5).unwrap();
     let opts = BpLambdaOptions { lambda, gamma };
     let back = bplambda::offline(net, &p, &seq, &synth, opts).unwrap();
     let fwd = bplambda::forward_view(net, &p, &seq, &synth, opts).unwrap();
@@ -80,7 +80,7 @@ fn identities(net: &Network, seed: u64, chunk: usize, lambda: f64, gamma: f64) {
     let mut frozen = synth.clone();
     let online = bplambda::online(net, &p, &seq, &mut frozen, opts, 0.0).unwrap();
     assert_synth("online(lr = 0) = offline", &synth, &online, &back.update, 1e-12);
-    let h: Vec<_> = Cortex::replay(net, &p, &seq).unwrap().traj.states.iter().map(|s| s.h.clone()).collect();
+    let h = Cortex::replay(net, &p, &seq).unwrap().states;
     let one = bplambda::offline(net, &p, &seq, &synth, BpLambdaOptions { lambda: 1.0, gamma: 1.0 }).unwrap();
     assert_synth("P-b2", &synth, &one.update, &regression_target(&synth, &h, &g), 1e-12);
     let zero = bplambda::offline(net, &p, &seq, &synth, BpLambdaOptions { lambda: 0.0, gamma }).unwrap();
@@ -97,9 +97,12 @@ proptest! {
     #[test]
     fn identities_hold_on_random_small_nets(
         which in 0usize..3, n_in in 1usize..4, n in 1usize..5, seed in 0u64..10_000,
-        chunk in 1usize..6, lambda in 0.0f64..=1.0, gamma in 0.0f64..=1.0,
+        chunk in 1usize..6, lambda in 0.0f64..=1.0, gamma in 0.0f64..=1.0, leaky in 0usize..2,
     ) {
-        identities(&net(cells()[which].clone(), n_in, n), seed, chunk, lambda, gamma);
+        // leaky = 1: a readout with memory, κ = 0.7, the augmented state (h, y) (S15)
+        let mut net = net(cells()[which].clone(), n_in, n);
+        net.readout = Readout::leaky(0.7 * leaky as f64);
+        identities(&net, seed, chunk, lambda, gamma);
     }
 }
 
@@ -221,9 +224,10 @@ fn bad_input_is_a_typed_error_naming_the_field() {
     let zero = |_: usize, v: &DVector<f64>| DVector::zeros(v.len());
     let mut leaky = good.clone();
     leaky.readout = Readout::leaky(0.5);
+    leaky.readout.delay = credit_core::ReadoutDelay::OneStep;
     assert_eq!(
         field(dni::dni(&leaky, &p, &seq, DniOptions::new(2, 0.1), &zero).unwrap_err()),
-        "network.readout.kappa"
+        "network.readout.delay"
     );
     let reg = credit_core::RateReg { c_reg: 0.1, f_target: 0.1, dt: 1.0, factor: RegFactor::Full };
     let with_reg = good.clone().with_reg(reg).unwrap();
@@ -270,4 +274,72 @@ fn synth_jacobian_equals_dual_numbers() {
         assert_eq!(z.add_flat(&DVector::zeros(3)).map_err(field), Err("synth.flat".to_string()));
         assert_eq!(z.flat(), s.flat());
     }
+}
+
+/// Spiking cells (surrogate Jacobians): every relation of the module has rows on the memoryless
+/// variants of the listed LIF and ALIF configs, each passes, and the variant spikes (not at every
+/// `(t, j)`) with the truncation guard of `sg-exact=bptt` live.
+#[test]
+fn spiking_configs_are_live_and_pass() {
+    use credit_check::relations::{Select, run_config_selected};
+    use credit_check::synthgrad::{FIXPOINT_SKIP, IDS, SPIKING_CONFIGS};
+    use credit_core::CellModel;
+    let ids: Vec<String> = IDS.iter().map(|s| s.to_string()).collect();
+    let suite = credit_check::suite::builtin_suite();
+    for cell in ["lif", "alif"] {
+        let cfgs: Vec<_> = suite
+            .iter()
+            .filter(|c| c.net.cell.id() == cell && SPIKING_CONFIGS.contains(&c.name.as_str()))
+            .collect();
+        assert_eq!(cfgs.len(), SPIKING_CONFIGS.len(), "{cell}: a listed config is missing");
+        for cfg in cfgs {
+            let rows = run_config_selected(cfg, Select(Some(&ids))).unwrap();
+            let skip = FIXPOINT_SKIP.contains(&(cell, cfg.name.as_str()));
+            for id in IDS.iter().filter(|id| !(skip && **id == "dni-fixed-point=chunk-return")) {
+                assert!(rows.iter().any(|r| r.relation == *id), "{cell} {}: no {id} row", cfg.name);
+            }
+            for r in &rows {
+                assert!(r.pass, "{cell} {}: {} {} fails ({:?})", cfg.name, r.relation, r.tensor, r.reason);
+                assert!(r.liveness.spikes > 0 && r.liveness.spikes < r.liveness.outputs);
+            }
+        }
+    }
+}
+
+/// P-e4: the linear synthesiser fitted by least squares to DNI's own targets is a fixed point
+/// (its gradient (S7) with its own targets vanishes) and reproduces the `s`-discounted chunk
+/// return from BPTT (S14) at the chunk starts; a wrong `s` gives another return.
+#[test]
+fn dni_fixed_point_is_the_discounted_chunk_return() {
+    use credit_check::synthgrad::chunk_return;
+    for (which, cell) in cells().into_iter().enumerate() {
+        for chunk in [1, 2, 3] {
+            let net = net(cell.clone(), 2, 2);
+            let nd = net.n * net.d();
+            let seed = 40 + which as u64;
+            let p = Params::<f64>::random(&net, seed).unwrap();
+            let seq = Sequence::random(&net, (nd + 2) * chunk, seed).unwrap();
+            let opts = DniOptions::new(chunk, 0.6);
+            let (fit, run) = dni::fit_linear(&net, &p, &seq, opts, nd + 1).unwrap();
+            assert_eq!(run.boundaries.len(), nd + 1);
+            let zero = |_: usize, v: &DVector<f64>| DVector::zeros(v.len());
+            let at_zero = dni::synth_gradient(&fit, &dni::dni(&net, &p, &seq, opts, &zero).unwrap());
+            let at_fit = dni::synth_gradient(&fit, &run);
+            assert!(at_fit.amax() <= 1e-12 * at_zero.amax() && at_zero.amax() > 0.0, "(S7) at the fit");
+            let ret = chunk_return(&net, &p, &seq, chunk, 0.6).unwrap();
+            let wrong = chunk_return(&net, &p, &seq, chunk, 0.3).unwrap();
+            let stack = |v: &[DVector<f64>]| DMatrix::from_fn(v.len(), nd, |b, i| v[b][i]);
+            let preds: Vec<_> = run.states.iter().map(|h| fit.predict(h)).collect();
+            let r: Vec<_> = ret.iter().map(|(_, v)| v.clone()).collect();
+            let w: Vec<_> = wrong.iter().map(|(_, v)| v.clone()).collect();
+            assert!(max_rel_err(&stack(&preds), &stack(&r)) <= 1e-12, "S*(h^b) = R_s^b");
+            assert!(max_rel_err(&stack(&w), &stack(&r)) > 1e-6, "s/2 gives the same return");
+        }
+    }
+    let net = net(Cell::Rate(Rate { alpha: 1.0 }), 2, 2);
+    let (p, seq) = (Params::<f64>::random(&net, 1).unwrap(), Sequence::random(&net, 6, 1).unwrap());
+    let err = dni::fit_linear(&net, &p, &seq, DniOptions::new(2, 0.5), 0).unwrap_err();
+    assert_eq!(field(err), "dni.iterations");
+    let err = dni::fit_linear(&net, &p, &seq, DniOptions::new(9, 0.5), 1).unwrap_err();
+    assert_eq!(field(err), "dni.boundaries");
 }

@@ -157,10 +157,10 @@ fn predictions<T: Scalar>(cx: &Cortex<T>, synth: &Synth<T>) -> Vec<DVector<T>> {
 }
 
 pub(crate) fn check_synth<T: Scalar>(net: &Network, synth: &Synth<T>) -> Result<()> {
-    if synth.n() != net.n * net.d() {
+    if synth.n() != crate::state_dim(net) {
         return Err(credit_core::Error::Shape {
             field: "synth.n".into(),
-            expected: format!("{} (N·d)", net.n * net.d()),
+            expected: format!("{} (N·d, + K for a leaky readout)", crate::state_dim(net)),
             found: format!("{}", synth.n()),
         });
     }

@@ -47,16 +47,17 @@ pub fn gradient<T: Scalar>(
     let steps = cx.steps();
     let d = net.d();
     let mut grad = Params::zeros(net);
-    cx.add_readout(net, &mut grad);
     let mut eps: Vec<DMatrix<T>> = vec![DMatrix::zeros(d, net.p_loc()); net.n];
     for t in 1..=steps {
         let mut l = cx.direct[t].clone(); // Eq. (S12), ℓ'^t
         if t < steps {
             l += predict(t, cx.h(t)) * T::c(s); // Eq. (S12), + s S(h^t)
         }
+        cx.add_readout(net, &mut grad, t, &l); // Eq. (B2): g^t, or L_y^t (S15)
         match traces {
             Traces::Immediate => cx.add_immediate(net, &mut grad, t, &l), // Eq. (S12), (I^t)ᵀ L^t
             Traces::Eprop => {
+                let l = cx.to_h(t, &l); // the signal on h^t (S15)
                 for j in 0..net.n {
                     eps[j] = &cx.jac[t].d[j] * &eps[j] + &cx.jac[t].i[j]; // Eq. (E1): ε = D ε + I
                     let g = eps[j].tr_mul(&l.rows(j * d, d)); // Eq. (S12), (ε^t_j)ᵀ L^t_j

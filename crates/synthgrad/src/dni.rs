@@ -87,7 +87,6 @@ pub fn dni<T: Scalar>(
     let steps = cx.steps();
     let s = T::c(opts.s);
     let mut grad = Params::zeros(net);
-    cx.add_readout(net, &mut grad);
     let (mut boundaries, mut targets, mut states) = (Vec::new(), Vec::new(), Vec::new());
     for b in (0..steps).step_by(opts.chunk) {
         let e = (b + opts.chunk).min(steps);
@@ -97,6 +96,7 @@ pub fn dni<T: Scalar>(
         }
         for t in (b + 1..=e).rev() {
             cx.add_immediate(net, &mut grad, t, &lam); // Eq. (S5), (I^t)ᵀ λ̂^t
+            cx.add_readout(net, &mut grad, t, &lam); // Eq. (B2): g^t, or λ̂_y^t (S15)
             if t > b + 1 {
                 lam = &cx.direct[t - 1] + cx.jt_times(t, &lam); // Eq. (S5), inside the chunk
             } else if b > 0 {
@@ -118,4 +118,50 @@ pub fn synth_gradient<T: Scalar>(synth: &Synth<T>, run: &Dni<T>) -> DVector<T> {
         g += synth.jacobian(h).tr_mul(&err); // Eq. (S7), (K^b)ᵀ (…)
     }
     g
+}
+
+/// A linear synthesiser fitted to DNI's own targets by least squares, Eq. (S13) of
+/// `docs/synthgrad.md` (fitted value iteration, derived there): `S_0 = 0`; at iteration `k` the DNI pass
+/// (S5)–(S6) with `S_k` gives the targets `ĝ^b(S_k)`, and `S_{k+1} = A h + c` minimises
+/// `Σ_b ‖A h^b + c − ĝ^b(S_k)‖²` (minimum-norm least squares, SVD). A fixed point `S*` is
+/// where the synthesiser's gradient (S7) vanishes with its own targets: the property P-e4.
+/// When the `[h^b; 1]` are affinely independent and there are `N·d + 1` of them, the fit
+/// interpolates and the iteration is exact after as many iterations as boundaries (each target
+/// bootstraps from the next boundary only), with `S*(h^b)` the `s`-discounted chunk return (S14).
+/// Returns the last fit and the DNI pass that produced its targets.
+pub fn fit_linear(
+    net: &Network,
+    params: &Params<f64>,
+    seq: &Sequence,
+    opts: DniOptions,
+    iterations: usize,
+) -> Result<(Synth<f64>, Dni<f64>)> {
+    if iterations == 0 {
+        return Err(Error::Empty { field: "dni.iterations".into() });
+    }
+    let nd = crate::state_dim(net);
+    let mut synth = Synth::<f64>::linear(nd);
+    let mut run = dni(net, params, seq, opts, &|_, h| synth.predict(h))?;
+    for _ in 0..iterations {
+        if run.boundaries.is_empty() {
+            return Err(Error::Empty { field: "dni.boundaries".into() });
+        }
+        let nb = run.boundaries.len();
+        // Eq. (S13): rows [h^bᵀ, 1] against rows ĝ^bᵀ
+        let x = nalgebra::DMatrix::from_fn(nb, nd + 1, |b, i| if i < nd { run.states[b][i] } else { 1.0 });
+        let y = nalgebra::DMatrix::from_fn(nb, nd, |b, i| run.targets[b][i]);
+        let svd = x.clone().svd(true, true);
+        let solve = |rhs: &nalgebra::DMatrix<f64>| {
+            svd.solve(rhs, 0.0).map_err(|e| Error::Invalid {
+                field: "dni.states".into(),
+                value: e.into(),
+                requirement: "the least-squares fit of the synthesiser needs a solvable system",
+            })
+        };
+        let mut theta = solve(&y)?; // (N·d + 1) × N·d: [Aᵀ; cᵀ]
+        theta += solve(&(&y - &x * &theta))?; // one step of iterative refinement
+        synth = Synth::Linear { a: theta.rows(0, nd).transpose(), c: theta.row(nd).transpose() };
+        run = dni(net, params, seq, opts, &|_, h| synth.predict(h))?;
+    }
+    Ok((synth, run))
 }

@@ -3,7 +3,7 @@
 //! Three rules that cut BPTT's backward pass with a learned estimate $S(h^t;\\phi)$ of the
 //! **future gradient** $G^t = \\sum_{\\tau > t} \\partial E^\\tau / \\partial h^t$, on any cell of
 //! `credit-core` (rate, LSTM, and spiking cells through their surrogate) and any scalar. The
-//! equations are numbered (S1)–(S12) in `docs/synthgrad.md`, which derives them in the shared
+//! equations are numbered (S1)–(S15) in `docs/synthgrad.md`, which derives them in the shared
 //! notation and maps each to the papers and the authors' code:
 //!
 //! * [`synth`]: the synthesisers (linear and one-hidden-layer ReLU MLP, output layer
@@ -11,7 +11,8 @@
 //! * [`dni`]: decoupled neural interfaces for RNNs (Jaderberg et al., ICML 2017, arXiv
 //!   1608.05343; code koz4k/dni-pytorch as reused in neuralml/ccDNI and neuralml/bp_lambda):
 //!   truncated BPTT with chunk length $T_c$, detached chunk starts, the injected
-//!   $s\\,S(h^e)$ and the bootstrapped target (S5)–(S7);
+//!   $s\\,S(h^e)$ and the bootstrapped target (S5)–(S7); the least-squares fixed point of a
+//!   linear synthesiser (S13)–(S14);
 //! * [`bplambda`]: accumulate BP(λ) (Pemberton & Costa, TMLR 2024, arXiv 2401.07044; code
 //!   neuralml/bp_lambda `src/model/synthesiser.py`): the TD error (S8), the matrix-valued
 //!   eligibility trace (S9), the update (S10), and the forward λ-return view (S11);
@@ -22,10 +23,11 @@
 //! direct loss signal (S1), the one-step Jacobian (S2) and the true future gradient (S3).
 //!
 //! ## Scope
-//! The synthesiser predicts the gradient on the cell state $h^t$ only, so the readout must be
-//! memoryless and same-step ($\\kappa = 0$, $\\delta = 0$, as the papers' $o^t = W^{out}h^t + b^{out}$)
-//! and without the firing-rate regulariser (whose gradient couples every step): other networks
-//! are refused with [`credit_core::Error::Invalid`] naming the field.
+//! The synthesiser predicts the gradient on the cell state $h^t$ for a memoryless readout
+//! ($\\kappa = 0$, as the papers' $o^t = W^{out}h^t + b^{out}$), and on the augmented state
+//! $(h^t, y^t)$ for a leaky one ($\\kappa > 0$, Eq. (S15); [`state_dim`]). The readout must be
+//! same-step ($\\delta = 0$) and without the firing-rate regulariser (whose gradient couples
+//! every step): other networks are refused with [`credit_core::Error::Invalid`] naming the field.
 //!
 //! ```
 //! use credit_core::{cell::{Cell, Rate}, Loss, Network, Params, Readout, Sequence};
@@ -50,7 +52,9 @@ use credit_core::{
 use nalgebra::{DMatrix, DVector};
 
 /// The forward pass of a cortex with everything the synthetic-gradient rules read: the
-/// trajectory, the local Jacobians of every step, `∂z^t/∂h^t` and the direct signal (S1).
+/// trajectory, the local Jacobians of every step, `∂z^t/∂h^t`, the state the synthesiser reads
+/// and the direct signal on it (S1). With a leaky readout (`κ > 0`) the state is augmented,
+/// `ĥ^t = (h^t, y^t)` (S15): every rule runs unchanged on it.
 #[derive(Clone, Debug)]
 pub struct Cortex<T: Scalar> {
     /// The forward pass.
@@ -60,23 +64,29 @@ pub struct Cortex<T: Scalar> {
     pub jac: Vec<LocalJacobians<T>>,
     /// `f[t]`: `∂z^t/∂h^t` (`N×d` rows), `t = 0..=T`.
     pub f: Vec<DMatrix<T>>,
-    /// `direct[t]`: `ℓ'^t = (∂z^t/∂h^t)ᵀ c W_outᵀ g^t` (S1), `t = 0..=T` (entry 0 is zero).
+    /// `direct[t]`: the direct signal on the state, `t = 0..=T` (entry 0 is zero): `ℓ'^t =
+    /// (∂z^t/∂h^t)ᵀ c W_outᵀ g^t` (S1) for `κ = 0`, `(0, g^t)` on `(h^t, y^t)` for `κ > 0` (S15).
     pub direct: Vec<DVector<T>>,
+    /// The state the synthesiser reads, `t = 0..=T`: `h^t`, or `(h^t, y^t)` for `κ > 0`.
+    pub states: Vec<DVector<T>>,
+    /// The readout's leak `κ` (the augmented layout is used iff `κ ≠ 0`).
+    kappa: T,
+    /// `c W_out` (`K × N`).
+    cw: DMatrix<T>,
 }
 
-/// Refuses networks outside the scope of the crate (module doc): a readout with memory or a
-/// delay, or a firing-rate regulariser.
+/// Dimension of the state the synthesiser reads (and of the gradient it predicts): `N·d`,
+/// plus `K` for a leaky readout (`κ ≠ 0`, the augmented state (S15)).
 // exact: only κ = 0 exactly makes the readout memoryless
 #[allow(clippy::float_cmp)]
+pub fn state_dim(net: &Network) -> usize {
+    net.n * net.d() + if net.readout.kappa != 0.0 { net.n_out } else { 0 }
+}
+
+/// Refuses networks outside the scope of the crate (module doc): a readout with a delay, or a
+/// firing-rate regulariser.
 pub fn check_memoryless(net: &Network) -> Result<()> {
     net.validate()?;
-    if net.readout.kappa != 0.0 {
-        return Err(Error::Invalid {
-            field: "network.readout.kappa".into(),
-            value: format!("{}", net.readout.kappa),
-            requirement: "synthetic gradients predict dE/dh only: the readout must be memoryless (kappa = 0)",
-        });
-    }
     if net.readout.delay != ReadoutDelay::SameStep {
         return Err(Error::Invalid {
             field: "network.readout.delay".into(),
@@ -109,9 +119,21 @@ impl<T: Scalar> Cortex<T> {
         jac.insert(0, jac[0].clone());
         let f: Vec<_> = traj.states.iter().map(|s| net.cell.output_jacobian(s)).collect();
         let c_out = T::c(net.readout.c());
-        let mut direct = vec![DVector::zeros(n * d)];
+        let cw = params.w_out() * c_out;
+        let aug = state_dim(net) > n * d;
+        let mut direct = vec![DVector::zeros(state_dim(net))];
+        let mut states = Vec::with_capacity(steps + 1);
+        for t in 0..=steps {
+            let h = &traj.states[t].h;
+            states.push(if aug { concat(h, &traj.y[t]) } else { h.clone() }); // Eq. (S15), ĥ = (h, y)
+        }
         for t in 1..=steps {
-            let dz = params.w_out().tr_mul(&traj.dl_dy[t]) * c_out; // Eq. (B3) with κ = 0, δ = 0
+            if aug {
+                let zero = DVector::zeros(n * d);
+                direct.push(concat(&zero, &traj.dl_dy[t])); // Eq. (S15), ℓ̂^t = (0, g^t)
+                continue;
+            }
+            let dz = cw.tr_mul(&traj.dl_dy[t]); // Eq. (B3) with κ = 0, δ = 0
             let mut l = DVector::zeros(n * d);
             for j in 0..n {
                 for c in 0..d {
@@ -120,7 +142,35 @@ impl<T: Scalar> Cortex<T> {
             }
             direct.push(l);
         }
-        Ok(Cortex { traj, jac, f, direct })
+        Ok(Cortex { traj, jac, f, direct, states, kappa: T::c(net.readout.kappa), cw })
+    }
+
+    /// Whether the state is augmented with the readout (`κ ≠ 0`).
+    fn aug(&self) -> bool {
+        self.states[0].len() > self.f[0].nrows() * self.f[0].ncols()
+    }
+
+    /// Length `N·d` of `h`.
+    fn nd(&self) -> usize {
+        self.f[0].nrows() * self.f[0].ncols()
+    }
+
+    /// The signal on `h^t` of a signal `v` on the state: `v` itself (`κ = 0`), or
+    /// `v_h + (F^t)ᵀ c W_outᵀ v_y` for the augmented state (S15: `y^t` reads `h^t` in the same step).
+    pub fn to_h(&self, t: usize, v: &DVector<T>) -> DVector<T> {
+        if !self.aug() {
+            return v.clone();
+        }
+        let nd = self.nd();
+        let dz = self.cw.tr_mul(&v.rows(nd, v.len() - nd)); // Eq. (S15), c W_outᵀ v_y
+        let mut out = v.rows(0, nd).into_owned();
+        let f = &self.f[t];
+        for j in 0..f.nrows() {
+            for c in 0..f.ncols() {
+                out[j * f.ncols() + c] += dz[j] * f[(j, c)]; // Eq. (S15), + (F^t)ᵀ (…)
+            }
+        }
+        out
     }
 
     /// Number of steps `T`.
@@ -128,14 +178,25 @@ impl<T: Scalar> Cortex<T> {
         self.traj.steps()
     }
 
-    /// `h^t`.
+    /// The state the synthesiser reads at `t`: `h^t`, or `(h^t, y^t)` for `κ > 0` (S15).
     pub fn h(&self, t: usize) -> &DVector<T> {
-        &self.traj.states[t].h
+        &self.states[t]
     }
 
     /// `(J^t)ᵀ v` for `t = 1..=T`, Eq. (S2): `J^t = D^t + (∂M^t/∂z^{t−1}) F^{t−1}` for `t ≥ 2` and
     /// `J^1 = D^1` (`z^0 = 0` is a constant of the forward pass, not a function of `h^0`).
+    /// On the augmented state (S15): `(Ĵ^t)ᵀ v = ((J^t)ᵀ (v_h + (F^t)ᵀ c W_outᵀ v_y), κ v_y)`.
     pub fn jt_times(&self, t: usize, v: &DVector<T>) -> DVector<T> {
+        if !self.aug() {
+            return self.jt_h(t, v);
+        }
+        let nd = self.nd();
+        let vy = v.rows(nd, v.len() - nd).into_owned();
+        concat(&self.jt_h(t, &self.to_h(t, v)), &(vy * self.kappa)) // Eq. (S15)
+    }
+
+    /// `(J^t)ᵀ v` on `h` alone, Eq. (S2).
+    fn jt_h(&self, t: usize, v: &DVector<T>) -> DVector<T> {
         let jac = &self.jac[t];
         let d = jac.d[0].nrows();
         let mut out = DVector::zeros(v.len());
@@ -155,7 +216,23 @@ impl<T: Scalar> Cortex<T> {
     }
 
     /// `J^t e` for a matrix `e` with `N·d` neuron-major rows, Eq. (S2) (used by the trace (S9)).
+    /// On the augmented state (S15): `Ĵ^t e = (J^t e_h, c W_out F^t J^t e_h + κ e_y)`.
     pub fn j_times(&self, t: usize, e: &DMatrix<T>) -> DMatrix<T> {
+        if !self.aug() {
+            return self.j_h(t, e);
+        }
+        let nd = self.nd();
+        let jh = self.j_h(t, &e.rows(0, nd).into_owned());
+        let ey = e.rows(nd, e.nrows() - nd) * self.kappa;
+        let fy = &self.cw * credit_core::cell::output_times(&self.f[t], &jh) + ey; // Eq. (S15)
+        let mut out = DMatrix::zeros(e.nrows(), e.ncols());
+        out.rows_mut(0, nd).copy_from(&jh);
+        out.rows_mut(nd, e.nrows() - nd).copy_from(&fy);
+        out
+    }
+
+    /// `J^t e` on `h` alone, Eq. (S2).
+    fn j_h(&self, t: usize, e: &DMatrix<T>) -> DMatrix<T> {
         let jac = &self.jac[t];
         let mut out = jac.d_times(e); // Eq. (S2), D^t e
         if t >= 2 {
@@ -178,26 +255,33 @@ impl<T: Scalar> Cortex<T> {
     }
 
     /// Adds `Σ_j (I_j^t)ᵀ v_j` (the immediate derivative of step `t` against a signal `v` on
-    /// `h^t`, Eqs. (B6), (S5), (S12)) into the cell tensors of `grad`.
+    /// the state, Eqs. (B6), (S5), (S12); on the augmented state through [`Cortex::to_h`], S15)
+    /// into the cell tensors of `grad`.
     pub fn add_immediate(&self, net: &Network, grad: &mut Params<T>, t: usize, v: &DVector<T>) {
         let d = net.d();
+        let v = self.to_h(t, v);
         for (j, ij) in self.jac[t].i.iter().enumerate() {
             let g = ij.tr_mul(&v.rows(j * d, d));
             grad.add_local_row(net, j, g.as_slice());
         }
     }
 
-    /// Adds the readout gradient, exact for every rule here (κ = 0, Eq. (B2)):
-    /// `dE/dW_out = c Σ_t g^t (z^t)ᵀ`, `dE/db_out = c Σ_t g^t`.
-    pub fn add_readout(&self, net: &Network, grad: &mut Params<T>) {
+    /// Adds step `t` of the readout gradient (B2), `c ȳ^t (z^t)ᵀ` and `c ȳ^t`, with the
+    /// signal `v` on the state: `ȳ^t = g^t` for `κ = 0` (exact), `ȳ^t = v_y` on the augmented
+    /// state (the rule's own adjoint of `y^t`, S15).
+    pub fn add_readout(&self, net: &Network, grad: &mut Params<T>, t: usize, v: &DVector<T>) {
         let nc = net.n_cell_tensors();
         let c_out = T::c(net.readout.c());
-        for t in 1..=self.steps() {
-            let g = &self.traj.dl_dy[t];
-            grad.tensors[nc].value += g * self.traj.z[t].transpose() * c_out; // Eq. (B2)
-            grad.tensors[nc + 1].value.column_mut(0).axpy(c_out, g, T::one()); // Eq. (B2)
-        }
+        let nd = self.nd();
+        let g = if self.aug() { v.rows(nd, v.len() - nd).into_owned() } else { self.traj.dl_dy[t].clone() };
+        grad.tensors[nc].value += &g * self.traj.z[t].transpose() * c_out; // Eq. (B2)
+        grad.tensors[nc + 1].value.column_mut(0).axpy(c_out, &g, T::one()); // Eq. (B2)
     }
+}
+
+/// `(a, b)` stacked.
+fn concat<T: Scalar>(a: &DVector<T>, b: &DVector<T>) -> DVector<T> {
+    DVector::from_iterator(a.len() + b.len(), a.iter().chain(b.iter()).copied())
 }
 
 /// A hyper-parameter check: `x` finite and in `[lo, hi]`.
