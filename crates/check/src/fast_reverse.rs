@@ -25,7 +25,7 @@ pub const ADAPTIVE_LAMBDA: f64 = 0.1;
 /// The ids of this module's relations.
 pub const IDS: &[&str] = &["bptt-fast=bptt", "eprop-fast=eprop", "fast-f32~f64"];
 
-/// The ids of this module's relations that have rows on stacks ([`stack_rows`]).
+/// The ids of this module's relations that have rows on stacks (`stack_rows`).
 pub const STACK_IDS: &[&str] = &["bptt-fast=bptt", "fast-f32~f64"];
 
 /// `|a − b| / |b|` of two losses (0 when both are 0, infinity when not finite).
