@@ -218,7 +218,20 @@ pub fn gradient<T: Scalar>(
     fb: &DMatrix<f64>,
     cfg: &KernlConfig,
 ) -> credit_core::Result<Estimate<T>> {
+    let st = final_state(net, params, seq, fb, cfg)?;
+    Ok(Estimate { loss: st.loss, grad: st.grad })
+}
+
+/// The state [`gradient`] leaves after the last step of `seq`: its loss and gradient estimate and
+/// the learned `A` and `α_i` (K4), for a caller that carries them to the next sequence.
+pub fn final_state<T: Scalar>(
+    net: &Network,
+    params: &Params<T>,
+    seq: &Sequence,
+    fb: &DMatrix<f64>,
+    cfg: &KernlConfig,
+) -> credit_core::Result<Kernl<T>> {
     let mut st = Kernl::new(net, cfg)?;
     run(net, params, seq, fb, |w, fb, x, target, mask| st.step(net, params, w, fb, x, target, mask))?;
-    Ok(Estimate { loss: st.loss, grad: st.grad })
+    Ok(st)
 }

@@ -350,8 +350,7 @@ fn online_defined(rule: &Rule, net: &Network) -> Result<()> {
 }
 
 /// KeRNL's gradient of `seq` from `fit` (or `A = I`, `α_i = α`), returning the learned `A` and
-/// `α_i` at the end of the sequence: `credit_rflo::kernl::gradient`'s loop, reading the state
-/// it leaves.
+/// `α_i` at the end of the sequence (`credit_rflo::kernl::final_state`).
 fn kernl(
     net: &Network,
     params: &Params<f64>,
@@ -359,20 +358,7 @@ fn kernl(
     fb: &DMatrix<f64>,
     cfg: &credit_rflo::KernlConfig,
 ) -> Result<(f64, Params<f64>, KernlFit)> {
-    let mut st = credit_rflo::Kernl::<f64>::new(net, cfg)?;
-    if fb.shape() != (net.n, net.n_out) {
-        return Err(Error::Shape {
-            field: "feedback.B".into(),
-            expected: format!("{}×{}", net.n, net.n_out),
-            found: format!("{}×{}", fb.nrows(), fb.ncols()),
-        });
-    }
-    params.validate(net)?;
-    seq.validate(net)?;
-    let w = params.cell_tensors(net);
-    for t in 0..seq.len() {
-        st.step(net, params, &w, fb, &seq.x[t], &seq.target[t], seq.mask[t]); // Eqs. (K1)–(K5)
-    }
+    let st = credit_rflo::kernl::final_state(net, params, seq, fb, cfg)?;
     let fit = KernlFit { a: st.a.clone(), alpha: st.alpha.iter().copied().collect() };
     Ok((st.loss, st.grad, fit))
 }
