@@ -37,19 +37,23 @@ install jax numpy`); exits 0 with a message otherwise. Usage:
 
 import argparse
 import json
+import math
 import pathlib
 import subprocess
 import sys
 import tempfile
 import time
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # reported by main()
+    np = None
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KAPPA, N_IN, K = 0.9, 4, 2
 TOL = 1e-12
 RATE_ALPHA = 0.5
-LIF_ALPHA, GAMMA = float(np.exp(-1.0 / 20.0)), 0.3
+LIF_ALPHA, GAMMA = math.exp(-1.0 / 20.0), 0.3
 GATES = ("i", "f", "c", "o")
 
 
@@ -255,7 +259,9 @@ def main():
         import jax
         import jax.numpy as jnp
     except ImportError:
-        print("jax_peer.py: jax is not installed; nothing to compare (see the module doc)")
+        jax = None
+    if jax is None or np is None:
+        print("jax_peer.py: jax or numpy is not installed; nothing to compare (see the module doc)")
         return 0
     jax.config.update("jax_enable_x64", True)
 
