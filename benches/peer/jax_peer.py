@@ -3,8 +3,9 @@
 
 1. Writes a fixture input (config.json + inputs.npz, docs/fixtures.md) for one cell (--cell):
      rate  leaky rate RNN, alpha = 0.5, (R1)-(R3) of docs/cells.md;
-     lif   LIF, alpha = exp(-1/20), zeta = 1, piecewise-linear surrogate gamma = 0.3,
-           refractory psi = 0, reset, n_ref and v_th from --reset / --n-ref / --v-th, (L1)-(L4);
+     lif   LIF, alpha = exp(-1/20), zeta = 1, surrogate gamma = 0.3 (shape --surrogate, default
+           piecewise linear), refractory psi = 0, reset, n_ref and v_th from --reset / --n-ref /
+           --v-th, (L1)-(L4);
      lstm  LSTM without peepholes, gates i, f, c, o, (M1)-(M4);
    all with N_in = 4, K = 2, readout kappa = 0.9, c = 1, same-step, MSE with a 0/1 mask,
    N = --n, T = --steps, drawn with NumPy's RNG from --seed. The defaults are the cells of
@@ -33,6 +34,7 @@ install jax numpy`); exits 0 with a message otherwise. Usage:
 
     target/jax-venv/bin/python benches/peer/jax_peer.py --cell rate|lif|lstm [--n 128] [--steps 1000]
         [--rounds 5] [--repeat 3] [--seed 11] [--reset differentiated|detached] [--n-ref 0] [--v-th 1]
+        [--surrogate pl|exp|fast-sigmoid|arctan] [--surrogate-beta 1]
 """
 
 import argparse
@@ -65,8 +67,8 @@ def cell_config(cell, a):
     if cell == "rate":
         c["alpha"] = RATE_ALPHA
     elif cell == "lif":
-        c.update(alpha=LIF_ALPHA, v_th=a.v_th, n_ref=a.n_ref, reset=a.reset, input_scale="one", surrogate="pl",
-                 gamma=GAMMA, refractory_psi="zero")
+        c.update(alpha=LIF_ALPHA, v_th=a.v_th, n_ref=a.n_ref, reset=a.reset, input_scale="one", surrogate=a.surrogate,
+                 gamma=GAMMA, surrogate_beta=None if a.surrogate == "pl" else a.surrogate_beta, refractory_psi="zero")
     return c
 
 
@@ -148,6 +150,18 @@ def make_cell(cell, a, jax, jnp):
     # LIF: the spike with the surrogate pseudo-derivative as its tangent, (L2), (L3), (L8).
     v_th = a.v_th
 
+    beta = a.surrogate_beta
+
+    def surrogate(delta):
+        """psi(Delta) of (L3), the shape of --surrogate."""
+        if a.surrogate == "pl":
+            return (GAMMA / v_th) * jnp.maximum(0.0, 1.0 - jnp.abs(delta) / v_th)
+        if a.surrogate == "exp":
+            return GAMMA * jnp.exp(-beta * jnp.abs(delta))
+        if a.surrogate == "fast-sigmoid":
+            return GAMMA * (1.0 + beta * jnp.abs(delta)) ** -2
+        return GAMMA / (1.0 + (beta * delta) ** 2)  # arctan
+
     @jax.custom_jvp
     def spike(delta, live):
         """H(delta) (strict) where `live` = 1 (not refractory), 0 where refractory."""
@@ -157,7 +171,7 @@ def make_cell(cell, a, jax, jnp):
     def spike_jvp(primals, tangents):
         delta, live = primals
         d_delta, _ = tangents  # `live` is a function of the refractory counter: no derivative
-        psi = (GAMMA / v_th) * jnp.maximum(0.0, 1.0 - jnp.abs(delta) / v_th)  # (L3), piecewise linear
+        psi = surrogate(delta)
         return spike(delta, live), psi * live * d_delta  # RefractoryPsi::Zero: psi = 0 while refractory
 
     no_autapse = 1.0 - jnp.eye(n)  # W_rec_jj is never read (cells.md section 2)
@@ -202,9 +216,9 @@ def check(cell, a, jax, jnp, p, inp, rust):
         _, zs, (v, r) = jax.jit(make_loss(cell, a, jax, jnp, False), static_argnums=4)(params, *args, True)
         v, r = np.asarray(v), np.asarray(r)
         frac = float(np.mean(np.asarray(zs)))
-        window = float(np.mean((r == 0) & (np.abs(v - a.v_th) < a.v_th)))  # psi != 0, (L3)
+        window = float(np.mean((r == 0) & (np.abs(v - a.v_th) < a.v_th)))  # |Delta| < v_th: the pl psi != 0, (L3)
         muted = int(np.sum((r > 0) & (v > 0)))  # refractory with H or psi != 0 unmasked, (L2), (L3)
-        print(f"live   spike fraction {frac:.3f}, psi > 0 at {window:.3f} of the (t, j), "
+        print(f"live   spike fraction {frac:.3f}, |Delta| < v_th at {window:.3f} of the (t, j), "
               f"{muted} refractory (t, j) where the mask zeroes a spike or a slope (JAX forward)")
         if not 0.01 <= frac <= 0.99:
             fails.append(f"spike fraction {frac:.3f} outside [0.01, 0.99]")
@@ -251,10 +265,13 @@ def main():
                     help="LIF reset convention (bench: differentiated)")
     ap.add_argument("--n-ref", type=int, default=0, help="LIF refractory steps (bench: 0)")
     ap.add_argument("--v-th", type=float, default=1.0, help="LIF threshold (bench: 1)")
+    ap.add_argument("--surrogate", choices=("pl", "exp", "fast-sigmoid", "arctan"), default="pl",
+                    help="LIF surrogate shape, gamma = 0.3 (bench: pl)")
+    ap.add_argument("--surrogate-beta", type=float, default=1.0, help="beta of exp, fast-sigmoid, arctan")
     a = ap.parse_args()
-    bench_lif = a.reset == "differentiated" and a.n_ref == 0 and a.v_th == 1.0
+    bench_lif = a.reset == "differentiated" and a.n_ref == 0 and a.v_th == 1.0 and a.surrogate == "pl"
     if a.cell != "lif" and not bench_lif:
-        ap.error("--reset, --n-ref and --v-th apply to --cell lif only")
+        ap.error("--reset, --n-ref, --v-th and --surrogate apply to --cell lif only")
     try:
         import jax
         import jax.numpy as jnp
@@ -272,7 +289,8 @@ def main():
     if a.rounds == 0:
         return 0
     if not bench_lif:
-        sys.exit("jax_peer.py: bench times LIF with --reset differentiated --n-ref 0 --v-th 1 only; use --rounds 0")
+        sys.exit("jax_peer.py: bench times LIF with the default --reset, --n-ref, --v-th, --surrogate only; "
+                 "use --rounds 0")
 
     bench = ROOT / "target" / "release" / "bench"
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "credit-check", "--bin", "bench"], cwd=ROOT, check=True)
