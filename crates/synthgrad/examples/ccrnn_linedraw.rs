@@ -15,6 +15,7 @@
 
 use credit_core::cell::{Cell, Lstm};
 use credit_core::{Loss, Network, Params, Readout, Sequence};
+use credit_synthgrad::Layout;
 use credit_synthgrad::dni::{self, DniOptions, LastChunk};
 use credit_synthgrad::synth::Synth;
 use nalgebra::DVector;
@@ -115,7 +116,7 @@ pub fn train(setup: Setup, epochs: usize, seed: u64) -> credit_core::Result<Vec<
         let mut gs = DVector::zeros(synth.len());
         let mut loss = 0.0;
         for seq in &seqs {
-            let opts = DniOptions { chunk: setup.chunk, s, last: setup.last };
+            let opts = DniOptions { chunk: setup.chunk, s, last: setup.last, layout: Layout::State };
             let run = dni::dni(&net, &p, seq, opts, &|_, h| synth.predict(h))?;
             loss += run.loss / TARGETS as f64;
             flat(&run.grad).iter().enumerate().for_each(|(i, x)| g[i] += x / TARGETS as f64);

@@ -425,7 +425,12 @@ fn human(s: f64) -> String {
     }
 }
 
-fn build(args: &Args, cell: Cell, order: usize, reading: credit_family::Reading) -> credit_core::Result<Setup> {
+fn build(
+    args: &Args,
+    cell: Cell,
+    order: usize,
+    reading: credit_family::Reading,
+) -> credit_core::Result<Setup> {
     let readout = Readout::leaky(0.9);
     let net = Network::new(cell.clone(), args.n_in, args.n, args.n_out, readout, Loss::Mse)?;
     let layers = vec![Layer { cell, n: args.n }; args.layers];
