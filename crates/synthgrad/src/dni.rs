@@ -121,7 +121,7 @@ pub fn synth_gradient<T: Scalar>(synth: &Synth<T>, run: &Dni<T>) -> DVector<T> {
     let mut g = DVector::zeros(synth.len());
     for (h, target) in run.states.iter().zip(&run.targets) {
         let err = synth.predict(h) - target; // Eq. (S7), S(h^b) − ĝ^b
-        g += synth.jacobian(h).tr_mul(&err); // Eq. (S7), (K^b)ᵀ (…)
+        g += synth.vjp(h, &err); // Eq. (S7), (K^b)ᵀ (…)
     }
     g
 }
