@@ -165,6 +165,17 @@ macro_rules! scalar_tests {
                     for (a, b) in run.grad.tensors.iter().zip(&bptt.grad.tensors) {
                         close(a.name, a.value.as_slice(), b.value.as_slice());
                     }
+                    if matches!(net.cell, Cell::Lstm(_)) {
+                        // the mossy-fibre layout (S16): G_u^t by (S16b) of λ^{t+1} = ℓ'^{t+1} + G^{t+1}
+                        let cx = Cortex::replay(&net, &p, &seq).unwrap();
+                        let gu = |t: usize| cx.jt_input(Layout::MossyFibre, t + 1, &(&cx.direct[t + 1] + &g[t + 1]));
+                        let exact = |t: usize, _: &DVector<$t>| gu(t);
+                        let opts = DniOptions { layout: Layout::MossyFibre, ..DniOptions::new(2, 1.0) };
+                        let run = dni::dni(&net, &p, &seq, opts, &exact).unwrap();
+                        for (a, b) in run.grad.tensors.iter().zip(&bptt.grad.tensors) {
+                            close(a.name, a.value.as_slice(), b.value.as_slice());
+                        }
+                    }
                     let synth: Synth<$t> =
                         Synth::<f64>::random(net.n * net.d(), Some(3), 11, 0.5).unwrap().map(<$t>::c);
                     let opts = BpLambdaOptions { lambda: 0.6, gamma: 0.8 };
@@ -205,6 +216,23 @@ fn dual64_dni_exact_and_forward_backward() {
             assert!(max_rel_err(&ar, &br) <= 1e-12, "{} re", a.name);
             assert!(max_rel_err(&ae, &be) <= 1e-12, "{} eps", a.name);
             assert!(be.iter().any(|&x| x != 0.0), "{}: zero dual part", a.name);
+        }
+        if matches!(net.cell, Cell::Lstm(_)) {
+            // the mossy-fibre layout (S16), dual parts
+            let cx = Cortex::replay(&net, &p, &seq).unwrap();
+            let gu = |t: usize| cx.jt_input(Layout::MossyFibre, t + 1, &(&cx.direct[t + 1] + &g[t + 1]));
+            let exact = |t: usize, _: &DVector<Dual64>| gu(t);
+            let opts = DniOptions { layout: Layout::MossyFibre, ..DniOptions::new(2, 1.0) };
+            let run = dni::dni(&net, &p, &seq, opts, &exact).unwrap();
+            for (a, b) in run.grad.tensors.iter().zip(&bptt.grad.tensors) {
+                let (ae, be) = (a.value.map(|x| x.eps), b.value.map(|x| x.eps));
+                assert!(
+                    max_rel_err(&a.value.map(|x| x.re), &b.value.map(|x| x.re)) <= 1e-12,
+                    "{} mossy re",
+                    a.name
+                );
+                assert!(max_rel_err(&ae, &be) <= 1e-12, "{} mossy eps", a.name);
+            }
         }
         let synth: Synth<Dual64> =
             Synth::<f64>::random(net.n * net.d(), Some(3), 11, 0.5).unwrap().map(Dual64::from_re);
