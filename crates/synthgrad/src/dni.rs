@@ -18,6 +18,10 @@
 //! (no target at `h^0`: the code's first chunk starts from the initial state without a
 //! trigger). The synthesiser's gradient is that of `½ Σ_b ‖S(h^b) − ĝ^b‖²` with `ĝ` held
 //! constant (S7); the code's `_SyntheticGradientUpdater` returns `2/B` times it.
+//!
+//! With [`Layout::MossyFibre`] the synthesiser reads and predicts on ccDNI's LSTM input
+//! `u = [z; c]` (`nn_dni.py` `join_hidden`): the injection is mapped back to the state by (S16a),
+//! the target is the gradient on `u^b` (S16b).
 
 use crate::synth::Synth;
 use crate::{Cortex, Layout, check_layout, check_range};
