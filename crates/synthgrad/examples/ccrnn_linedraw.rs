@@ -203,8 +203,8 @@ fn main() -> credit_core::Result<()> {
     // DATA=fixed: the 7 fixed sequences of radius 1, one batch per epoch (the first setting of
     // docs §10); default: ccDNI's generator (800 noisy sequences per epoch, batches of 50)
     let fixed = std::env::var("DATA").is_ok_and(|d| d == "fixed");
-    let epochs = env("EPOCHS", if fixed { 400 } else { 12 });
-    let seeds: u64 = env("SEEDS", if fixed { 3 } else { 2 });
+    let epochs = env("EPOCHS", if fixed { 400 } else { 40 });
+    let seeds: u64 = env("SEEDS", if fixed { 3 } else { 1 });
     // READING=zero: bp_lambda's reading (nothing injected at h^T) instead of ccDNI's
     let last =
         if std::env::var("READING").is_ok_and(|r| r == "zero") { LastChunk::Zero } else { LastChunk::Inject };
