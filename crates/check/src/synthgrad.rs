@@ -9,7 +9,7 @@
 //!
 //! | id | compared | expect |
 //! |---|---|---|
-//! | `sg-exact=bptt` | DNI (`T_c` = 1, 3) with `S(h^e) := G^e`, `s = 1`; the online cortex update with `S := G` (immediate derivatives) and with `S := G_R` (e-prop traces); `G` from BPTT's adjoints; vs BPTT, per tensor (P-e1, P-b4) | equal |
+//! | `sg-exact=bptt` | DNI (`T_c` = 1, 3) with `S(h^e) := G^e`, `s = 1`; the online cortex update with `S := G` (immediate derivatives) and with `S := G_R` (e-prop traces); `G` from BPTT's adjoints; on LSTM configs also DNI in ccDNI's mossy-fibre layout `[z; c]` (S16) with `S := G_u` ([`future_on_fibres`]); vs BPTT, per tensor (P-e1, P-b4) | equal |
 //! | `bplambda-forward=backward` | offline accumulate BP(λ) (S8)–(S10) vs the forward λ-return view (S11), linear and MLP synthesisers, `(λ, γ)` of [`LAMBDA_GAMMA`]; one row per tensor with the worst pair (P-b1) | equal |
 //! | `bplambda1=bptt-target` | BP(1) with `γ = 1` vs `−∇_φ ½ Σ_t ‖G^t − S(h^t)‖²` by dual numbers through the synthesiser's forward code, `G` from BPTT (P-b2) | equal |
 //! | `bplambda0=dni1` | BP(0) with `γ = s` vs `−` the DNI synthesiser gradient with `T_c = 1` (the factor: the code's `2/B` and the sign of a gradient) (P-b3, P-e3) | equal |
@@ -29,6 +29,7 @@ use crate::suite::Config;
 use crate::suite::Role;
 use credit_core::cell::{Cell, Reset};
 use credit_core::{CellModel, Network, Params, Readout, Sequence};
+use credit_synthgrad::Layout;
 use credit_synthgrad::bplambda::{self, BpLambdaOptions};
 use credit_synthgrad::cortex::{self, Traces};
 use credit_synthgrad::dni::{self, DniOptions};
@@ -169,6 +170,32 @@ pub fn future_from_bptt(
         g_r = g_r.iter().enumerate().map(|(t, a)| stack(a, t)).collect();
     }
     Ok((g, g_r))
+}
+
+/// The true future gradient on ccDNI's mossy-fibre input `u^t = [z^t; c^t]` of the LSTM (S16),
+/// from BPTT's adjoints and the core's Jacobians, never through `F^t = ∂z^t/∂h^t`:
+/// `G_u^t = ((∂M^{t+1}/∂z^t)ᵀ λ^{t+1}, [(D^{t+1})ᵀ λ^{t+1}]_c)` for `t < T` (what reaches `z^t`
+/// and `c^t` from the future, `G^t = (J^{t+1})ᵀ λ^{t+1}` split by edge), `G_u^T = 0`;
+/// `t = 0..=T`, entry 0 unused.
+pub fn future_on_fibres(
+    net: &Network,
+    p: &Params<f64>,
+    seq: &Sequence,
+    lambda: &[DVector<f64>],
+) -> credit_core::Result<Signals> {
+    let traj = credit_core::forward(net, p, seq, credit_core::ForwardOptions::default())?;
+    let w = p.cell_tensors(net);
+    let (steps, n, d) = (seq.len(), net.n, net.d());
+    let mut g = vec![DVector::zeros(2 * n); steps + 1];
+    for t in 1..steps {
+        let jac = net.cell.jacobians(&w, &traj.states[t], &traj.z[t], &traj.x[t + 1]);
+        let gz = jac.m_z.tr_mul(&lambda[t + 1]);
+        for j in 0..n {
+            g[t][j] = gz[j];
+            g[t][n + j] = jac.d[j].tr_mul(&lambda[t + 1].rows(j * d, d))[0];
+        }
+    }
+    Ok(g)
 }
 
 /// The states the synthesiser reads, `t = 0..=T`, from the forward pass: `h^t`, or
@@ -360,6 +387,19 @@ fn variant_rows(outer: &mut Ctx, cfg: &Config, p: &Params<f64>, seq: &Sequence) 
             let cut = dni::dni(net, p, seq, DniOptions::new(chunk, 1.0), &zero)?;
             let guard = differs(&cut.grad, &bptt.grad, nc, "truncation with S = 0 equals BPTT");
             tensors(&mut cx, "sg-exact=bptt", &format!("dni Tc={chunk}: "), &run.grad, &bptt.grad, &guard);
+        }
+        // ccDNI's mossy-fibre layout (S16): S reads and predicts on [z; c], mapped back by (S16a)
+        if credit_synthgrad::check_layout(net, Layout::MossyFibre).is_ok() {
+            let gu = future_on_fibres(net, p, seq, &bptt.lambda)?;
+            let exact = |t: usize, _: &DVector<f64>| gu[t].clone();
+            for chunk in [1, 3] {
+                let opts = DniOptions { layout: Layout::MossyFibre, ..DniOptions::new(chunk, 1.0) };
+                let run = dni::dni(net, p, seq, opts, &exact)?;
+                let cut = dni::dni(net, p, seq, opts, &zero)?;
+                let guard = differs(&cut.grad, &bptt.grad, nc, "truncation with S = 0 equals BPTT");
+                let prefix = format!("dni Tc={chunk} mossy fibres: ");
+                tensors(&mut cx, "sg-exact=bptt", &prefix, &run.grad, &bptt.grad, &guard);
+            }
         }
         let online = cortex::gradient(net, p, seq, 1.0, Traces::Immediate, &exact)?;
         let cut = cortex::gradient(net, p, seq, 1.0, Traces::Immediate, &zero)?;

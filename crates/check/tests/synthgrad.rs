@@ -3,13 +3,13 @@
 //! num-dual compares duals by real part only: every dual assertion is on extracted `.eps`.
 
 use credit_check::max_rel_err;
-use credit_check::synthgrad::{future_from_bptt, regression_target};
+use credit_check::synthgrad::{future_from_bptt, future_on_fibres, regression_target};
 use credit_core::cell::{Cell, Lstm, Rate};
 use credit_core::{Error, Loss, Network, Params, Readout, RegFactor, Scalar, Sequence};
 use credit_synthgrad::bplambda::{self, BpLambdaOptions};
 use credit_synthgrad::cortex::{self, Traces};
 use credit_synthgrad::dni::{self, DniOptions, LastChunk};
-use credit_synthgrad::{Cortex, synth::Synth};
+use credit_synthgrad::{Cortex, Layout, synth::Synth};
 use nalgebra::{DMatrix, DVector};
 use num_dual::Dual64;
 use proptest::prelude::*;
@@ -165,6 +165,17 @@ macro_rules! scalar_tests {
                     for (a, b) in run.grad.tensors.iter().zip(&bptt.grad.tensors) {
                         close(a.name, a.value.as_slice(), b.value.as_slice());
                     }
+                    if matches!(net.cell, Cell::Lstm(_)) {
+                        // the mossy-fibre layout (S16): G_u^t by (S16b) of λ^{t+1} = ℓ'^{t+1} + G^{t+1}
+                        let cx = Cortex::replay(&net, &p, &seq).unwrap();
+                        let gu = |t: usize| cx.jt_input(Layout::MossyFibre, t + 1, &(&cx.direct[t + 1] + &g[t + 1]));
+                        let exact = |t: usize, _: &DVector<$t>| gu(t);
+                        let opts = DniOptions { layout: Layout::MossyFibre, ..DniOptions::new(2, 1.0) };
+                        let run = dni::dni(&net, &p, &seq, opts, &exact).unwrap();
+                        for (a, b) in run.grad.tensors.iter().zip(&bptt.grad.tensors) {
+                            close(a.name, a.value.as_slice(), b.value.as_slice());
+                        }
+                    }
                     let synth: Synth<$t> =
                         Synth::<f64>::random(net.n * net.d(), Some(3), 11, 0.5).unwrap().map(<$t>::c);
                     let opts = BpLambdaOptions { lambda: 0.6, gamma: 0.8 };
@@ -206,6 +217,23 @@ fn dual64_dni_exact_and_forward_backward() {
             assert!(max_rel_err(&ae, &be) <= 1e-12, "{} eps", a.name);
             assert!(be.iter().any(|&x| x != 0.0), "{}: zero dual part", a.name);
         }
+        if matches!(net.cell, Cell::Lstm(_)) {
+            // the mossy-fibre layout (S16), dual parts
+            let cx = Cortex::replay(&net, &p, &seq).unwrap();
+            let gu = |t: usize| cx.jt_input(Layout::MossyFibre, t + 1, &(&cx.direct[t + 1] + &g[t + 1]));
+            let exact = |t: usize, _: &DVector<Dual64>| gu(t);
+            let opts = DniOptions { layout: Layout::MossyFibre, ..DniOptions::new(2, 1.0) };
+            let run = dni::dni(&net, &p, &seq, opts, &exact).unwrap();
+            for (a, b) in run.grad.tensors.iter().zip(&bptt.grad.tensors) {
+                let (ae, be) = (a.value.map(|x| x.eps), b.value.map(|x| x.eps));
+                assert!(
+                    max_rel_err(&a.value.map(|x| x.re), &b.value.map(|x| x.re)) <= 1e-12,
+                    "{} mossy re",
+                    a.name
+                );
+                assert!(max_rel_err(&ae, &be) <= 1e-12, "{} mossy eps", a.name);
+            }
+        }
         let synth: Synth<Dual64> =
             Synth::<f64>::random(net.n * net.d(), Some(3), 11, 0.5).unwrap().map(Dual64::from_re);
         let opts = BpLambdaOptions { lambda: 0.6, gamma: 0.8 };
@@ -236,6 +264,8 @@ fn bad_input_is_a_typed_error_naming_the_field() {
         "network.reg"
     );
     assert_eq!(field(dni::dni(&good, &p, &seq, DniOptions::new(0, 0.1), &zero).unwrap_err()), "dni.chunk");
+    let fibres = DniOptions { layout: Layout::MossyFibre, ..DniOptions::new(2, 0.1) };
+    assert_eq!(field(dni::dni(&good, &p, &seq, fibres, &zero).unwrap_err()), "layout");
     assert_eq!(field(dni::dni(&good, &p, &seq, DniOptions::new(2, f64::NAN), &zero).unwrap_err()), "dni.s");
     let s = Synth::<f64>::linear(3);
     let bad = BpLambdaOptions { lambda: 1.5, gamma: 1.0 };
@@ -248,6 +278,57 @@ fn bad_input_is_a_typed_error_naming_the_field() {
     assert_eq!(field(Synth::<f64>::random(0, None, 1, 0.5).unwrap_err()), "synth.n");
     assert_eq!(field(Synth::<f64>::random(3, Some(0), 1, 0.5).unwrap_err()), "synth.hidden");
     assert_eq!(field(Synth::<f64>::random(3, None, 1, f64::INFINITY).unwrap_err()), "synth.out_gain");
+}
+
+/// ccDNI's mossy-fibre layout (S16) on random small LSTMs: with the exact future gradient on
+/// `[z; c]` (from BPTT's λ and the Jacobians, never through `F`) DNI is BPTT (P-e1), its targets
+/// are that future gradient at every chunk start (S16b), and mapped back by (S16a) they are the
+/// targets of the state layout (S6); a leaky readout is refused.
+fn mossy_fibres(n_in: usize, n: usize, steps: usize, chunk: usize, seed: u64) {
+    let net = net(Cell::Lstm(Lstm), n_in, n);
+    let p = Params::<f64>::random(&net, seed).unwrap();
+    let seq = Sequence::random(&net, steps, seed).unwrap();
+    let bptt = credit_bptt::gradient(&net, &p, &seq).unwrap();
+    let (g, _) = future_from_bptt(&net, &p, &seq, &bptt.lambda).unwrap();
+    let gu = future_on_fibres(&net, &p, &seq, &bptt.lambda).unwrap();
+    let fibres = DniOptions { layout: Layout::MossyFibre, ..DniOptions::new(chunk, 1.0) };
+    let exact = |t: usize, _: &DVector<f64>| gu[t].clone();
+    let run = dni::dni(&net, &p, &seq, fibres, &exact).unwrap();
+    assert_params("P-e1 mossy fibres", &run.grad, &bptt.grad, 1e-12);
+    let zero = |_: usize, v: &DVector<f64>| DVector::zeros(v.len());
+    let cut = dni::dni(&net, &p, &seq, fibres, &zero).unwrap();
+    let nc = net.n_cell_tensors();
+    let worst = cut.grad.tensors[..nc]
+        .iter()
+        .zip(&bptt.grad.tensors)
+        .map(|(a, b)| max_rel_err(&a.value, &b.value))
+        .fold(0.0, f64::max);
+    assert!(chunk >= steps || worst > 1e-6, "liveness: truncation with S = 0 equals BPTT");
+    let own = dni::dni(&net, &p, &seq, DniOptions::new(chunk, 1.0), &|t, _| g[t].clone()).unwrap();
+    let cx = Cortex::replay(&net, &p, &seq).unwrap();
+    for (k, &b) in run.boundaries.iter().enumerate() {
+        assert!(max_rel_err(&col(&run.targets[k]), &col(&gu[b])) <= 1e-12, "S16b target at {b}");
+        assert!(gu[b].amax() > 0.0, "liveness: G_u^{b} = 0");
+        let back = cx.from_input(Layout::MossyFibre, b, &run.targets[k]);
+        assert!(max_rel_err(&col(&back), &col(&own.targets[k])) <= 1e-12, "S16a of S16b = S6 at {b}");
+        assert!(max_rel_err(&col(&back), &col(&g[b])) <= 1e-12, "S16a of G_u = G at {b}");
+        let u = cx.input(Layout::MossyFibre, b);
+        assert_eq!(u.len(), 2 * n);
+        assert!((u[0] - cx.traj.z[b][0]).abs() == 0.0 && (u[n] - cx.traj.states[b].h[0]).abs() == 0.0);
+    }
+    let mut leaky = net.clone();
+    leaky.readout = Readout::leaky(0.5);
+    assert_eq!(field(dni::dni(&leaky, &p, &seq, fibres, &zero).unwrap_err()), "layout");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+    #[test]
+    fn mossy_fibre_layout_is_exact_on_random_lstms(
+        n_in in 1usize..3, n in 1usize..5, steps in 3usize..9, chunk in 1usize..4, seed in 0u64..1000
+    ) {
+        mossy_fibres(n_in, n, steps, chunk, seed);
+    }
 }
 
 /// The closed-form synthesiser Jacobian `K` (S4) = dual numbers through `predict`.

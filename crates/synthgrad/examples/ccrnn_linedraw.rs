@@ -15,9 +15,13 @@
 
 use credit_core::cell::{Cell, Lstm};
 use credit_core::{Loss, Network, Params, Readout, Sequence};
+use credit_synthgrad::Layout;
 use credit_synthgrad::dni::{self, DniOptions, LastChunk};
 use credit_synthgrad::synth::Synth;
 use nalgebra::DVector;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 
 #[path = "plot/mod.rs"]
 mod plot;
@@ -27,6 +31,31 @@ const STEPS: usize = 10;
 const TARGETS: usize = 7;
 const RADIUS: f64 = 1.0;
 const HIDDEN: usize = 32;
+/// ccDNI's circle radius (`get_circle_points(…, mag=10)`).
+const CCDNI_RADIUS: f64 = 10.0;
+
+/// ccDNI's generator (`src/dataset/linedraw.py` `sample_data`, `get_circle_points`,
+/// `draw_2dline`; `scripts/linedraw/train-model.py`: `npoints = 7`, cues `p ∈ {−3, …, 3}`):
+/// cue `0.1 p` at `t = 1`, Gaussian noise of standard deviation `noise` on the input at
+/// `t ≥ 2` (`rng.randn · noise_var`); target the line `np.linspace(0, end_p, T)` (the origin at
+/// `t = 1`, `end_p` at `t = T`), `end_0 = 0`, `end_p = 10 (sin θ, cos θ)` with
+/// `θ ∈ linspace(0, 2π, 6, endpoint=False)` taken in reverse order for `p = −3, …, −1, 1, …, 3`.
+fn ccdni_sequence(p: i64, noise: f64, spars: usize, rng: &mut ChaCha8Rng) -> Sequence {
+    let mut x: Vec<DVector<f64>> =
+        (0..STEPS).map(|_| DVector::from_element(1, noise * rng.sample::<f64, _>(StandardNormal))).collect();
+    x[0][0] = 0.1 * p as f64;
+    let end = if p == 0 {
+        DVector::zeros(2)
+    } else {
+        // coords_n = flip(coords[1:]); the counter c runs over p = −3..−1, 1..3
+        let c = if p < 0 { p + 3 } else { p + 2 } as usize;
+        let a = 2.0 * std::f64::consts::PI * (5 - c) as f64 / 6.0;
+        DVector::from_vec(vec![CCDNI_RADIUS * a.sin(), CCDNI_RADIUS * a.cos()])
+    };
+    let target = (0..STEPS).map(|t| &end * (t as f64 / (STEPS - 1) as f64)).collect();
+    let mask = (1..=STEPS).map(|t| if t % spars == 0 { 1.0 } else { 0.0 }).collect();
+    Sequence { x, target, mask }
+}
 
 /// Sequence `k`: cue `(k + 1)/7` at `t = 1`; target `(t/T)·p_k`, `p_0 = 0`, `p_k` on the circle.
 fn sequence(k: usize, spars: usize) -> Sequence {
@@ -98,78 +127,128 @@ pub struct Setup {
     pub lesion: Option<usize>,
     /// The injection at `h^T` (ccDNI's `Inject`, or bp_lambda's `Zero`).
     pub last: LastChunk,
+    /// What the cerebellum reads: the state `(c, o)` or ccDNI's `[z; c]` (S16).
+    pub layout: Layout,
+    /// The data: `None` for the 7 fixed sequences (one batch per epoch), or ccDNI's generator.
+    pub ccdni: Option<Ccdni>,
+}
+
+/// ccDNI's data and batching (`train-model.py`: `training_size = 1000`, `val_split = 0.2`,
+/// `batch_size = 50`, fresh samples every epoch as `fixdata` is off).
+#[derive(Clone, Copy)]
+pub struct Ccdni {
+    /// Training sequences per epoch (ccDNI: `int(1000 · (1 − 0.2)) = 800`).
+    pub size: usize,
+    /// Batch size (ccDNI: 50).
+    pub batch: usize,
+    /// Input noise standard deviation (`train_noise`: 0.1 in `train_model`'s signature, 0.0 as
+    /// the argparse default).
+    pub noise: f64,
+    /// Hidden units of the cerebellum (ccDNI: 2 layers of 400; here one layer).
+    pub hidden: usize,
 }
 
 /// The mean loss per sequence after every epoch.
 pub fn train(setup: Setup, epochs: usize, seed: u64) -> credit_core::Result<Vec<f64>> {
     let net = Network::new(Cell::Lstm(Lstm), 1, N, 2, Readout::leaky(0.0), Loss::Mse)?;
     let mut p = Params::<f64>::random(&net, seed)?;
-    let mut synth = Synth::<f64>::mlp(net.n * net.d(), HIDDEN, seed)?; // output zero-initialised
+    let hidden = setup.ccdni.map_or(HIDDEN, |c| c.hidden);
+    let mut synth = Synth::<f64>::mlp(net.n * net.d(), hidden, seed)?; // output zero-initialised
     let (mut opt, mut opt_s) = (Adam::new(p.len(), 1e-3), Adam::new(synth.len(), 1e-3));
-    let seqs: Vec<_> = (0..TARGETS).map(|k| sequence(k, setup.spars)).collect();
+    let fixed: Vec<_> = (0..TARGETS).map(|k| sequence(k, setup.spars)).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
     let mut curve = Vec::with_capacity(epochs);
     for epoch in 0..epochs {
         let active = setup.cerebellum && setup.lesion.is_none_or(|l| epoch < l);
         let s = if active { 0.1 } else { 0.0 };
-        let mut g = vec![0.0; p.len()];
-        let mut gs = DVector::zeros(synth.len());
+        let batches: Vec<Vec<Sequence>> = match setup.ccdni {
+            None => vec![fixed.clone()],
+            Some(c) => (0..c.size.div_ceil(c.batch))
+                .map(|_| {
+                    (0..c.batch)
+                        .map(|_| ccdni_sequence(rng.random_range(-3..=3), c.noise, setup.spars, &mut rng))
+                        .collect()
+                })
+                .collect(),
+        };
         let mut loss = 0.0;
-        for seq in &seqs {
-            let opts = DniOptions { chunk: setup.chunk, s, last: setup.last };
-            let run = dni::dni(&net, &p, seq, opts, &|_, h| synth.predict(h))?;
-            loss += run.loss / TARGETS as f64;
-            flat(&run.grad).iter().enumerate().for_each(|(i, x)| g[i] += x / TARGETS as f64);
-            if active {
-                gs += dni::synth_gradient(&synth, &run) * (2.0 / TARGETS as f64); // the code's 2/B
+        for seqs in &batches {
+            let b = seqs.len() as f64;
+            let mut g = vec![0.0; p.len()];
+            let mut gs = DVector::zeros(synth.len());
+            for seq in seqs {
+                let opts = DniOptions { chunk: setup.chunk, s, last: setup.last, layout: setup.layout };
+                let run = dni::dni(&net, &p, seq, opts, &|_, h| synth.predict(h))?;
+                loss += run.loss / (b * batches.len() as f64);
+                flat(&run.grad).iter().enumerate().for_each(|(i, x)| g[i] += x / b);
+                if active {
+                    gs += dni::synth_gradient(&synth, &run) * (2.0 / b); // the code's 2/B
+                }
             }
-        }
-        add(&mut p, &opt.step(&g));
-        if active {
-            synth.add_flat(&DVector::from_vec(opt_s.step(gs.as_slice())))?;
+            add(&mut p, &opt.step(&g));
+            if active {
+                synth.add_flat(&DVector::from_vec(opt_s.step(gs.as_slice())))?;
+            }
         }
         curve.push(loss);
     }
     Ok(curve)
 }
 
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 fn main() -> credit_core::Result<()> {
-    let epochs = std::env::var("EPOCHS").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
+    // DATA=fixed: the 7 fixed sequences of radius 1, one batch per epoch (the first setting of
+    // docs §10); default: ccDNI's generator (800 noisy sequences per epoch, batches of 50)
+    let fixed = std::env::var("DATA").is_ok_and(|d| d == "fixed");
+    let epochs = env("EPOCHS", if fixed { 400 } else { 40 });
+    let seeds: u64 = env("SEEDS", if fixed { 3 } else { 1 });
     // READING=zero: bp_lambda's reading (nothing injected at h^T) instead of ccDNI's
     let last =
         if std::env::var("READING").is_ok_and(|r| r == "zero") { LastChunk::Zero } else { LastChunk::Inject };
+    // LAYOUT=state: the cerebellum reads (c, o) instead of ccDNI's mossy fibres [z; c] (S16)
+    let layout =
+        if std::env::var("LAYOUT").is_ok_and(|r| r == "state") { Layout::State } else { Layout::MossyFibre };
+    let ccdni = (!fixed).then(|| Ccdni {
+        size: env("SIZE", 800),
+        batch: env("BATCH", 50),
+        noise: env("NOISE", 0.1),
+        hidden: env("HIDDEN", 128),
+    });
     let marks = [0, epochs / 8, epochs / 4, epochs / 2, epochs - 1];
-    println!("mean loss per sequence (7 sequences, mean of 3 seeds) at epochs {marks:?}");
+    match ccdni {
+        None => println!("mean loss per sequence (7 sequences, mean of {seeds} seeds) at epochs {marks:?}"),
+        Some(c) => println!(
+            "mean training loss per sequence ({} noisy sequences/epoch, batch {}, noise sd {}, cerebellum 1x{}, {layout:?}, mean of {seeds} seeds) at epochs {marks:?}",
+            c.size, c.batch, c.noise, c.hidden
+        ),
+    }
+    let mk =
+        |chunk, cerebellum, spars, lesion| Setup { chunk, cerebellum, spars, lesion, last, layout, ccdni };
     let mut setups = Vec::new();
     for chunk in [1, 2, 5] {
         for cerebellum in [false, true] {
             setups.push((
                 format!("T_c={chunk} {}", if cerebellum { "ccRNN" } else { "cRNN " }),
-                Setup { chunk, cerebellum, spars: 1, lesion: None, last },
+                mk(chunk, cerebellum, 1, None),
             ));
         }
     }
-    setups.push((
-        "T_c=10 BPTT ".into(),
-        Setup { chunk: STEPS, cerebellum: false, spars: 1, lesion: None, last },
-    ));
-    setups.push((
-        "T_c=2 ccRNN sparse/2".into(),
-        Setup { chunk: 2, cerebellum: true, spars: 2, lesion: None, last },
-    ));
-    setups.push((
-        "T_c=2 cRNN  sparse/2".into(),
-        Setup { chunk: 2, cerebellum: false, spars: 2, lesion: None, last },
-    ));
-    setups.push((
-        format!("T_c=2 ccRNN lesion@{}", epochs / 2),
-        Setup { chunk: 2, cerebellum: true, spars: 1, lesion: Some(epochs / 2), last },
-    ));
+    setups.push(("T_c=10 BPTT ".into(), mk(STEPS, false, 1, None)));
+    // EXTRA=1 (always with DATA=fixed): the sparse-feedback and lesion switches
+    if fixed || std::env::var("EXTRA").is_ok_and(|e| e == "1") {
+        setups.push(("T_c=2 ccRNN sparse/2".into(), mk(2, true, 2, None)));
+        setups.push(("T_c=2 cRNN  sparse/2".into(), mk(2, false, 2, None)));
+        setups.push((format!("T_c=2 ccRNN lesion@{}", epochs / 2), mk(2, true, 1, Some(epochs / 2))));
+    }
     let mut series = Vec::new();
     for (name, setup) in setups {
         let mut mean = vec![0.0; epochs];
-        for seed in 1..=3 {
+        for seed in 1..=seeds {
             for (m, l) in mean.iter_mut().zip(train(setup, epochs, seed)?) {
-                *m += l / 3.0;
+                *m += l / seeds as f64;
             }
         }
         let row: Vec<String> = marks.iter().map(|&e| format!("{:.4}", mean[e])).collect();
@@ -180,8 +259,12 @@ fn main() -> credit_core::Result<()> {
     }
     // SVG=path writes the learning curves (docs/img/synthgrad-ccrnn.svg in the docs)
     if let Ok(path) = std::env::var("SVG") {
-        let title = "line drawing: cRNN vs ccRNN (mean of 3 seeds)";
-        plot::lines(&path, title, "epoch", "log10 loss", 0.0, &series).map_err(|e| {
+        let title = if fixed {
+            "line drawing: cRNN vs ccRNN (mean of 3 seeds)".to_string()
+        } else {
+            format!("ccDNI line drawing: cRNN vs ccRNN ({layout:?}, mean of {seeds} seeds)")
+        };
+        plot::lines(&path, &title, "epoch", "log10 loss", 0.0, &series).map_err(|e| {
             credit_core::Error::Invalid { field: "SVG".into(), value: e, requirement: "a writable path" }
         })?;
     }
@@ -199,8 +282,13 @@ mod tests {
             spars: 1,
             lesion: None,
             last: super::LastChunk::Inject,
+            layout: super::Layout::MossyFibre,
+            ccdni: None,
         };
         let c = super::train(setup, 30, 1).unwrap();
         assert!(c[29] < c[0], "{} -> {}", c[0], c[29]);
+        let data = super::Ccdni { size: 20, batch: 10, noise: 0.1, hidden: 8 };
+        let c = super::train(super::Setup { ccdni: Some(data), ..setup }, 6, 1).unwrap();
+        assert!(c[5] < c[0], "{} -> {}", c[0], c[5]);
     }
 }

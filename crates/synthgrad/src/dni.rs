@@ -18,9 +18,13 @@
 //! (no target at `h^0`: the code's first chunk starts from the initial state without a
 //! trigger). The synthesiser's gradient is that of `½ Σ_b ‖S(h^b) − ĝ^b‖²` with `ĝ` held
 //! constant (S7); the code's `_SyntheticGradientUpdater` returns `2/B` times it.
+//!
+//! With [`Layout::MossyFibre`] the synthesiser reads and predicts on ccDNI's LSTM input
+//! `u = [z; c]` (`nn_dni.py` `join_hidden`): the injection is mapped back to the state by (S16a),
+//! the target is the gradient on `u^b` (S16b).
 
 use crate::synth::Synth;
-use crate::{Cortex, check_range};
+use crate::{Cortex, Layout, check_layout, check_range};
 use credit_core::{Error, Network, Params, Result, Scalar, Sequence};
 use nalgebra::DVector;
 
@@ -33,12 +37,14 @@ pub struct DniOptions {
     pub s: f64,
     /// Whether the last chunk (`e = T`) gets an injection too.
     pub last: LastChunk,
+    /// What the synthesiser reads and predicts on: the state, or ccDNI's `[z; c]` (S16).
+    pub layout: Layout,
 }
 
 impl DniOptions {
     /// Chunk length `T_c` and scale `s`, nothing injected at `h^T` (bp_lambda's reading).
     pub fn new(chunk: usize, s: f64) -> Self {
-        DniOptions { chunk, s, last: LastChunk::Zero }
+        DniOptions { chunk, s, last: LastChunk::Zero, layout: Layout::State }
     }
 }
 
@@ -64,9 +70,10 @@ pub struct Dni<T: Scalar> {
     pub grad: Params<T>,
     /// The chunk starts with a trigger, `b = k T_c < T`, `k ≥ 1`.
     pub boundaries: Vec<usize>,
-    /// `ĝ^b` (S6), one per boundary.
+    /// `ĝ^b` (S6), one per boundary (on `[z^b; c^b]` for [`Layout::MossyFibre`], S16b).
     pub targets: Vec<DVector<T>>,
-    /// `h^b`, one per boundary (what the synthesiser reads for its own update).
+    /// `h^b`, one per boundary (what the synthesiser reads for its own update; `[z^b; c^b]`
+    /// for [`Layout::MossyFibre`]).
     pub states: Vec<DVector<T>>,
 }
 
@@ -83,16 +90,19 @@ pub fn dni<T: Scalar>(
         return Err(Error::Empty { field: "dni.chunk".into() });
     }
     check_range("dni.s", opts.s, f64::MIN, f64::MAX, "the synthetic-gradient scale must be finite")?;
+    check_layout(net, opts.layout)?;
     let cx = Cortex::replay(net, params, seq)?;
     let steps = cx.steps();
     let s = T::c(opts.s);
+    let layout = opts.layout;
     let mut grad = Params::zeros(net);
     let (mut boundaries, mut targets, mut states) = (Vec::new(), Vec::new(), Vec::new());
     for b in (0..steps).step_by(opts.chunk) {
         let e = (b + opts.chunk).min(steps);
         let mut lam = cx.direct[e].clone(); // Eq. (S5), ℓ'^e
         if e < steps || opts.last == LastChunk::Inject {
-            lam += predict(e, cx.h(e)) * s; // Eq. (S5), + s S(h^e): the injection
+            let sg = cx.from_input(layout, e, &predict(e, &cx.input(layout, e))); // Eq. (S16a)
+            lam += sg * s; // Eq. (S5), + s S(h^e): the injection
         }
         for t in (b + 1..=e).rev() {
             cx.add_immediate(net, &mut grad, t, &lam); // Eq. (S5), (I^t)ᵀ λ̂^t
@@ -100,9 +110,9 @@ pub fn dni<T: Scalar>(
             if t > b + 1 {
                 lam = &cx.direct[t - 1] + cx.jt_times(t, &lam); // Eq. (S5), inside the chunk
             } else if b > 0 {
-                targets.push(cx.jt_times(t, &lam)); // Eq. (S6): ĝ^b = (J^{b+1})ᵀ λ̂^{b+1}
+                targets.push(cx.jt_input(layout, t, &lam)); // Eq. (S6): ĝ^b = (J^{b+1})ᵀ λ̂^{b+1}; (S16b)
                 boundaries.push(b);
-                states.push(cx.h(b).clone());
+                states.push(cx.input(layout, b));
             }
         }
     }
@@ -115,7 +125,7 @@ pub fn synth_gradient<T: Scalar>(synth: &Synth<T>, run: &Dni<T>) -> DVector<T> {
     let mut g = DVector::zeros(synth.len());
     for (h, target) in run.states.iter().zip(&run.targets) {
         let err = synth.predict(h) - target; // Eq. (S7), S(h^b) − ĝ^b
-        g += synth.jacobian(h).tr_mul(&err); // Eq. (S7), (K^b)ᵀ (…)
+        g += synth.vjp(h, &err); // Eq. (S7), (K^b)ᵀ (…)
     }
     g
 }

@@ -3,7 +3,7 @@
 //! Three rules that cut BPTT's backward pass with a learned estimate $S(h^t;\\phi)$ of the
 //! **future gradient** $G^t = \\sum_{\\tau > t} \\partial E^\\tau / \\partial h^t$, on any cell of
 //! `credit-core` (rate, LSTM, and spiking cells through their surrogate) and any scalar. The
-//! equations are numbered (S1)–(S15) in `docs/synthgrad.md`, which derives them in the shared
+//! equations are numbered (S1)–(S16) in `docs/synthgrad.md`, which derives them in the shared
 //! notation and maps each to the papers and the authors' code:
 //!
 //! * [`synth`]: the synthesisers (linear and one-hidden-layer ReLU MLP, output layer
@@ -21,6 +21,8 @@
 //!
 //! Shared here: the replay of the forward pass with the local Jacobians ([`Cortex`]), the
 //! direct loss signal (S1), the one-step Jacobian (S2) and the true future gradient (S3).
+//!
+//! [`Layout::MossyFibre`] feeds the synthesiser ccDNI's LSTM input `[z; c]` instead of the state (S16).
 //!
 //! ## Scope
 //! The synthesiser predicts the gradient on the cell state $h^t$ for a memoryless readout
@@ -276,6 +278,87 @@ impl<T: Scalar> Cortex<T> {
         let g = if self.aug() { v.rows(nd, v.len() - nd).into_owned() } else { self.traj.dl_dy[t].clone() };
         grad.tensors[nc].value += &g * self.traj.z[t].transpose() * c_out; // Eq. (B2)
         grad.tensors[nc + 1].value.column_mut(0).axpy(c_out, &g, T::one()); // Eq. (B2)
+    }
+}
+
+/// What the synthesiser reads and predicts on (`docs/synthgrad.md` §1.1, Eq. (S16)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// The core's state `h^t` (or `(h^t, y^t)` for `κ > 0`, S15).
+    #[default]
+    State,
+    /// ccDNI's "mossy fibres" for the LSTM: `u^t = [z^t; c^t]` (`2N`, PyTorch's `h = o·tanh c`
+    /// first, then `c`: `nn_dni.py` `join_hidden`, `torch.cat((h, c), dim=2)`); the prediction
+    /// on `u^t` is mapped back to `h^t = (c, o)` by Eq. (S16a), the target on `u^b` is (S16b).
+    /// LSTM cell and memoryless readout (`κ = 0`) only.
+    MossyFibre,
+}
+
+/// Refuses a layout the network cannot use: the mossy-fibre layout needs the LSTM cell and
+/// `κ = 0` (field `layout`).
+// exact: only κ = 0 exactly makes the readout memoryless
+#[allow(clippy::float_cmp)]
+pub fn check_layout(net: &Network, layout: Layout) -> Result<()> {
+    if layout == Layout::MossyFibre
+        && (!matches!(net.cell, credit_core::cell::Cell::Lstm(_)) || net.readout.kappa != 0.0)
+    {
+        return Err(Error::Invalid {
+            field: "layout".into(),
+            value: format!("MossyFibre on {} with kappa = {}", net.cell.id(), net.readout.kappa),
+            requirement: "the mossy-fibre layout [z, c] needs the LSTM cell and a memoryless readout (kappa = 0)",
+        });
+    }
+    Ok(())
+}
+
+impl<T: Scalar> Cortex<T> {
+    /// What the synthesiser reads at `t` in `layout`: the state (S15), or `u^t = [z^t; c^t]` (S16).
+    pub fn input(&self, layout: Layout, t: usize) -> DVector<T> {
+        match layout {
+            Layout::State => self.states[t].clone(),
+            Layout::MossyFibre => {
+                let h = &self.traj.states[t].h;
+                let c = DVector::from_iterator(h.len() / 2, h.iter().step_by(2).copied()); // c_j at 2j
+                concat(&self.traj.z[t], &c) // Eq. (S16), u = [z; c]
+            }
+        }
+    }
+
+    /// A gradient `v` on the synthesiser's input at `t` as a gradient on the state, Eq. (S16a):
+    /// `v` itself (`State`), or `(v_c + F_c v_z, F_o v_z)` per neuron with `F^t = ∂z^t/∂h^t`
+    /// (M4) for `[z; c]` (`MossyFibre`): `(∂u^t/∂h^t)ᵀ v`.
+    pub fn from_input(&self, layout: Layout, t: usize, v: &DVector<T>) -> DVector<T> {
+        match layout {
+            Layout::State => v.clone(),
+            Layout::MossyFibre => {
+                let f = &self.f[t];
+                let n = f.nrows();
+                let mut out = DVector::zeros(2 * n);
+                for j in 0..n {
+                    out[2 * j] = v[n + j] + f[(j, 0)] * v[j]; // Eq. (S16a), G_c = v_c + o(1 − tanh² c) v_z
+                    out[2 * j + 1] = f[(j, 1)] * v[j]; // Eq. (S16a), G_o = tanh(c) v_z
+                }
+                out
+            }
+        }
+    }
+
+    /// The gradient on the synthesiser's input at `t − 1` of a gradient `v` on the state at `t`
+    /// (`t ≥ 2`), Eq. (S16b): `(J^t)ᵀ v` (`State`, S2), or
+    /// `((∂M^t/∂z^{t−1})ᵀ v, [(D^t)ᵀ v]_c)` on `[z^{t−1}; c^{t−1}]` (`MossyFibre`).
+    pub fn jt_input(&self, layout: Layout, t: usize, v: &DVector<T>) -> DVector<T> {
+        match layout {
+            Layout::State => self.jt_times(t, v),
+            Layout::MossyFibre => {
+                let jac = &self.jac[t];
+                let gz = jac.m_z.tr_mul(v); // Eq. (S16b), (∂M^t/∂z^{t−1})ᵀ v
+                let gc = DVector::from_iterator(
+                    jac.d.len(),
+                    jac.d.iter().enumerate().map(|(j, dj)| dj.tr_mul(&v.rows(2 * j, 2))[0]), // Eq. (S16b), [(D^t)ᵀ v]_c
+                );
+                concat(&gz, &gc)
+            }
+        }
     }
 }
 

@@ -223,6 +223,42 @@ impl<T: Scalar> Synth<T> {
         }
     }
 
+    /// `Kᵀ v` in the flat layout without forming `K` (Eq. (S4) differentiated, backwards):
+    /// linear `(v hᵀ, v)`; MLP `(δ hᵀ, δ, v rᵀ, v)` with `r = relu(W_1 h + b_1)` and
+    /// `δ = (W_2ᵀ v) ⊙ relu'(W_1 h + b_1)`, `relu'(0) = 0`.
+    pub fn vjp(&self, h: &DVector<T>, v: &DVector<T>) -> DVector<T> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut outer = |a: &DVector<T>, b: &DVector<T>| {
+            for ai in a.iter() {
+                out.extend(b.iter().map(|&bj| *ai * bj)); // row-major a bᵀ
+            }
+        };
+        match self {
+            Synth::Linear { .. } => {
+                outer(v, h); // ∂/∂A = v hᵀ
+                return DVector::from_iterator(self.len(), out.into_iter().chain(v.iter().copied())); // ∂/∂c = v
+            }
+            Synth::Mlp { w1, b1, w2, .. } => {
+                let u = w1 * h + b1;
+                let r = u.map(relu);
+                let back = w2.tr_mul(v);
+                let delta = DVector::from_iterator(
+                    u.len(),
+                    u.iter().zip(back.iter()).map(|(ui, bi)| if ui.value() > 0.0 { *bi } else { T::zero() }),
+                );
+                outer(&delta, h); // ∂/∂W_1 = δ hᵀ
+                out.extend(delta.iter().copied()); // ∂/∂b_1 = δ
+                let mut tail = Vec::with_capacity(v.len() * r.len());
+                for vi in v.iter() {
+                    tail.extend(r.iter().map(|&rq| *vi * rq)); // ∂/∂W_2 = v rᵀ
+                }
+                out.extend(tail);
+                out.extend(v.iter().copied()); // ∂/∂b_2 = v
+            }
+        }
+        DVector::from_vec(out)
+    }
+
     /// `K = ∂S(h)/∂φ`, `n × P_S` in the flat layout, Eq. (S4) differentiated.
     pub fn jacobian(&self, h: &DVector<T>) -> DMatrix<T> {
         let n = self.n();
