@@ -402,46 +402,14 @@ pub fn forward_with<T: Scalar>(
     params: &Params<T>,
     seq: &Sequence,
 ) -> FastTrajectory<T> {
-    let (steps, n, d, g) = (seq.len(), net.n, net.d(), kernel.gates);
-    let spiking = net.cell.is_spiking();
+    let (steps, n) = (seq.len(), net.n);
     let mut x = DMatrix::zeros(net.n_in, steps + 1);
     for t in 1..=steps {
         for (dst, &src) in col_mut(&mut x, t).iter_mut().zip(seq.x[t - 1].iter()) {
             *dst = T::c(src);
         }
     }
-    // (K1): the input drive of every step at once, u_in = W_in X + b 1ᵀ (one GEMM)
-    let mut u = DMatrix::zeros(g * n, steps);
-    for t in 0..steps {
-        u.column_mut(t).copy_from(&kernel.b);
-    }
-    u.gemm(T::one(), &kernel.w_in, &x.columns(1, steps), T::one());
-    let mut h = DMatrix::zeros(n * d, steps + 1);
-    let mut refractory = DMatrix::zeros(if spiking { n } else { 0 }, steps + 1);
-    let mut z = DMatrix::zeros(n, steps + 1);
-    let mut zh = DMatrix::zeros(n * d, steps + 1);
-    zh.column_mut(0).copy_from(&kernel.initial_zh()); // ∂z^0/∂h^0, read by ALIF's D^1
-    let mut gain = DMatrix::zeros(g * n, steps + 1);
-    let mut decay = DMatrix::zeros(n, steps + 1);
-    for t in 1..=steps {
-        let (z_prev, z_now) = pair(&mut z, t);
-        // (K1): + W_rec z^{t−1}, one GEMV (spiking cells: the columns of the spikes only)
-        kernel.add_recurrent(z_prev, &mut u.as_mut_slice()[(t - 1) * g * n..t * g * n]);
-        let (h_prev, h_now) = pair(&mut h, t);
-        let (r_prev, r_now) = pair(&mut refractory, t);
-        kernel.step(
-            &u.as_slice()[(t - 1) * g * n..t * g * n],
-            StepIn { h: h_prev, refractory: r_prev, z: z_prev },
-            StepOut {
-                h: h_now,
-                refractory: r_now,
-                z: z_now,
-                zh: col_mut(&mut zh, t),
-                gain: col_mut(&mut gain, t),
-                decay: col_mut(&mut decay, t),
-            },
-        );
-    }
+    let LayerStates { h, refractory, z, zh, gain, decay } = layer_states(kernel, x.columns(1, steps));
     // Eq. (Y1): the readout drive of every step at once, W_out z^{t−δ} + b_out (one GEMM)
     let (k, lag) = (net.n_out, net.readout.lag());
     let mut drive = DMatrix::zeros(k, steps);
@@ -473,6 +441,69 @@ pub fn forward_with<T: Scalar>(
         reg_signal = gr;
     }
     FastTrajectory { h, refractory, z, zh, gain, decay, x, y, dl_dy, loss, reg_signal }
+}
+
+/// One layer's stored states over a whole sequence (column `t` = step `t`, `t = 0..=T`), as
+/// [`layer_states`] returns them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerStates<T: Scalar> {
+    /// `h^t`, `(N·d) × (T+1)`.
+    pub h: DMatrix<T>,
+    /// Refractory counters, `N × (T+1)` (`0 × (T+1)` for smooth cells).
+    pub refractory: DMatrix<u32>,
+    /// `z^t`, `N × (T+1)`.
+    pub z: DMatrix<T>,
+    /// `∂z^t/∂h^t`, `(N·d) × (T+1)` (Eq. C5).
+    pub zh: DMatrix<T>,
+    /// The gain `γ^t`, `(G·N) × (T+1)` (K3).
+    pub gain: DMatrix<T>,
+    /// The decay `D^t_{00}`, `N × (T+1)` (K4).
+    pub decay: DMatrix<T>,
+}
+
+/// The recurrent part of the fast forward pass of one layer, (K1)–(K4) (and (K14) for a layer of
+/// a stack): the input drive `W_in x^t + b` of every step as one GEMM over the `T` columns of
+/// `input` (column `t − 1` = the input at step `t`: `x^t`, or the layer below's output), then per
+/// step `+ W_rec z^{t−1}` by one GEMV and the fused step [`Kernel::step`]. Zero initial state
+/// (`∂z^0/∂h^0` from [`Kernel::initial_zh`]). Nothing is allocated in the time loop. Shared by
+/// [`forward_with`] and the fast stacked BPTT of `credit-bptt`.
+pub fn layer_states<T: Scalar>(kernel: &Kernel<T>, input: DMatrixView<'_, T>) -> LayerStates<T> {
+    let (steps, n, d, g) = (input.ncols(), kernel.n, kernel.d, kernel.gates);
+    let spiking = kernel.cell.is_spiking();
+    // (K1): the input drive of every step at once, u_in = W_in X + b 1ᵀ (one GEMM)
+    let mut u = DMatrix::zeros(g * n, steps);
+    for t in 0..steps {
+        u.column_mut(t).copy_from(&kernel.b);
+    }
+    u.gemm(T::one(), &kernel.w_in, &input, T::one());
+    let mut h = DMatrix::zeros(n * d, steps + 1);
+    let mut refractory = DMatrix::zeros(if spiking { n } else { 0 }, steps + 1);
+    let mut z = DMatrix::zeros(n, steps + 1);
+    let mut zh = DMatrix::zeros(n * d, steps + 1);
+    zh.column_mut(0).copy_from(&kernel.initial_zh()); // ∂z^0/∂h^0, read by ALIF's D^1
+    let mut gain = DMatrix::zeros(g * n, steps + 1);
+    let mut decay = DMatrix::zeros(n, steps + 1);
+    for t in 1..=steps {
+        let (z_prev, z_now) = pair(&mut z, t);
+        // (K1): + W_rec z^{t−1}, one GEMV (spiking cells: the columns of the spikes only)
+        kernel.add_recurrent(z_prev, &mut u.as_mut_slice()[(t - 1) * g * n..t * g * n]);
+        let (h_prev, h_now) = pair(&mut h, t);
+        let (r_prev, r_now) = pair(&mut refractory, t);
+        // (K2)–(K4): the fused step, h^t, z^t, ∂z^t/∂h^t, γ^t, D^t_{00}
+        kernel.step(
+            &u.as_slice()[(t - 1) * g * n..t * g * n],
+            StepIn { h: h_prev, refractory: r_prev, z: z_prev },
+            StepOut {
+                h: h_now,
+                refractory: r_now,
+                z: z_now,
+                zh: col_mut(&mut zh, t),
+                gain: col_mut(&mut gain, t),
+                decay: col_mut(&mut decay, t),
+            },
+        );
+    }
+    LayerStates { h, refractory, z, zh, gain, decay }
 }
 
 /// `Aᵀ`-free product `a · B[:, cols]ᵀ` as one GEMM through a strided view (no transposed copy):
