@@ -64,7 +64,7 @@ fn reverse<T: Scalar>(
     let nc = net.n_cell_tensors();
     // (K9), Eq. (B2): dE/dW_out = c Σ_t ȳ^t (z^{t−δ})ᵀ (one GEMM), dE/db_out = c Σ_t ȳ^t
     let y_cols = y_bar.columns(1, steps).into_owned();
-    grad.tensors[nc].value = mul_tr_cols(&y_cols, &traj.z, 1 - lag) * c_out;
+    grad.tensors[nc].value = mul_tr_cols(&y_cols, &traj.states.z, 1 - lag) * c_out;
     grad.tensors[nc + 1].value.column_mut(0).copy_from(&(y_cols.column_sum() * c_out));
     // Eq. (B3): ∂E/∂z^t = c W_outᵀ ȳ^{t+δ} for every t (one GEMM; column t−1 is step t)
     let mut dz = DMatrix::zeros(n, steps);
@@ -73,10 +73,10 @@ fn reverse<T: Scalar>(
     for mut col in dz.column_iter_mut() {
         col += &traj.reg_signal;
     }
-    let a = drive_adjoints(kernel, &traj.zh, &traj.gain, &traj.decay, &dz);
+    let a = drive_adjoints(kernel, &traj.states.zh, &traj.states.gain, &traj.states.decay, &dz);
     // (K8), Eq. (B6): Σ_t (I^t)ᵀ λ^t = A [X | Z_{−} | 1]ᵀ, three GEMMs (GEMVs for b)
     let d_in = mul_tr_cols(&a, &traj.x, 1);
-    let d_rec = mul_tr_cols(&a, &traj.z, 0);
+    let d_rec = mul_tr_cols(&a, &traj.states.z, 0);
     let d_b: DVector<T> = a.column_sum();
     kernel.unpack_into(&d_in, &d_rec, &d_b, &mut grad);
     FastBptt { loss: traj.loss, grad }

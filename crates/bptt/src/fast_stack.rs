@@ -17,7 +17,7 @@
 //! `docs/deep.md`; derivation of the fast form in `docs/fast.md` §6.
 
 use crate::fast::{FastBptt, drive_adjoints};
-use credit_core::fast::{Kernel, layer_states, loss_and_grad, mul_tr_cols};
+use credit_core::fast::{Kernel, layer_states, mul_tr_cols, readout_loss};
 use credit_core::stack::{InterLayer, Stack};
 use credit_core::{Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
@@ -35,13 +35,6 @@ struct LayerPass<T: Scalar> {
     gain: DMatrix<T>,
     /// The decay `D^{l,t}_{00}`, `N_l × (T+1)`.
     decay: DMatrix<T>,
-}
-
-/// Columns `t − 1` (read) and `t` (written) of a column-major matrix.
-fn pair<T: Copy>(m: &mut DMatrix<T>, t: usize) -> (&[T], &mut [T]) {
-    let rows = m.nrows();
-    let (before, after) = m.as_mut_slice().split_at_mut(t * rows);
-    (&before[(t - 1) * rows..], &mut after[..rows])
 }
 
 /// Column `t` of a column-major matrix, mutable.
@@ -113,22 +106,8 @@ pub fn stack_gradient<T: Scalar>(
             drive.gemm(T::one(), &w_out.columns(off, n), &lp.z.columns(1 - lag, steps), T::one());
         }
     }
-    let mut y = DMatrix::zeros(k, steps + 1);
-    let mut dl_dy = DMatrix::zeros(k, steps + 1);
-    let mut target = vec![T::zero(); k];
-    let mut loss = T::zero();
-    for t in 1..=steps {
-        let (y_prev, y_now) = pair(&mut y, t);
-        for q in 0..k {
-            y_now[q] = y_prev[q] * kappa + drive[(q, t - 1)] * c_out; // Eq. (S2)
-        }
-        for (dst, &src) in target.iter_mut().zip(seq.target[t - 1].iter()) {
-            *dst = T::c(src);
-        }
-        let y_now = &y.as_slice()[t * k..(t + 1) * k];
-        // Eqs. (Y2)–(Y4): E^t and g^t = m^t ∂E^t/∂y^t
-        loss += loss_and_grad(&layers[0].net, y_now, &target, T::c(seq.mask[t - 1]), col_mut(&mut dl_dy, t));
-    }
+    // Eq. (S2), Eqs. (Y2)–(Y4): y^t, E^t and g^t (the readout and loss of layer 0's shim)
+    let (_, dl_dy, loss) = readout_loss(&layers[0].net, &drive, seq);
     // Eq. (B1): ȳ^t = g^t + κ ȳ^{t+1}, ȳ^{T+1} = 0; column t is ȳ^t, t = 0..=T+1
     let mut y_bar = DMatrix::zeros(k, steps + 2);
     for t in (1..=steps).rev() {

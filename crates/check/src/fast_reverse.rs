@@ -90,7 +90,7 @@ pub(crate) fn rows(
         let p32: Params<f32> = p.cast();
         let t64 = credit_core::fast::forward(net, p, seq)?;
         let t32 = credit_core::fast::forward(net, &p32, seq)?;
-        let same_spikes = t64.z.iter().zip(t32.z.iter()).all(|(a, b)| (*a > 0.5) == (*b > 0.5));
+        let same_spikes = t64.states.z.iter().zip(t32.states.z.iter()).all(|(a, b)| (*a > 0.5) == (*b > 0.5));
         let ok = same_spikes || !net.cell.is_spiking();
         let b32 = credit_bptt::fast(net, &p32, seq)?;
         let e32 = credit_eprop::fast(net, &p32, seq, &Feedback::Symmetric)?;
