@@ -12,7 +12,8 @@
 //! reference tensor must be non-zero, as for every relation of [`crate::relations`].
 
 use crate::compare::{alive, max_rel_err};
-use crate::relations::{Ctx, Row, Select, TOL_F32};
+use crate::relations::{Ctx, Row, TOL_F32};
+use crate::stacks::StackCase;
 use credit_core::{CellModel, Params, Sequence, Stack};
 use credit_eprop::{Adaptive, Feedback};
 use nalgebra::DMatrix;
@@ -139,13 +140,8 @@ fn adaptive_rows(cx: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core::
 /// [`credit_bptt::stack::gradient`], every tensor and the loss) and of `fast-f32~f64` (the fast
 /// stack path in `f32` vs `f64`, identical spike trains in every layer required), with the
 /// stack's liveness: `row` builds a row as the stack relations do.
-pub(crate) fn stack_rows(
-    stack: &Stack,
-    p: &Params<f64>,
-    seq: &Sequence,
-    sel: Select,
-    row: &dyn Fn(&'static str, &'static str, String, f64, f64, bool) -> Row,
-) -> credit_core::Result<Vec<Row>> {
+pub(crate) fn stack_rows(case: &StackCase<'_>) -> credit_core::Result<Vec<Row>> {
+    let StackCase { stack, p, seq, sel, row } = *case;
     let mut rows = Vec::new();
     if !sel.any(STACK_IDS) {
         return Ok(rows);
