@@ -50,7 +50,7 @@ fn reverse<T: Scalar>(
     traj: &FastTrajectory<T>,
 ) -> FastBptt<T> {
     let steps = traj.steps();
-    let (n, d, k, g) = (net.n, net.d(), net.n_out, kernel.gates);
+    let (n, k) = (net.n, net.n_out);
     let lag = net.readout.lag();
     let (kappa, c_out) = (T::c(net.readout.kappa), T::c(net.readout.c()));
     // Eq. (B1): ȳ^t = g^t + κ ȳ^{t+1}, ȳ^{T+1} = 0; column t of y_bar is ȳ^t, t = 0..=T+1
@@ -64,11 +64,38 @@ fn reverse<T: Scalar>(
     let nc = net.n_cell_tensors();
     // (K9), Eq. (B2): dE/dW_out = c Σ_t ȳ^t (z^{t−δ})ᵀ (one GEMM), dE/db_out = c Σ_t ȳ^t
     let y_cols = y_bar.columns(1, steps).into_owned();
-    grad.tensors[nc].value = mul_tr_cols(&y_cols, &traj.z, 1 - lag) * c_out;
+    grad.tensors[nc].value = mul_tr_cols(&y_cols, &traj.states.z, 1 - lag) * c_out;
     grad.tensors[nc + 1].value.column_mut(0).copy_from(&(y_cols.column_sum() * c_out));
     // Eq. (B3): ∂E/∂z^t = c W_outᵀ ȳ^{t+δ} for every t (one GEMM; column t−1 is step t)
     let mut dz = DMatrix::zeros(n, steps);
     dz.gemm_tr(c_out, params.w_out(), &y_bar.columns(1 + lag, steps), T::zero());
+    // Eq. (B3): + ∂E_reg/∂z^t (Y5), the same at every step
+    for mut col in dz.column_iter_mut() {
+        col += &traj.reg_signal;
+    }
+    let a = drive_adjoints(kernel, &traj.states.zh, &traj.states.gain, &traj.states.decay, &dz);
+    // (K8), Eq. (B6): Σ_t (I^t)ᵀ λ^t = A [X | Z_{−} | 1]ᵀ, three GEMMs (GEMVs for b)
+    let d_in = mul_tr_cols(&a, &traj.x, 1);
+    let d_rec = mul_tr_cols(&a, &traj.states.z, 0);
+    let d_b: DVector<T> = a.column_sum();
+    kernel.unpack_into(&d_in, &d_rec, &d_b, &mut grad);
+    FastBptt { loss: traj.loss, grad }
+}
+
+/// The reverse loop (K5)–(K7) of one layer, Eqs. (B3)–(B6): from the learning signals from
+/// outside the layer's recurrence `dz` (`N × T`, column `t − 1` = `∂E/∂z^t` of step `t`: the
+/// readout (B3), the regulariser (Y5), the layer above (B7) as (K17)) and the stored `∂z/∂h`,
+/// gains and decays (`(T+1)` columns, column `t` = step `t`), the drive adjoints `A`
+/// (`G·N × T`, column `t − 1` = `a^t = γ^t ⊙ λ^t`, (K6)). Shared by [`gradient`] and the
+/// stacked [`stack_gradient`]. No allocation in the time loop.
+pub(crate) fn drive_adjoints<T: Scalar>(
+    kernel: &Kernel<T>,
+    zh: &DMatrix<T>,
+    gain: &DMatrix<T>,
+    decay: &DMatrix<T>,
+    dz: &DMatrix<T>,
+) -> DMatrix<T> {
+    let (n, d, g, steps) = (kernel.n, kernel.d, kernel.gates, dz.ncols());
     // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6)
     let mut lam_next = vec![T::zero(); n * d];
     let mut lam = vec![T::zero(); n * d];
@@ -76,22 +103,20 @@ fn reverse<T: Scalar>(
     let mut a = DMatrix::zeros(g * n, steps);
     let cols = |m: &DMatrix<T>, t: usize| -> std::ops::Range<usize> { t * m.nrows()..(t + 1) * m.nrows() };
     for t in (1..=steps).rev() {
-        for j in 0..n {
-            delta[j] = dz[(j, t - 1)] + traj.reg_signal[j]; // Eq. (B3), + ∂E_reg/∂z^t (Y5)
-        }
+        delta.copy_from_slice(&dz.as_slice()[cols(dz, t - 1)]); // Eq. (B3) (+ (Y5), (B7) as (K17))
         lam.iter_mut().for_each(|l| *l = T::zero());
         if t < steps {
             // Eq. (B4) as (K7): δ^t += W_recᵀ a^{t+1} + r λ_v^{t+1}
             kernel.add_m_z_tr(&a.as_slice()[cols(&a, t)], &lam_next, &mut delta);
             // Eq. (B5), second term (K5): (D^{t+1})ᵀ λ^{t+1}
             kernel.add_d_tr(
-                &traj.decay.as_slice()[cols(&traj.decay, t + 1)],
-                &traj.zh.as_slice()[cols(&traj.zh, t)],
+                &decay.as_slice()[cols(decay, t + 1)],
+                &zh.as_slice()[cols(zh, t)],
                 &lam_next,
                 &mut lam,
             );
         }
-        let zh = &traj.zh.as_slice()[cols(&traj.zh, t)];
+        let zh = &zh.as_slice()[cols(zh, t)];
         for j in 0..n {
             for c in 0..d {
                 lam[j * d + c] += delta[j] * zh[j * d + c]; // Eq. (B5), δ_j ∂z_j/∂h_j
@@ -99,15 +124,10 @@ fn reverse<T: Scalar>(
         }
         // (K6): a^t = γ^t ⊙ λ^t, the factor of (I^t)ᵀ λ^t in Eq. (B6)
         let range = cols(&a, t - 1);
-        kernel.drive_adjoint(&traj.gain.as_slice()[cols(&traj.gain, t)], &lam, &mut a.as_mut_slice()[range]);
+        kernel.drive_adjoint(&gain.as_slice()[cols(gain, t)], &lam, &mut a.as_mut_slice()[range]);
         std::mem::swap(&mut lam, &mut lam_next);
     }
-    // (K8), Eq. (B6): Σ_t (I^t)ᵀ λ^t = A [X | Z_{−} | 1]ᵀ, three GEMMs (GEMVs for b)
-    let d_in = mul_tr_cols(&a, &traj.x, 1);
-    let d_rec = mul_tr_cols(&a, &traj.z, 0);
-    let d_b: DVector<T> = a.column_sum();
-    kernel.unpack_into(&d_in, &d_rec, &d_b, &mut grad);
-    FastBptt { loss: traj.loss, grad }
+    a
 }
 
 /// Fast BPTT through a stack (`crates/bptt/src/fast_stack.rs`): equal to [`crate::stack::gradient`].

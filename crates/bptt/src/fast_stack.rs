@@ -16,10 +16,10 @@
 //! Reference: Werbos (1990), as [`crate::stack::gradient`]; the depth term (B7) of
 //! `docs/deep.md`; derivation of the fast form in `docs/fast.md` §6.
 
-use crate::fast::FastBptt;
-use credit_core::fast::{Kernel, loss_and_grad, mul_tr_cols};
+use crate::fast::{FastBptt, drive_adjoints};
+use credit_core::fast::{Kernel, layer_states, mul_tr_cols, readout_loss};
 use credit_core::stack::{InterLayer, Stack};
-use credit_core::{CellModel, Network, Params, Scalar, Sequence};
+use credit_core::{Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
 /// One layer's packed kernel, its single-layer shim network (for [`Kernel::new`] and
@@ -35,13 +35,6 @@ struct LayerPass<T: Scalar> {
     gain: DMatrix<T>,
     /// The decay `D^{l,t}_{00}`, `N_l × (T+1)`.
     decay: DMatrix<T>,
-}
-
-/// Columns `t − 1` (read) and `t` (written) of a column-major matrix.
-fn pair<T: Copy>(m: &mut DMatrix<T>, t: usize) -> (&[T], &mut [T]) {
-    let rows = m.nrows();
-    let (before, after) = m.as_mut_slice().split_at_mut(t * rows);
-    (&before[(t - 1) * rows..], &mut after[..rows])
 }
 
 /// Column `t` of a column-major matrix, mutable.
@@ -113,22 +106,8 @@ pub fn stack_gradient<T: Scalar>(
             drive.gemm(T::one(), &w_out.columns(off, n), &lp.z.columns(1 - lag, steps), T::one());
         }
     }
-    let mut y = DMatrix::zeros(k, steps + 1);
-    let mut dl_dy = DMatrix::zeros(k, steps + 1);
-    let mut target = vec![T::zero(); k];
-    let mut loss = T::zero();
-    for t in 1..=steps {
-        let (y_prev, y_now) = pair(&mut y, t);
-        for q in 0..k {
-            y_now[q] = y_prev[q] * kappa + drive[(q, t - 1)] * c_out; // Eq. (S2)
-        }
-        for (dst, &src) in target.iter_mut().zip(seq.target[t - 1].iter()) {
-            *dst = T::c(src);
-        }
-        let y_now = &y.as_slice()[t * k..(t + 1) * k];
-        // Eqs. (Y2)–(Y4): E^t and g^t = m^t ∂E^t/∂y^t
-        loss += loss_and_grad(&layers[0].net, y_now, &target, T::c(seq.mask[t - 1]), col_mut(&mut dl_dy, t));
-    }
+    // Eq. (S2), Eqs. (Y2)–(Y4): y^t, E^t and g^t (the readout and loss of layer 0's shim)
+    let (_, dl_dy, loss) = readout_loss(&layers[0].net, &drive, seq);
     // Eq. (B1): ȳ^t = g^t + κ ȳ^{t+1}, ȳ^{T+1} = 0; column t is ȳ^t, t = 0..=T+1
     let mut y_bar = DMatrix::zeros(k, steps + 2);
     for t in (1..=steps).rev() {
@@ -169,7 +148,7 @@ pub fn stack_gradient<T: Scalar>(
                 InterLayer::OneStep => {}
             }
         }
-        let a = layer_reverse(lp, &dz, steps);
+        let a = drive_adjoints(&lp.kernel, &lp.zh, &lp.gain, &lp.decay, &dz);
         // (K18), Eq. (B6) as (K8): A^l [In^l | Z^l_− | 1]ᵀ, In^l = X or Z^{l−1} from column input_first
         let input = if l == 0 { &x } else { &layers[l - 1].z };
         let d_in = mul_tr_cols(&a, input, input_first(stack, l));
@@ -185,9 +164,8 @@ pub fn stack_gradient<T: Scalar>(
     Ok(FastBptt { loss, grad })
 }
 
-/// (K14): one layer's forward pass over the whole sequence — the input drive `W_in In + b 1ᵀ` of
-/// every step as one GEMM (input column `first + t − 1` at step `t`), then per step `W_rec z^{t−1}`
-/// (one GEMV) and the fused step [`Kernel::step`]. Nothing is allocated in the time loop.
+/// (K14): one layer's forward pass over the whole sequence — [`layer_states`] on the input
+/// columns `first .. first + T` (input column `first + t − 1` at step `t`, Eq. S1).
 fn layer_forward<T: Scalar>(
     kernel: Kernel<T>,
     net: Network,
@@ -195,78 +173,6 @@ fn layer_forward<T: Scalar>(
     first: usize,
     steps: usize,
 ) -> LayerPass<T> {
-    let (n, d, g) = (kernel.n, kernel.d, kernel.gates);
-    let spiking = kernel.cell.is_spiking();
-    // (K1), (S1): u_in = W_in [in^1 … in^T] + b 1ᵀ
-    let mut u = DMatrix::zeros(g * n, steps);
-    for t in 0..steps {
-        u.column_mut(t).copy_from(&kernel.b);
-    }
-    u.gemm(T::one(), &kernel.w_in, &input.columns(first, steps), T::one());
-    let mut h = DMatrix::zeros(n * d, steps + 1);
-    let mut refractory = DMatrix::zeros(if spiking { n } else { 0 }, steps + 1);
-    let mut z = DMatrix::zeros(n, steps + 1);
-    let mut zh = DMatrix::zeros(n * d, steps + 1);
-    zh.column_mut(0).copy_from(&kernel.initial_zh()); // ∂z^0/∂h^0, read by ALIF's D^1
-    let mut gain = DMatrix::zeros(g * n, steps + 1);
-    let mut decay = DMatrix::zeros(n, steps + 1);
-    for t in 1..=steps {
-        let (z_prev, z_now) = pair(&mut z, t);
-        // (K1): + W_rec z^{l,t−1}
-        kernel.add_recurrent(z_prev, &mut u.as_mut_slice()[(t - 1) * g * n..t * g * n]);
-        let (h_prev, h_now) = pair(&mut h, t);
-        let (r_prev, r_now) = pair(&mut refractory, t);
-        kernel.step(
-            &u.as_slice()[(t - 1) * g * n..t * g * n],
-            credit_core::fast::StepIn { h: h_prev, refractory: r_prev, z: z_prev },
-            credit_core::fast::StepOut {
-                h: h_now,
-                refractory: r_now,
-                z: z_now,
-                zh: col_mut(&mut zh, t),
-                gain: col_mut(&mut gain, t),
-                decay: col_mut(&mut decay, t),
-            },
-        );
-    }
-    LayerPass { kernel, net, z, zh, gain, decay }
-}
-
-/// The single-layer reverse loop of [`crate::fast`] on one layer of the stack, with the learning
-/// signals from outside the layer `dz` (column `t − 1` = step `t`, (K17)); returns the drive
-/// adjoints `A^l` (column `t − 1` = `a^{l,t}`, (K6)). No allocation in the time loop.
-fn layer_reverse<T: Scalar>(lp: &LayerPass<T>, dz: &DMatrix<T>, steps: usize) -> DMatrix<T> {
-    let kernel = &lp.kernel;
-    let (n, d, g) = (kernel.n, kernel.d, kernel.gates);
-    let mut lam_next = vec![T::zero(); n * d];
-    let mut lam = vec![T::zero(); n * d];
-    let mut delta = vec![T::zero(); n];
-    let mut a = DMatrix::zeros(g * n, steps);
-    let cols = |m: &DMatrix<T>, t: usize| -> std::ops::Range<usize> { t * m.nrows()..(t + 1) * m.nrows() };
-    for t in (1..=steps).rev() {
-        delta.copy_from_slice(&dz.as_slice()[cols(dz, t - 1)]); // Eqs. (B3), (B7) as (K17)
-        lam.iter_mut().for_each(|l| *l = T::zero());
-        if t < steps {
-            // Eq. (B4) as (K7): δ^{l,t} += W_recᵀ a^{l,t+1} + r λ_v^{l,t+1}
-            kernel.add_m_z_tr(&a.as_slice()[cols(&a, t)], &lam_next, &mut delta);
-            // Eq. (B5), second term (K5): (D^{l,t+1})ᵀ λ^{l,t+1}
-            kernel.add_d_tr(
-                &lp.decay.as_slice()[cols(&lp.decay, t + 1)],
-                &lp.zh.as_slice()[cols(&lp.zh, t)],
-                &lam_next,
-                &mut lam,
-            );
-        }
-        let zh = &lp.zh.as_slice()[cols(&lp.zh, t)];
-        for j in 0..n {
-            for c in 0..d {
-                lam[j * d + c] += delta[j] * zh[j * d + c]; // Eq. (B5), δ_j ∂z_j/∂h_j
-            }
-        }
-        // (K6): a^{l,t} = γ^{l,t} ⊙ λ^{l,t}
-        let range = cols(&a, t - 1);
-        kernel.drive_adjoint(&lp.gain.as_slice()[cols(&lp.gain, t)], &lam, &mut a.as_mut_slice()[range]);
-        std::mem::swap(&mut lam, &mut lam_next);
-    }
-    a
+    let states = layer_states(&kernel, input.columns(first, steps));
+    LayerPass { kernel, net, z: states.z, zh: states.zh, gain: states.gain, decay: states.decay }
 }

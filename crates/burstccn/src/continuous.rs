@@ -12,7 +12,7 @@
 //! (it adds `weight_Qᵀ e` and initialises `weight_Q = −p_b W`). The code fixes `p_b = ½` (the
 //! output layer overwrites it) and the hidden gain `β = 4`.
 
-use crate::Feedback;
+use crate::{Feedback, validate_sigmoid, validate_target};
 use credit_core::feedforward::{Activation, FeedForward};
 use credit_core::{Error, Params, Scalar};
 use nalgebra::DVector;
@@ -126,31 +126,12 @@ pub fn step<T: Scalar>(
     target: Option<&DVector<f64>>,
 ) -> credit_core::Result<Params<T>> {
     timing.validate()?;
-    for (field, f) in [("feedforward.hidden", net.hidden), ("feedforward.output", net.output)] {
-        if f != Activation::Sigmoid {
-            return Err(Error::Invalid {
-                field: field.into(),
-                value: f.id().into(),
-                requirement: "BurstCCN's event rates are sigmoid",
-            });
-        }
-    }
+    validate_sigmoid(net)?;
     net.validate_params(params)?;
     net.validate_input(x)?;
     fb.validate(net)?;
     let layers = net.n_layers();
-    if let Some(t) = target {
-        if t.len() != net.n_out() {
-            return Err(Error::Shape {
-                field: "target".into(),
-                expected: format!("{} entries", net.n_out()),
-                found: format!("{} entries", t.len()),
-            });
-        }
-        if let Some(i) = t.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFinite { field: "target".into(), index: i.to_string(), value: t[i] });
-        }
-    }
+    validate_target(net, target)?;
     if state.u.len() != layers + 1 || (1..=layers).any(|l| state.u[l].len() != net.sizes[l]) {
         return Err(Error::Shape {
             field: "state".into(),

@@ -170,17 +170,9 @@ pub struct Signals<T: Scalar> {
     pub dw: Params<T>,
 }
 
-/// One single phase (C1)–(C6) on one sample. `target`: `None` leaves the output at `p_b`
-/// (no teaching signal). The network must have sigmoid hidden and output layers.
-pub fn signals<T: Scalar>(
-    net: &FeedForward,
-    params: &Params<T>,
-    fb: &Feedback<T>,
-    burst: &Burst,
-    x: &DVector<T>,
-    target: Option<&DVector<f64>>,
-) -> credit_core::Result<Signals<T>> {
-    burst.validate()?;
+/// BurstCCN's event rates are sigmoid (C1): a typed error naming `feedforward.hidden` or
+/// `feedforward.output` otherwise. Shared by [`signals`] and [`continuous::step`].
+pub(crate) fn validate_sigmoid(net: &FeedForward) -> credit_core::Result<()> {
     for (field, f) in [("feedforward.hidden", net.hidden), ("feedforward.output", net.output)] {
         if f != Activation::Sigmoid {
             return Err(Error::Invalid {
@@ -190,9 +182,12 @@ pub fn signals<T: Scalar>(
             });
         }
     }
-    fb.validate(net)?;
-    let traj = forward(net, params, x)?; // (C1) e^l = σ(W^l e^{l−1} + b^l)
-    let layers = net.n_layers();
+    Ok(())
+}
+
+/// A teaching signal, if any, has one finite entry per output unit: a typed error naming
+/// `target` otherwise. Shared by [`signals`] and [`continuous::step`].
+pub(crate) fn validate_target(net: &FeedForward, target: Option<&DVector<f64>>) -> credit_core::Result<()> {
     if let Some(t) = target {
         if t.len() != net.n_out() {
             return Err(Error::Shape {
@@ -205,6 +200,25 @@ pub fn signals<T: Scalar>(
             return Err(Error::NonFinite { field: "target".into(), index: i.to_string(), value: t[i] });
         }
     }
+    Ok(())
+}
+
+/// One single phase (C1)–(C6) on one sample. `target`: `None` leaves the output at `p_b`
+/// (no teaching signal). The network must have sigmoid hidden and output layers.
+pub fn signals<T: Scalar>(
+    net: &FeedForward,
+    params: &Params<T>,
+    fb: &Feedback<T>,
+    burst: &Burst,
+    x: &DVector<T>,
+    target: Option<&DVector<f64>>,
+) -> credit_core::Result<Signals<T>> {
+    burst.validate()?;
+    validate_sigmoid(net)?;
+    fb.validate(net)?;
+    let traj = forward(net, params, x)?; // (C1) e^l = σ(W^l e^{l−1} + b^l)
+    let layers = net.n_layers();
+    validate_target(net, target)?;
     let e = traj.y;
     let pb = T::c(burst.p_baseline);
     let empty = || DVector::<T>::zeros(0);

@@ -15,6 +15,7 @@
 
 use crate::compare::{alive, max_rel_err};
 use crate::relations::{Ctx, Row, Select, TOL_F32};
+use crate::stacks::StackCase;
 use credit_core::{CellModel, Params, Sequence, Stack, Trajectory};
 use credit_deep::Depth;
 use credit_family::Reading;
@@ -184,13 +185,8 @@ fn stack_pairs(
 
 /// The stack rows: `rtrl-fast=rtrl`, `deep-fast=deep`, `ostl-fast=ostl` and their `f32` rows on
 /// one stack, with the stack's liveness; `row` builds a row as the stack relations do.
-pub(crate) fn stack_rows(
-    stack: &Stack,
-    p: &Params<f64>,
-    seq: &Sequence,
-    sel: Select,
-    row: &dyn Fn(&'static str, &'static str, String, f64, f64, bool) -> Row,
-) -> credit_core::Result<Vec<Row>> {
+pub(crate) fn stack_rows(case: &StackCase<'_>) -> credit_core::Result<Vec<Row>> {
+    let StackCase { stack, p, seq, sel, row } = *case;
     let mut rows = Vec::new();
     let p32: Params<f32> = p.cast();
     let t64 = stack.forward(p, seq, &credit_core::Edges::default())?;

@@ -12,7 +12,8 @@
 //! reference tensor must be non-zero, as for every relation of [`crate::relations`].
 
 use crate::compare::{alive, max_rel_err};
-use crate::relations::{Ctx, Row, Select, TOL_F32};
+use crate::relations::{Ctx, Row, TOL_F32};
+use crate::stacks::StackCase;
 use credit_core::{CellModel, Params, Sequence, Stack};
 use credit_eprop::{Adaptive, Feedback};
 use nalgebra::DMatrix;
@@ -90,7 +91,7 @@ pub(crate) fn rows(
         let p32: Params<f32> = p.cast();
         let t64 = credit_core::fast::forward(net, p, seq)?;
         let t32 = credit_core::fast::forward(net, &p32, seq)?;
-        let same_spikes = t64.z.iter().zip(t32.z.iter()).all(|(a, b)| (*a > 0.5) == (*b > 0.5));
+        let same_spikes = t64.states.z.iter().zip(t32.states.z.iter()).all(|(a, b)| (*a > 0.5) == (*b > 0.5));
         let ok = same_spikes || !net.cell.is_spiking();
         let b32 = credit_bptt::fast(net, &p32, seq)?;
         let e32 = credit_eprop::fast(net, &p32, seq, &Feedback::Symmetric)?;
@@ -139,13 +140,8 @@ fn adaptive_rows(cx: &mut Ctx, p: &Params<f64>, seq: &Sequence) -> credit_core::
 /// [`credit_bptt::stack::gradient`], every tensor and the loss) and of `fast-f32~f64` (the fast
 /// stack path in `f32` vs `f64`, identical spike trains in every layer required), with the
 /// stack's liveness: `row` builds a row as the stack relations do.
-pub(crate) fn stack_rows(
-    stack: &Stack,
-    p: &Params<f64>,
-    seq: &Sequence,
-    sel: Select,
-    row: &dyn Fn(&'static str, &'static str, String, f64, f64, bool) -> Row,
-) -> credit_core::Result<Vec<Row>> {
+pub(crate) fn stack_rows(case: &StackCase<'_>) -> credit_core::Result<Vec<Row>> {
+    let StackCase { stack, p, seq, sel, row } = *case;
     let mut rows = Vec::new();
     if !sel.any(STACK_IDS) {
         return Ok(rows);

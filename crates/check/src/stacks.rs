@@ -293,6 +293,24 @@ pub const IDS: &[&str] = &[
     "ostl-lower!=bptt",
 ];
 
+/// One stack instance handed to the fast paths' stack rows ([`crate::fast_forward`],
+/// [`crate::fast_reverse`]): the stack, its parameters and sequence, the selection, and `row`,
+/// which builds an `equal` row as the stack relations do from `(relation, scalar, tensor,
+/// max_rel_err, tolerance, reference live)`.
+#[derive(Clone, Copy)]
+pub(crate) struct StackCase<'a> {
+    /// The stack.
+    pub stack: &'a Stack,
+    /// Its parameters.
+    pub p: &'a Params<f64>,
+    /// Its sequence.
+    pub seq: &'a credit_core::Sequence,
+    /// The selected relations.
+    pub sel: Select<'a>,
+    /// The row builder.
+    pub row: &'a dyn Fn(&'static str, &'static str, String, f64, f64, bool) -> Row,
+}
+
 /// Evaluates the stack relations on one config.
 pub fn run_stack(cfg: &StackConfig) -> credit_core::Result<Vec<Row>> {
     run_stack_selected(cfg, Select::ALL)
@@ -348,19 +366,17 @@ pub fn run_stack_selected(cfg: &StackConfig, select: Select) -> credit_core::Res
         spec: spec.clone(),
     };
     // the fast forward-mode paths against the literal ones (issue 11)
+    let eq = |relation, scalar, tensor, err, tol, reference| {
+        row_in(scalar, relation, Expect::Equal, tensor, err, tol, reference)
+    };
+    let case = StackCase { stack, p: &p, seq: &seq, sel: select, row: &eq };
     let mut rows = if select.any(crate::fast_forward::IDS) {
-        let eq = |relation, scalar, tensor, err, tol, reference| {
-            row_in(scalar, relation, Expect::Equal, tensor, err, tol, reference)
-        };
-        crate::fast_forward::stack_rows(stack, &p, &seq, select, &eq)?
+        crate::fast_forward::stack_rows(&case)?
     } else {
         Vec::new()
     };
     // fast BPTT through the stack against the literal one (issue 11)
-    let eq = |relation, scalar, tensor, err, tol, reference| {
-        row_in(scalar, relation, Expect::Equal, tensor, err, tol, reference)
-    };
-    rows.extend(crate::fast_reverse::stack_rows(stack, &p, &seq, select, &eq)?);
+    rows.extend(crate::fast_reverse::stack_rows(&case)?);
     if !select.any(IDS) {
         return Ok(rows);
     }

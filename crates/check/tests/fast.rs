@@ -47,7 +47,7 @@ fn structure_matches(
     for t in 1..=fast.steps() {
         let jac = net.cell.jacobians(&w, &lit.states[t - 1], &lit.z[t - 1], &lit.x[t]);
         let zh = net.cell.output_jacobian(&lit.states[t]);
-        let zh_fast: Vec<f64> = (0..n * d).map(|r| fast.zh[(r, t)]).collect();
+        let zh_fast: Vec<f64> = (0..n * d).map(|r| fast.states.zh[(r, t)]).collect();
         assert!(rel(zh_fast, (0..n * d).map(|r| zh[(r / d, r % d)])) <= 1e-12, "dz/dh at t = {t}");
         let mut m_z = DMatrix::zeros(n * d, n);
         for j in 0..n {
@@ -62,7 +62,7 @@ fn structure_matches(
                 }
             };
             for gate in 0..g {
-                let (c, gain) = (kernel.component(gate), fast.gain[(gate * n + j, t)]);
+                let (c, gain) = (kernel.component(gate), fast.states.gain[(gate * n + j, t)]);
                 for q in 0..width {
                     if !(spiking && q == n_in + j) {
                         i_j[(c, gate * width + q)] = gain * pre(q); // (K3): I = γ ⊙ [x | z | 1]
@@ -80,9 +80,9 @@ fn structure_matches(
             assert!(rel(i_j.iter().copied(), jac.i[j].iter().copied()) <= 1e-12, "I_{j} at t = {t}");
             // (K4): D_00 is the decay; ALIF's second row reads ψ^{t−1}; the LSTM's other entries are 0
             let mut d_j = DMatrix::zeros(d, d);
-            d_j[(0, 0)] = fast.decay[(j, t)];
+            d_j[(0, 0)] = fast.states.decay[(j, t)];
             if let Cell::Alif(c) = &net.cell {
-                let psi = fast.zh[(2 * j, t - 1)];
+                let psi = fast.states.zh[(2 * j, t - 1)];
                 d_j[(1, 0)] = psi;
                 d_j[(1, 1)] = c.rho - c.beta * psi;
             }
@@ -109,8 +109,8 @@ fn fast_forward_equals_the_literal_forward_on_the_suite() {
         let cols =
             |v: &[nalgebra::DVector<f64>]| v.iter().flat_map(|x| x.iter().copied()).collect::<Vec<_>>();
         let h: Vec<f64> = lit.states.iter().flat_map(|s| s.h.iter().copied()).collect();
-        assert!(rel(all(&fast.h), h) <= 1e-12, "{name}: h");
-        assert!(rel(all(&fast.z), cols(&lit.z)) <= 1e-12, "{name}: z");
+        assert!(rel(all(&fast.states.h), h) <= 1e-12, "{name}: h");
+        assert!(rel(all(&fast.states.z), cols(&lit.z)) <= 1e-12, "{name}: z");
         assert!(rel(all(&fast.y), cols(&lit.y)) <= 1e-12, "{name}: y");
         assert!(rel(all(&fast.dl_dy), cols(&lit.dl_dy)) <= 1e-12, "{name}: dl/dy");
         assert!(rel(all(&fast.x), cols(&lit.x)) == 0.0, "{name}: x");
@@ -119,12 +119,12 @@ fn fast_forward_equals_the_literal_forward_on_the_suite() {
         for t in 0..=steps {
             let spikes = |v: Vec<f64>| v.iter().map(|x| *x > 0.5).collect::<Vec<_>>();
             assert_eq!(
-                spikes(col(&fast.z, t)),
+                spikes(col(&fast.states.z, t)),
                 spikes(lit.z[t].iter().copied().collect()),
                 "{name}: spikes at {t}"
             );
             if net.cell.is_spiking() {
-                let r: Vec<u32> = fast.refractory.column(t).iter().copied().collect();
+                let r: Vec<u32> = fast.states.refractory.column(t).iter().copied().collect();
                 assert_eq!(r, lit.states[t].refractory, "{name}: refractory at {t}");
             }
         }

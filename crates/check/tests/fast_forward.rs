@@ -10,37 +10,17 @@
 mod common;
 
 use common::*;
-use credit_core::stack::{InterLayer, Layer, ReadoutFrom, Stack};
-use credit_core::{Loss, Params, Readout, Scalar};
+use credit_core::Params;
 use credit_deep::Depth;
 use credit_family::Reading;
 use nalgebra::DMatrix;
 use num_dual::Dual64;
 use proptest::prelude::*;
-use proptest::test_runner::{Config as PtConfig, RngSeed};
-
-fn pt_config(cases: u32) -> PtConfig {
-    PtConfig {
-        cases,
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(0xFA57),
-        max_global_rejects: 4096,
-        ..PtConfig::default()
-    }
-}
 
 const READINGS: [Reading; 3] = [Reading::HopCount, Reading::LastStepHop, Reading::TimeLag];
 
-fn random_stack(kinds: &[(usize, u32, usize)], n_in: usize, same_step: bool, all: bool, kappa: f64) -> Stack {
-    let layers: Vec<Layer> = kinds.iter().map(|&(kind, v, n)| Layer { cell: cell(kind, v), n }).collect();
-    let mut stack = Stack::new(layers, n_in, 2, Readout::leaky(kappa), Loss::Mse).unwrap();
-    stack.inter = if same_step { InterLayer::SameStep } else { InterLayer::OneStep };
-    stack.readout_from = if all { ReadoutFrom::All } else { ReadoutFrom::Top };
-    stack
-}
-
 proptest! {
-    #![proptest_config(pt_config(48))]
+    #![proptest_config(pt_config(48, 0xFA57))]
 
     #[test]
     fn fast_single_layer_equals_literal(
@@ -74,7 +54,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(pt_config(32))]
+    #![proptest_config(pt_config(32, 0xFA57))]
 
     #[test]
     fn fast_stack_rules_equal_literal(
@@ -82,7 +62,7 @@ proptest! {
         n_in in 1usize..=3, steps in 1usize..=8, seed in any::<u64>(),
         same_step in any::<bool>(), all in any::<bool>(), kappa in 0.0f64..=0.95, delay in any::<bool>(),
     ) {
-        let mut stack = random_stack(&kinds, n_in, same_step, all, kappa);
+        let mut stack = stack_of(&kinds, n_in, 2, false, same_step, all, kappa);
         if delay {
             stack.readout.delay = credit_core::ReadoutDelay::OneStep;
         }
@@ -155,7 +135,7 @@ fn fast_paths_reject_bad_input() {
     let good = Params::<f64>::random(&net, 1).unwrap();
     let e = credit_family::fast::gradient_blocked(&net, &good, &seq, 1, Reading::HopCount, 0).unwrap_err();
     assert!(e.to_string().contains("block"), "{e}");
-    let stack = random_stack(&[(0, 0, 3), (1, 0, 3)], 2, true, false, 0.9);
+    let stack = stack_of(&[(0, 0, 3), (1, 0, 3)], 2, 2, false, true, false, 0.9);
     let q = stack.random_params(1).unwrap();
     let bad = credit_core::Sequence::random(&net, 4, 1).unwrap(); // 3 inputs, the stack takes 2
     for e in [
@@ -167,11 +147,6 @@ fn fast_paths_reject_bad_input() {
     }
 }
 
-/// `(real, dual)` parts of a gradient as `f64`.
-fn parts<T: Scalar>(g: &Params<T>, dual: impl Fn(T) -> f64) -> (Params<f64>, Params<f64>) {
-    (g.map(|x| x.value()), g.map(dual))
-}
-
 macro_rules! fast_scalar_tests {
     ($($module:ident: $t:ty, tol = $tol:expr, dual = $dual:expr;)*) => {$(
         mod $module {
@@ -179,12 +154,7 @@ macro_rules! fast_scalar_tests {
 
             /// `f64` parameters lifted into the scalar, the direction `dir` in the dual part.
             fn lift(p: &Params<f64>, dir: &Params<f64>) -> Params<$t> {
-                let mk: fn(f64, f64) -> $t = $dual.0;
-                let mut q: Params<$t> = p.cast();
-                for (t, (a, d)) in q.tensors.iter_mut().zip(p.tensors.iter().zip(&dir.tensors)) {
-                    t.value = a.value.zip_map(&d.value, mk);
-                }
-                q
+                common::lift(p, dir, $dual.0)
             }
 
             #[test]
@@ -211,7 +181,7 @@ macro_rules! fast_scalar_tests {
                             assert_close("family dual", &a.1, &b.1, $tol);
                         }
                     }
-                    let stack = random_stack(&[(kind, 3, 3), ((kind + 1) % 4, 0, 3)], 2, kind % 2 == 0, true, 0.8);
+                    let stack = stack_of(&[(kind, 3, 3), ((kind + 1) % 4, 0, 3)], 2, 2, false, kind % 2 == 0, true, 0.8);
                     let sp = stack.random_params(5).unwrap();
                     let sd = stack.random_params(6).unwrap();
                     let sq = lift(&sp, &sd);

@@ -7,41 +7,12 @@
 mod common;
 
 use common::*;
-use credit_core::stack::{InterLayer, Layer, ReadoutFrom, Stack};
-use credit_core::{Loss, Params, Readout, Scalar};
+use credit_core::Params;
 use num_dual::Dual64;
 use proptest::prelude::*;
-use proptest::test_runner::{Config as PtConfig, RngSeed};
-
-fn pt_config(cases: u32) -> PtConfig {
-    PtConfig {
-        cases,
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(0xFA5B),
-        max_global_rejects: 4096,
-        ..PtConfig::default()
-    }
-}
-
-/// A stack of `(cell kind, convention variant, neurons)` layers.
-fn stack_of(
-    kinds: &[(usize, u32, usize)],
-    n_in: usize,
-    k: usize,
-    ce: bool,
-    same_step: bool,
-    all: bool,
-) -> Stack {
-    let layers: Vec<Layer> = kinds.iter().map(|&(kind, v, n)| Layer { cell: cell(kind, v), n }).collect();
-    let loss = if ce { Loss::CrossEntropy } else { Loss::Mse };
-    let mut stack = Stack::new(layers, n_in, k, Readout::leaky(0.8), loss).unwrap();
-    stack.inter = if same_step { InterLayer::SameStep } else { InterLayer::OneStep };
-    stack.readout_from = if all { ReadoutFrom::All } else { ReadoutFrom::Top };
-    stack
-}
 
 proptest! {
-    #![proptest_config(pt_config(48))]
+    #![proptest_config(pt_config(48, 0xFA5B))]
 
     #[test]
     fn fast_stack_bptt_equals_literal(
@@ -50,7 +21,7 @@ proptest! {
         same_step in any::<bool>(), all in any::<bool>(), ce in any::<bool>(), kappa in 0.0f64..=0.95,
         delay in any::<bool>(), one_minus_kappa in any::<bool>(),
     ) {
-        let mut stack = stack_of(&kinds, n_in, k, ce, same_step, all);
+        let mut stack = stack_of(&kinds, n_in, k, ce, same_step, all, 0.8);
         stack.readout.kappa = kappa;
         if delay {
             stack.readout.delay = credit_core::ReadoutDelay::OneStep;
@@ -77,7 +48,7 @@ proptest! {
 fn fast_stack_bptt_on_live_stacks() {
     for kind in 0..4 {
         for (same_step, all) in [(true, false), (false, true)] {
-            let stack = stack_of(&[(kind, 0, 4), ((kind + 1) % 4, 0, 3)], 3, 2, false, same_step, all);
+            let stack = stack_of(&[(kind, 0, 4), ((kind + 1) % 4, 0, 3)], 3, 2, false, same_step, all, 0.8);
             let live = (0..32u64).find_map(|seed| {
                 let p = stack.random_params(seed).unwrap();
                 let seq = stack.random_sequence(24, seed).unwrap();
@@ -94,7 +65,7 @@ fn fast_stack_bptt_on_live_stacks() {
 /// Bad input is a typed error naming the field.
 #[test]
 fn fast_stack_bptt_rejects_bad_input() {
-    let stack = stack_of(&[(0, 0, 3), (1, 0, 3)], 2, 2, false, true, false);
+    let stack = stack_of(&[(0, 0, 3), (1, 0, 3)], 2, 2, false, true, false, 0.8);
     let p = stack.random_params(1).unwrap();
     let net = net(cell(0, 0), 3, 4, 2, false, 0.9);
     let bad_seq = credit_core::Sequence::random(&net, 4, 1).unwrap(); // 3 inputs, the stack takes 2
@@ -112,11 +83,6 @@ fn fast_stack_bptt_rejects_bad_input() {
     assert!(e.to_string().contains("params.l2.w_rec[(0, 0)]"), "{e}");
 }
 
-/// `(real, dual)` parts of a gradient as `f64`.
-fn parts<T: Scalar>(g: &Params<T>, dual: impl Fn(T) -> f64) -> (Params<f64>, Params<f64>) {
-    (g.map(|x| x.value()), g.map(dual))
-}
-
 macro_rules! fast_stack_scalar_tests {
     ($($module:ident: $t:ty, tol = $tol:expr, dual = $dual:expr;)*) => {$(
         mod $module {
@@ -124,12 +90,7 @@ macro_rules! fast_stack_scalar_tests {
 
             /// `f64` parameters lifted into the scalar, the direction `dir` in the dual part.
             fn lift(p: &Params<f64>, dir: &Params<f64>) -> Params<$t> {
-                let mk: fn(f64, f64) -> $t = $dual.0;
-                let mut q: Params<$t> = p.cast();
-                for (t, (a, d)) in q.tensors.iter_mut().zip(p.tensors.iter().zip(&dir.tensors)) {
-                    t.value = a.value.zip_map(&d.value, mk);
-                }
-                q
+                common::lift(p, dir, $dual.0)
             }
 
             /// Fast = literal in this scalar type on two-layer stacks of every cell pair (and
@@ -141,7 +102,7 @@ macro_rules! fast_stack_scalar_tests {
                 let plain = eps($dual.0(1.0, 1.0)) == 0.0;
                 for kind in 0..4 {
                     for upper in 0..4 {
-                        let stack = stack_of(&[(kind, 3, 3), (upper, 0, 3)], 2, 2, false, kind % 2 == 0, upper % 2 == 0);
+                        let stack = stack_of(&[(kind, 3, 3), (upper, 0, 3)], 2, 2, false, kind % 2 == 0, upper % 2 == 0, 0.8);
                         let live = (0..32u64).find_map(|seed| {
                             let p = stack.random_params(seed).unwrap();
                             let q = lift(&p, &stack.random_params(seed + 100).unwrap());

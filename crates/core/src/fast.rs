@@ -304,18 +304,8 @@ impl<T: Scalar> Kernel<T> {
 /// (`t = 0..=T`; column 0 holds the initial values, zero).
 #[derive(Clone, Debug)]
 pub struct FastTrajectory<T: Scalar> {
-    /// `h^t`, `(N·d) × (T+1)`.
-    pub h: DMatrix<T>,
-    /// Refractory counters, `N × (T+1)` (`0 × (T+1)` for smooth cells).
-    pub refractory: DMatrix<u32>,
-    /// `z^t`, `N × (T+1)`.
-    pub z: DMatrix<T>,
-    /// `∂z^t/∂h^t`, `(N·d) × (T+1)` (Eq. C5).
-    pub zh: DMatrix<T>,
-    /// The gain `γ^t`, `(G·N) × (T+1)` (K3).
-    pub gain: DMatrix<T>,
-    /// The decay `D^t_{00}`, `N × (T+1)` (K4).
-    pub decay: DMatrix<T>,
+    /// The recurrent states `h`, `z`, `∂z/∂h`, the gains and the decays of every step (K1)–(K4).
+    pub states: LayerStates<T>,
     /// `x^t`, `N_in × (T+1)`.
     pub x: DMatrix<T>,
     /// `y^t`, `K × (T+1)`.
@@ -331,7 +321,7 @@ pub struct FastTrajectory<T: Scalar> {
 impl<T: Scalar> FastTrajectory<T> {
     /// Number of steps `T`.
     pub fn steps(&self) -> usize {
-        self.z.ncols() - 1
+        self.states.z.ncols() - 1
     }
 }
 
@@ -402,20 +392,66 @@ pub fn forward_with<T: Scalar>(
     params: &Params<T>,
     seq: &Sequence,
 ) -> FastTrajectory<T> {
-    let (steps, n, d, g) = (seq.len(), net.n, net.d(), kernel.gates);
-    let spiking = net.cell.is_spiking();
+    let (steps, n) = (seq.len(), net.n);
     let mut x = DMatrix::zeros(net.n_in, steps + 1);
     for t in 1..=steps {
         for (dst, &src) in col_mut(&mut x, t).iter_mut().zip(seq.x[t - 1].iter()) {
             *dst = T::c(src);
         }
     }
+    let states = layer_states(kernel, x.columns(1, steps));
+    let z = &states.z;
+    // Eq. (Y1): the readout drive of every step at once, W_out z^{t−δ} + b_out (one GEMM)
+    let (k, lag) = (net.n_out, net.readout.lag());
+    let mut drive = DMatrix::zeros(k, steps);
+    for t in 0..steps {
+        drive.column_mut(t).copy_from(&params.b_out().column(0));
+    }
+    drive.gemm(T::one(), params.w_out(), &z.columns(1 - lag, steps), T::one());
+    let (y, dl_dy, mut loss) = readout_loss(net, &drive, seq);
+    let mut reg_signal = DVector::zeros(n);
+    if let Some(reg) = &net.reg {
+        let z_sum: DVector<T> = z.column_sum();
+        let (e, gr) = reg.value_and_grad(&z_sum, steps); // Eq. (Y5)
+        loss += e;
+        reg_signal = gr;
+    }
+    FastTrajectory { states, x, y, dl_dy, loss, reg_signal }
+}
+
+/// One layer's stored states over a whole sequence (column `t` = step `t`, `t = 0..=T`), as
+/// [`layer_states`] returns them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerStates<T: Scalar> {
+    /// `h^t`, `(N·d) × (T+1)`.
+    pub h: DMatrix<T>,
+    /// Refractory counters, `N × (T+1)` (`0 × (T+1)` for smooth cells).
+    pub refractory: DMatrix<u32>,
+    /// `z^t`, `N × (T+1)`.
+    pub z: DMatrix<T>,
+    /// `∂z^t/∂h^t`, `(N·d) × (T+1)` (Eq. C5).
+    pub zh: DMatrix<T>,
+    /// The gain `γ^t`, `(G·N) × (T+1)` (K3).
+    pub gain: DMatrix<T>,
+    /// The decay `D^t_{00}`, `N × (T+1)` (K4).
+    pub decay: DMatrix<T>,
+}
+
+/// The recurrent part of the fast forward pass of one layer, (K1)–(K4) (and (K14) for a layer of
+/// a stack): the input drive `W_in x^t + b` of every step as one GEMM over the `T` columns of
+/// `input` (column `t − 1` = the input at step `t`: `x^t`, or the layer below's output), then per
+/// step `+ W_rec z^{t−1}` by one GEMV and the fused step [`Kernel::step`]. Zero initial state
+/// (`∂z^0/∂h^0` from [`Kernel::initial_zh`]). Nothing is allocated in the time loop. Shared by
+/// [`forward_with`] and the fast stacked BPTT of `credit-bptt`.
+pub fn layer_states<T: Scalar>(kernel: &Kernel<T>, input: DMatrixView<'_, T>) -> LayerStates<T> {
+    let (steps, n, d, g) = (input.ncols(), kernel.n, kernel.d, kernel.gates);
+    let spiking = kernel.cell.is_spiking();
     // (K1): the input drive of every step at once, u_in = W_in X + b 1ᵀ (one GEMM)
     let mut u = DMatrix::zeros(g * n, steps);
     for t in 0..steps {
         u.column_mut(t).copy_from(&kernel.b);
     }
-    u.gemm(T::one(), &kernel.w_in, &x.columns(1, steps), T::one());
+    u.gemm(T::one(), &kernel.w_in, &input, T::one());
     let mut h = DMatrix::zeros(n * d, steps + 1);
     let mut refractory = DMatrix::zeros(if spiking { n } else { 0 }, steps + 1);
     let mut z = DMatrix::zeros(n, steps + 1);
@@ -429,6 +465,7 @@ pub fn forward_with<T: Scalar>(
         kernel.add_recurrent(z_prev, &mut u.as_mut_slice()[(t - 1) * g * n..t * g * n]);
         let (h_prev, h_now) = pair(&mut h, t);
         let (r_prev, r_now) = pair(&mut refractory, t);
+        // (K2)–(K4): the fused step, h^t, z^t, ∂z^t/∂h^t, γ^t, D^t_{00}
         kernel.step(
             &u.as_slice()[(t - 1) * g * n..t * g * n],
             StepIn { h: h_prev, refractory: r_prev, z: z_prev },
@@ -442,13 +479,21 @@ pub fn forward_with<T: Scalar>(
             },
         );
     }
-    // Eq. (Y1): the readout drive of every step at once, W_out z^{t−δ} + b_out (one GEMM)
-    let (k, lag) = (net.n_out, net.readout.lag());
-    let mut drive = DMatrix::zeros(k, steps);
-    for t in 0..steps {
-        drive.column_mut(t).copy_from(&params.b_out().column(0));
-    }
-    drive.gemm(T::one(), params.w_out(), &z.columns(1 - lag, steps), T::one());
+    LayerStates { h, refractory, z, zh, gain, decay }
+}
+
+/// The leaky readout and the loss of every step from the readout drives (`K × T`, column
+/// `t − 1` = `W_out z^{t−δ} + b_out` of step `t`, Eq. (Y1); for a stack the sum over the read
+/// layers, Eq. (S2)): `y^t = κ y^{t−1} + c · drive^t` from `y^0 = 0` (Eq. Y1), `E^t` and
+/// `g^t = m^t ∂E^t/∂y^t` (Eqs. Y2–Y4) with the readout and loss of `net`. Returns `y` and `g`
+/// (`K × (T+1)`, column `t` = step `t`, column 0 zero) and `Σ_t E^t` (no regulariser).
+/// Inputs validated by the caller. Shared by [`forward_with`] and the fast stacked BPTT.
+pub fn readout_loss<T: Scalar>(
+    net: &Network,
+    drive: &DMatrix<T>,
+    seq: &Sequence,
+) -> (DMatrix<T>, DMatrix<T>, T) {
+    let (k, steps) = (drive.nrows(), drive.ncols());
     let (kappa, c_out) = (T::c(net.readout.kappa), T::c(net.readout.c()));
     let mut y = DMatrix::zeros(k, steps + 1);
     let mut dl_dy = DMatrix::zeros(k, steps + 1);
@@ -457,22 +502,16 @@ pub fn forward_with<T: Scalar>(
     for t in 1..=steps {
         let (y_prev, y_now) = pair(&mut y, t);
         for q in 0..k {
-            y_now[q] = y_prev[q] * kappa + drive[(q, t - 1)] * c_out; // Eq. (Y1)
+            y_now[q] = y_prev[q] * kappa + drive[(q, t - 1)] * c_out; // Eq. (Y1), Eq. (S2)
         }
         for (dst, &src) in target.iter_mut().zip(seq.target[t - 1].iter()) {
             *dst = T::c(src);
         }
         let y_now = &y.as_slice()[t * k..(t + 1) * k];
+        // Eqs. (Y2)–(Y4): E^t and g^t = m^t ∂E^t/∂y^t
         loss += loss_and_grad(net, y_now, &target, T::c(seq.mask[t - 1]), col_mut(&mut dl_dy, t));
     }
-    let mut reg_signal = DVector::zeros(n);
-    if let Some(reg) = &net.reg {
-        let z_sum: DVector<T> = z.column_sum();
-        let (e, gr) = reg.value_and_grad(&z_sum, steps); // Eq. (Y5)
-        loss += e;
-        reg_signal = gr;
-    }
-    FastTrajectory { h, refractory, z, zh, gain, decay, x, y, dl_dy, loss, reg_signal }
+    (y, dl_dy, loss)
 }
 
 /// `Aᵀ`-free product `a · B[:, cols]ᵀ` as one GEMM through a strided view (no transposed copy):

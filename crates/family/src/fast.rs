@@ -31,6 +31,7 @@
 //!   from the levels of `t − 1`.
 
 use crate::recursion::{Cost, FamilyGradient, Reading};
+use credit_core::columns::d_column;
 use credit_core::{CellModel, CellState, Edges, LocalJacobians, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 
@@ -53,53 +54,16 @@ fn d_in_place<T: Scalar>(dflat: &[T], d: usize, s: &mut [T]) {
     if nd == 0 {
         return;
     }
-    if d == 1 {
-        for col in s.chunks_exact_mut(nd) {
-            for (x, &dj) in col.iter_mut().zip(dflat) {
-                *x *= dj;
-            }
-        }
-        return;
-    }
-    let mut tmp = [T::zero(); 8];
-    assert!(d <= tmp.len(), "state dimension above 8");
     for col in s.chunks_exact_mut(nd) {
-        for (blk, dj) in col.chunks_exact_mut(d).zip(dflat.chunks_exact(d * d)) {
-            for c in 0..d {
-                let mut acc = T::zero();
-                for c2 in 0..d {
-                    acc += dj[c * d + c2] * blk[c2];
-                }
-                tmp[c] = acc;
-            }
-            blk.copy_from_slice(&tmp[..d]);
-        }
+        d_column(dflat, d, col); // Eq. (F1): D^t on one column (the core kernel)
     }
 }
 
-/// `dst ← D^t src` on a block of columns (Eq. F7, the `D` part of `(D^t + R^t) S^{[k−2],t−1}`).
+/// `dst ← D^t src` on a block of columns (Eq. F7, the `D` part of `(D^t + R^t) S^{[k−2],t−1}`):
+/// a copy, then [`d_in_place`].
 fn d_from<T: Scalar>(dflat: &[T], d: usize, src: &[T], dst: &mut [T]) {
-    let nd = dflat.len() / d.max(1);
-    if nd == 0 {
-        return;
-    }
-    for (dc, sc) in dst.chunks_exact_mut(nd).zip(src.chunks_exact(nd)) {
-        if d == 1 {
-            for ((x, &sv), &dj) in dc.iter_mut().zip(sc).zip(dflat) {
-                *x = dj * sv;
-            }
-            continue;
-        }
-        for ((db, sb), dj) in dc.chunks_exact_mut(d).zip(sc.chunks_exact(d)).zip(dflat.chunks_exact(d * d)) {
-            for c in 0..d {
-                let mut acc = T::zero();
-                for c2 in 0..d {
-                    acc += dj[c * d + c2] * sb[c2];
-                }
-                db[c] = acc;
-            }
-        }
-    }
+    dst.copy_from_slice(src);
+    d_in_place(dflat, d, dst);
 }
 
 /// `z += ∂z/∂h · s` (Eq. F2) on a block: `s` has columns of length `N·d`, `z` of length `N`;

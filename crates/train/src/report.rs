@@ -9,7 +9,7 @@
 //! The page is well-formed XML (XHTML serialisation), so a test can parse it and its SVGs.
 
 use crate::rule::Rule;
-use crate::tasks::setup;
+use crate::tasks::{Setup, setup};
 use crate::train::{Record, Summary, Trainer};
 use credit_core::{Error, Result};
 use plotters::prelude::*;
@@ -147,53 +147,41 @@ pub fn training_runs(quick: bool, seed: u64, mut progress: impl FnMut(&str)) -> 
             let expensive = matches!(rule, Rule::Rtrl | Rule::Family { .. } | Rule::Deep | Rule::Ostl);
             let layers = if matches!(rule, Rule::Deep | Rule::Ostl) { 2 } else { 1 };
             let s = setup(task, cell, "default", rule, layers, seed)?;
-            let mut config = s.config.clone();
-            config.iterations = match (quick, expensive, task) {
+            let iterations = match (quick, expensive, task) {
                 (true, true, "sine") => 8,
                 (true, _, _) => 40,
                 (false, true, "sine") => 60,
-                (false, _, _) => config.iterations,
+                (false, _, _) => s.config.iterations,
             };
             progress(&format!("{task} {name}"));
-            let iterations = config.iterations;
-            let mut t = Trainer::new(s.model, s.params, config)?;
-            let summary = t.run(&s.task, |_| {})?;
-            runs.push(Run {
-                task: s.task.name,
-                cell,
-                rule,
-                group: WORKSPACE,
-                layers,
-                iterations,
-                log: t.log,
-                summary,
-            });
+            runs.push(train_run(s, iterations, cell, rule, WORKSPACE, layers)?);
         }
     }
     let (task, cell) = ONLINE_TASK;
     for name in ONLINE_RULES {
         let rule = Rule::parse(name)?;
         let s = setup(task, cell, "default", rule, 1, seed)?;
-        let mut config = s.config.clone();
-        if quick {
-            config.iterations = 10;
-        }
+        let iterations = if quick { 10 } else { s.config.iterations };
         progress(&format!("{task} {name}"));
-        let iterations = config.iterations;
-        let mut t = Trainer::new(s.model, s.params, config)?;
-        let summary = t.run(&s.task, |_| {})?;
-        runs.push(Run {
-            task: s.task.name,
-            cell,
-            rule,
-            group: ONLINE,
-            layers: 1,
-            iterations,
-            log: t.log,
-            summary,
-        });
+        runs.push(train_run(s, iterations, cell, rule, ONLINE, 1)?);
     }
     Ok(runs)
+}
+
+/// Trains the preset `s` for `iterations` updates and records the run.
+fn train_run(
+    s: Setup,
+    iterations: usize,
+    cell: &'static str,
+    rule: Rule,
+    group: &'static str,
+    layers: usize,
+) -> Result<Run> {
+    let mut config = s.config.clone();
+    config.iterations = iterations;
+    let mut t = Trainer::new(s.model, s.params, config)?;
+    let summary = t.run(&s.task, |_| {})?;
+    Ok(Run { task: s.task.name, cell, rule, group, layers, iterations, log: t.log, summary })
 }
 
 /// Per relation: rows, passed, worst error (the largest for `equal` relations, the smallest for
@@ -393,6 +381,27 @@ pub fn rules_table_html(rules: &Value) -> String {
     html
 }
 
+/// The HTML table of training runs: per run the rule, the number of updates, the task loss
+/// before and after, the reduction factor and the seconds per update.
+fn runs_table_html<'a>(runs: impl IntoIterator<Item = &'a Run>) -> String {
+    let mut html = String::from(
+        "<table><tr><th>rule</th><th>updates</th><th>loss before</th><th>loss after</th><th>reduction</th><th>s/update</th></tr>\n",
+    );
+    for r in runs {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.1}×</td><td>{:.4}</td></tr>\n",
+            esc(&r.rule.name()),
+            r.iterations,
+            r.summary.before.task_loss,
+            r.summary.after.task_loss,
+            r.summary.reduction_factor,
+            r.summary.seconds_per_iteration
+        ));
+    }
+    html.push_str("</table>\n");
+    html
+}
+
 /// Writes `index.html` and its SVGs into `out` from the training `runs` and the tools' JSON
 /// outputs.
 pub fn write(out: &std::path::Path, runs: &[Run], inputs: &Inputs, quick: bool) -> Result<()> {
@@ -445,21 +454,7 @@ pub fn write(out: &std::path::Path, runs: &[Run], inputs: &Inputs, quick: bool) 
         h(&format!(
             "<h3>{task} ({cell})</h3>\n<p><img src=\"{file}\" alt=\"learning curves on {task}\"/></p>\n"
         ));
-        h(
-            "<table><tr><th>rule</th><th>updates</th><th>loss before</th><th>loss after</th><th>reduction</th><th>s/update</th></tr>\n",
-        );
-        for r in workspace.iter().filter(|r| r.task == *task) {
-            h(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.1}×</td><td>{:.4}</td></tr>\n",
-                esc(&r.rule.name()),
-                r.iterations,
-                r.summary.before.task_loss,
-                r.summary.after.task_loss,
-                r.summary.reduction_factor,
-                r.summary.seconds_per_iteration
-            ));
-        }
-        h("</table>\n");
+        h(&runs_table_html(workspace.iter().copied().filter(|r| r.task == *task)));
     }
     let online: Vec<&Run> = runs
         .iter()
@@ -485,21 +480,7 @@ pub fn write(out: &std::path::Path, runs: &[Run], inputs: &Inputs, quick: bool) 
         h(&format!(
             "<h3>Online rules on {task} ({cell})</h3>\n<p>SnAp-n, E-/F-BPTT (window L = 5 of T = 20), RFLO, KeRNL (learning A and α, carried between sequences), UORO, KF-RTRL, R-KF-RTRL and MDGL (<code>docs/training.md</code> §1.1) against BPTT, RTRL and random e-prop of the runs above; the noisy rules draw one seed per sequence from the run's seed. Literal transcriptions (these rules have no fast path).</p>\n<p><img src=\"{file}\" alt=\"online rules on {task}\"/></p>\n"
         ));
-        h(
-            "<table><tr><th>rule</th><th>updates</th><th>loss before</th><th>loss after</th><th>reduction</th><th>s/update</th></tr>\n",
-        );
-        for r in &online {
-            h(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{:.3e}</td><td>{:.3e}</td><td>{:.1}×</td><td>{:.4}</td></tr>\n",
-                esc(&r.rule.name()),
-                r.iterations,
-                r.summary.before.task_loss,
-                r.summary.after.task_loss,
-                r.summary.reduction_factor,
-                r.summary.seconds_per_iteration
-            ));
-        }
-        h("</table>\n");
+        h(&runs_table_html(online.iter().copied()));
     }
     h("<h2>2. The m-order family</h2>\n");
     if family.is_null() {

@@ -441,7 +441,7 @@ fn build(
     let feedback = credit_eprop::random_feedback(&net, args.seed);
     let spike_fraction = if net.cell.is_spiking() && args.layers == 1 {
         let traj = credit_core::fast::forward(&net, &p_net, &seq)?;
-        Some(traj.z.iter().filter(|z| **z > 0.5).count() as f64 / (args.n * args.steps) as f64)
+        Some(traj.states.z.iter().filter(|z| **z > 0.5).count() as f64 / (args.n * args.steps) as f64)
     } else {
         None
     };

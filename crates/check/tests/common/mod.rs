@@ -3,8 +3,10 @@
 
 use credit_check::suite::{alif, lif, lstm, rate};
 use credit_core::cell::{RefractoryPsi, Reset, Spiking, Surrogate};
+use credit_core::stack::{InterLayer, Layer, ReadoutFrom, Stack};
 use credit_core::{Cell, Loss, Network, Params, Readout, Scalar, Sequence};
 use nalgebra::DMatrix;
+use proptest::test_runner::{Config as PtConfig, RngSeed};
 
 /// Cell for an index 0 = rate, 1 = lif, 2 = alif, 3 = lstm, with the conventions picked by
 /// `variant` (0..48): reset `v % 2`, refractory steps `(v/2) % 3`, surrogate `(v/6) % 4`
@@ -129,4 +131,51 @@ pub fn write_all(path: &std::path::Path, arrays: &[(String, ndarray::ArrayD<f64>
         w.add_array(n.as_str(), a).unwrap();
     }
     w.finish().unwrap();
+}
+
+/// A proptest configuration with `cases` cases from the fixed seed `seed` and no persisted
+/// failures (reproducible runs).
+pub fn pt_config(cases: u32, seed: u64) -> PtConfig {
+    PtConfig {
+        cases,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(seed),
+        max_global_rejects: 4096,
+        ..PtConfig::default()
+    }
+}
+
+/// A stack of `(cell kind, convention variant, neurons)` layers (kinds and variants as [`cell`])
+/// with `k` outputs, a leaky readout `kappa`, cross-entropy (`ce`) or MSE, same-step
+/// (`same_step`) or one-step inter-layer timing, read from every layer (`all`) or the top.
+pub fn stack_of(
+    kinds: &[(usize, u32, usize)],
+    n_in: usize,
+    k: usize,
+    ce: bool,
+    same_step: bool,
+    all: bool,
+    kappa: f64,
+) -> Stack {
+    let layers: Vec<Layer> = kinds.iter().map(|&(kind, v, n)| Layer { cell: cell(kind, v), n }).collect();
+    let loss = if ce { Loss::CrossEntropy } else { Loss::Mse };
+    let mut stack = Stack::new(layers, n_in, k, Readout::leaky(kappa), loss).unwrap();
+    stack.inter = if same_step { InterLayer::SameStep } else { InterLayer::OneStep };
+    stack.readout_from = if all { ReadoutFrom::All } else { ReadoutFrom::Top };
+    stack
+}
+
+/// `(real, dual)` parts of a gradient as `f64` (`dual` extracts the `.eps` part, or 0).
+pub fn parts<T: Scalar>(g: &Params<T>, dual: impl Fn(T) -> f64) -> (Params<f64>, Params<f64>) {
+    (g.map(|x| x.value()), g.map(dual))
+}
+
+/// `f64` parameters lifted into the scalar `T` by `mk(value, direction)`, the direction `dir`
+/// in the dual part (for `Dual64`; ignored by `f32`, `f64`).
+pub fn lift<T: Scalar>(p: &Params<f64>, dir: &Params<f64>, mk: fn(f64, f64) -> T) -> Params<T> {
+    let mut q: Params<T> = p.cast();
+    for (t, (a, d)) in q.tensors.iter_mut().zip(p.tensors.iter().zip(&dir.tensors)) {
+        t.value = a.value.zip_map(&d.value, mk);
+    }
+    q
 }
