@@ -148,13 +148,22 @@ fn fast_paths_reject_bad_input() {
 }
 
 macro_rules! fast_scalar_tests {
-    ($($module:ident: $t:ty, tol = $tol:expr, dual = $dual:expr;)*) => {$(
+    ($($module:ident: $t:ty, tol = $tol:expr, dual = $dual:expr, live = $live:expr;)*) => {$(
         mod $module {
             use super::*;
 
             /// `f64` parameters lifted into the scalar, the direction `dir` in the dual part.
             fn lift(p: &Params<f64>, dir: &Params<f64>) -> Params<$t> {
                 common::lift(p, dir, $dual.0)
+            }
+
+            /// Liveness of the dual part: with a direction in the parameters, `Dual64`'s
+            /// derivative of the gradient must not vanish (else `0 = 0` would pass).
+            fn live_dual(what: &str, d: &Params<f64>) {
+                if $live {
+                    let nonzero = d.tensors.iter().any(|t| t.value.iter().any(|&x| x != 0.0));
+                    assert!(nonzero, "{what}: every dual part is zero");
+                }
             }
 
             #[test]
@@ -171,6 +180,7 @@ macro_rules! fast_scalar_tests {
                     );
                     assert_close("rtrl real", &a.0, &b.0, $tol);
                     assert_close("rtrl dual", &a.1, &b.1, $tol);
+                    live_dual("rtrl", &b.1);
                     for reading in READINGS {
                         for m in [0, 2] {
                             let (a, b) = (
@@ -179,6 +189,7 @@ macro_rules! fast_scalar_tests {
                             );
                             assert_close("family real", &a.0, &b.0, $tol);
                             assert_close("family dual", &a.1, &b.1, $tol);
+                            live_dual("family", &b.1);
                         }
                     }
                     let stack = stack_of(&[(kind, 3, 3), ((kind + 1) % 4, 0, 3)], 2, 2, false, kind % 2 == 0, true, 0.8);
@@ -198,6 +209,7 @@ macro_rules! fast_scalar_tests {
                         let (a, b) = (parts(f, eps), parts(l, eps));
                         assert_close("stack real", &a.0, &b.0, $tol);
                         assert_close("stack dual", &a.1, &b.1, $tol);
+                        live_dual("stack", &b.1);
                     }
                 }
             }
@@ -206,7 +218,7 @@ macro_rules! fast_scalar_tests {
 }
 
 fast_scalar_tests! {
-    f32_: f32, tol = 1e-4, dual = (|x: f64, _: f64| x as f32, |_: f32| 0.0);
-    f64_: f64, tol = 1e-12, dual = (|x: f64, _: f64| x, |_: f64| 0.0);
-    dual64: Dual64, tol = 1e-12, dual = (|x: f64, v: f64| Dual64::new(x, v), |x: Dual64| x.eps);
+    f32_: f32, tol = 1e-4, dual = (|x: f64, _: f64| x as f32, |_: f32| 0.0), live = false;
+    f64_: f64, tol = 1e-12, dual = (|x: f64, _: f64| x, |_: f64| 0.0), live = false;
+    dual64: Dual64, tol = 1e-12, dual = (|x: f64, v: f64| Dual64::new(x, v), |x: Dual64| x.eps), live = true;
 }
