@@ -51,6 +51,8 @@ pub struct SparseLayout {
     pub edge_src: Vec<usize>,
     /// Start of each target's edges (`N + 1` entries).
     pub edge_start: Vec<usize>,
+    /// The diagonal edge `k → k` of every target `k` (an index into [`SparseLayout::edge_src`]).
+    pub diag_edge: Vec<usize>,
     /// For every kept row (flat index into [`SparseLayout::rows`]) its hops: pairs
     /// `(b, e)` — the source's position `b` in the same group and the edge `e` — in
     /// `hops[hop_start[row]..hop_start[row + 1]]`.
@@ -81,6 +83,7 @@ impl SparseLayout {
         // Eq. (S4)'s edges i → k and the diagonal (reset, autapse): where ∂M_k/∂z_i can be ≠ 0
         let mut edge_src = Vec::new();
         let mut edge_start = vec![0];
+        let mut diag_edge = Vec::with_capacity(n);
         let recurrent: Vec<&DMatrix<T>> = params.tensors[..net.n_cell_tensors()]
             .iter()
             .filter(|t| t.name.starts_with("w_rec"))
@@ -88,6 +91,9 @@ impl SparseLayout {
             .collect();
         for k in 0..n {
             for i in 0..n {
+                if i == k {
+                    diag_edge.push(edge_src.len());
+                }
                 if i == k || recurrent.iter().any(|w| w[(k, i)] != T::zero()) {
                     edge_src.push(i);
                 }
@@ -123,6 +129,7 @@ impl SparseLayout {
             self_pos,
             edge_src,
             edge_start,
+            diag_edge,
             hops,
             hop_start,
         }
@@ -305,20 +312,26 @@ impl<T: Scalar> SparseState<T> {
         let (n, d, _, gates) = self.layout.dims;
         let autapses = self.kernel.cell.allows_autapses();
         let r = self.kernel.reset_slope();
-        let w = &self.kernel.w_rec;
+        // W_recᵀ, N × (G·N): column g·N + k is row k of gate g's W_rec, contiguous
+        let wt = self.kernel.w_rec_t.as_slice();
         for k in 0..n {
-            for e in self.layout.edge_start[k]..self.layout.edge_start[k + 1] {
-                let i = self.layout.edge_src[e];
-                let out = &mut self.mz[e * d..(e + 1) * d];
-                out.fill(T::zero());
-                if i != k || autapses {
-                    for g in 0..gates {
-                        let c = self.kernel.component(g);
-                        out[c] += self.gain[g * n + k] * w[(g * n + k, i)];
-                    }
-                } else {
-                    out[0] = r; // Eq. (L6): the reset, −v_th or 0
+            let (e0, e1) = (self.layout.edge_start[k], self.layout.edge_start[k + 1]);
+            let src = &self.layout.edge_src[e0..e1];
+            let out = &mut self.mz[e0 * d..e1 * d];
+            out.fill(T::zero());
+            for g in 0..gates {
+                let c = self.kernel.component(g);
+                let gam = self.gain[g * n + k];
+                let w_row = &wt[(g * n + k) * n..(g * n + k + 1) * n];
+                for (slot, &i) in out.chunks_exact_mut(d).zip(src) {
+                    slot[c] += gam * w_row[i];
                 }
+            }
+            if !autapses {
+                // Eq. (L6): the diagonal is the reset alone, −v_th or 0
+                let at = (self.layout.diag_edge[k] - e0) * d;
+                out[at..at + d].fill(T::zero());
+                out[at] = r;
             }
         }
     }
@@ -375,7 +388,8 @@ impl<T: Scalar> SparseState<T> {
             }
             self.grad.tensors[nt - 1].value[(k, 0)] += self.g[k] * self.b_bar;
         }
-        // Eqs. (SP1), (SP3)–(SP5), column by column
+        // Eqs. (SP1), (SP3)–(SP5), neuron group by neuron group: every column of group j keeps
+        // the same rows, so each row's D block and hops are read once for the P_loc columns
         let autapses = self.kernel.cell.allows_autapses();
         let n_in = self.kernel.n_in;
         let width = n_in + n + 1;
@@ -385,35 +399,24 @@ impl<T: Scalar> SparseState<T> {
         let mut madds = 0u64;
         for j in 0..n {
             let (r0, r1) = (lay.row_start[j], lay.row_start[j + 1]);
-            let r = r1 - r0;
+            let (r, rd) = (r1 - r0, (r1 - r0) * d);
             let group = &lay.rows[r0..r1];
-            let hops_j = (lay.hop_start[r1] - lay.hop_start[r0]) as u64;
             let sp = lay.self_pos[j];
-            for q in 0..pl {
-                let col = j * pl + q;
-                let scol = &mut self.s[(r0 * pl + q * r) * d..(r0 * pl + (q + 1) * r) * d];
-                let zcol = &mut self.zs[r0 * pl + q * r..r0 * pl + (q + 1) * r];
-                let ycol = &mut self.ys[col * k_out..(col + 1) * k_out];
-                if lag == 1 {
-                    // Eq. (SP4) with Z^{t−1}, before Z is overwritten
+            let sgrp = &mut self.s[r0 * pl * d..r1 * pl * d];
+            let zgrp = &mut self.zs[r0 * pl..r1 * pl];
+            let ygrp = &mut self.ys[j * pl * k_out..(j + 1) * pl * k_out];
+            if lag == 1 {
+                // Eq. (SP4) with Z^{t−1}, before Z is overwritten
+                for (ycol, zcol) in ygrp.chunks_exact_mut(k_out.max(1)).zip(zgrp.chunks_exact(r)) {
                     readout_column(ycol, &self.w_out, group, zcol, kappa, c_out);
                 }
-                // I^t_j[·, q] (Eq. R6/L7/M6): gate g, input x, z^{t−1} or 1, into component c(g)
-                let (g, o) = (q / width, q % width);
-                let v = if o < n_in {
-                    self.x[o]
-                } else if o < n_in + n {
-                    let i = o - n_in;
-                    if i == j && !autapses { T::zero() } else { self.z[i] }
-                } else {
-                    T::one()
-                };
-                let imm = self.gain[g * n + j] * v;
-                let comp = self.kernel.component(g);
-                // Eq. (SP1): S_{k·}^t = D_kk^t S_{k·}^{t−1} + Σ_{i ∈ R(j), i→k} ∂M_k/∂z_i Z_i^{t−1} + δ_kj I_j^t
-                for (a, &k) in group.iter().enumerate() {
-                    let blk = &scol[a * d..(a + 1) * d];
-                    let dk = &self.dflat[k * d * d..(k + 1) * d * d];
+            }
+            // Eq. (SP1) without I^t: S_{k·}^t = D_kk^t S_{k·}^{t−1} + Σ_{i ∈ R(j), i→k} ∂M_k/∂z_i Z_i^{t−1}
+            for (a, &k) in group.iter().enumerate() {
+                let dk = &self.dflat[k * d * d..(k + 1) * d * d];
+                let hops = &lay.hops[lay.hop_start[r0 + a]..lay.hop_start[r0 + a + 1]];
+                for (scol, zcol) in sgrp.chunks_exact_mut(rd).zip(zgrp.chunks_exact(r)) {
+                    let blk = &mut scol[a * d..(a + 1) * d];
                     for c in 0..d {
                         let mut acc = T::zero();
                         for c2 in 0..d {
@@ -421,17 +424,35 @@ impl<T: Scalar> SparseState<T> {
                         }
                         tmp[c] = acc;
                     }
-                    for &(b, e) in &lay.hops[lay.hop_start[r0 + a]..lay.hop_start[r0 + a + 1]] {
+                    for &(b, e) in hops {
                         let zb = zcol[b];
                         for c in 0..d {
                             tmp[c] += self.mz[e * d + c] * zb;
                         }
                     }
-                    if a == sp {
-                        tmp[comp] += imm;
-                    }
-                    scol[a * d..(a + 1) * d].copy_from_slice(&tmp[..d]);
+                    blk.copy_from_slice(&tmp[..d]);
                 }
+            }
+            // Eq. (SP1)'s + δ_kj I^t_j (Eqs. R6, L7, M6): gate g's block [x^t | z^{t−1} | 1]
+            // scaled by γ_{g,j}, into component c(g) of neuron j's rows
+            for g in 0..self.kernel.gates {
+                let at = sp * d + self.kernel.component(g);
+                let gam = self.gain[g * n + j];
+                let cols = sgrp[g * width * rd..(g + 1) * width * rd].chunks_exact_mut(rd);
+                for (o, scol) in cols.enumerate() {
+                    let v = if o < n_in {
+                        self.x[o]
+                    } else if o < n_in + n {
+                        let i = o - n_in;
+                        if i == j && !autapses { T::zero() } else { self.z[i] }
+                    } else {
+                        T::one()
+                    };
+                    scol[at] += gam * v;
+                }
+            }
+            for (q, scol) in sgrp.chunks_exact(rd).enumerate() {
+                let zcol = &mut zgrp[q * r..(q + 1) * r];
                 // Eq. (SP3): Z_{k·}^t = ∂z_k^t/∂h_k^t S_{k·}^t
                 for (a, &k) in group.iter().enumerate() {
                     let mut acc = T::zero();
@@ -440,6 +461,7 @@ impl<T: Scalar> SparseState<T> {
                     }
                     zcol[a] = acc;
                 }
+                let ycol = &mut ygrp[q * k_out..(q + 1) * k_out];
                 if lag == 0 {
                     readout_column(ycol, &self.w_out, group, zcol, kappa, c_out); // Eq. (SP4)
                 }
@@ -448,7 +470,7 @@ impl<T: Scalar> SparseState<T> {
                 for (&yk, &gk) in ycol.iter().zip(&self.g) {
                     gacc += yk * gk;
                 }
-                self.grad_cols[col] += gacc;
+                self.grad_cols[j * pl + q] += gacc;
                 if reg {
                     for (acc, &zv) in
                         self.zs_sum[r0 * pl + q * r..r0 * pl + (q + 1) * r].iter_mut().zip(zcol.iter())
@@ -458,8 +480,8 @@ impl<T: Scalar> SparseState<T> {
                 }
             }
             // Eq. (SP6): D S, (∂M/∂z) Z, (∂z/∂h) S, W_out Z on this group's P_loc columns
-            let r = r as u64;
-            let du = d as u64;
+            let hops_j = (lay.hop_start[r1] - lay.hop_start[r0]) as u64;
+            let (r, du) = (r as u64, d as u64);
             madds += pl as u64 * (r * du * du + du * hops_j + r * du + k_out as u64 * r);
         }
         self.madds += madds;
