@@ -395,7 +395,6 @@ impl<T: Scalar> SparseState<T> {
         let width = n_in + n + 1;
         let reg = !self.zs_sum.is_empty();
         let lay = &self.layout;
-        let mut tmp = [T::zero(); credit_core::columns::MAX_STATE_DIM];
         let mut madds = 0u64;
         for j in 0..n {
             let (r0, r1) = (lay.row_start[j], lay.row_start[j + 1]);
@@ -415,22 +414,11 @@ impl<T: Scalar> SparseState<T> {
             for (a, &k) in group.iter().enumerate() {
                 let dk = &self.dflat[k * d * d..(k + 1) * d * d];
                 let hops = &lay.hops[lay.hop_start[r0 + a]..lay.hop_start[r0 + a + 1]];
-                for (scol, zcol) in sgrp.chunks_exact_mut(rd).zip(zgrp.chunks_exact(r)) {
-                    let blk = &mut scol[a * d..(a + 1) * d];
-                    for c in 0..d {
-                        let mut acc = T::zero();
-                        for c2 in 0..d {
-                            acc += dk[c * d + c2] * blk[c2];
-                        }
-                        tmp[c] = acc;
-                    }
-                    for &(b, e) in hops {
-                        let zb = zcol[b];
-                        for c in 0..d {
-                            tmp[c] += self.mz[e * d + c] * zb;
-                        }
-                    }
-                    blk.copy_from_slice(&tmp[..d]);
+                // the state dimension as a constant where the cells have it (unrolled blocks)
+                match d {
+                    1 => sp1_row(1, dk, hops, &self.mz, sgrp, zgrp, a, r),
+                    2 => sp1_row(2, dk, hops, &self.mz, sgrp, zgrp, a, r),
+                    _ => sp1_row(d, dk, hops, &self.mz, sgrp, zgrp, a, r),
                 }
             }
             // Eq. (SP1)'s + δ_kj I^t_j (Eqs. R6, L7, M6): gate g's block [x^t | z^{t−1} | 1]
@@ -525,6 +513,43 @@ impl<T: Scalar> SparseState<T> {
         }
         self.grad.add_flat_cells(net, &flat);
         self.grad_cols.fill(T::zero());
+    }
+}
+
+/// Eq. (SP1) without `I^t` for kept row `a` of every column of one group:
+/// `S_a ← D_kk S_a + Σ_{(b, e) ∈ hops} (∂M_k/∂z_i)_e Z_b^{t−1}` (`d`-blocks; `sgrp` holds the
+/// group's columns of `r·d` entries, `zgrp` its columns of `r`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn sp1_row<T: Scalar>(
+    d: usize,
+    dk: &[T],
+    hops: &[(usize, usize)],
+    mz: &[T],
+    sgrp: &mut [T],
+    zgrp: &[T],
+    a: usize,
+    r: usize,
+) {
+    let mut tmp = [T::zero(); credit_core::columns::MAX_STATE_DIM];
+    for (scol, zcol) in sgrp.chunks_exact_mut(r * d).zip(zgrp.chunks_exact(r)) {
+        let blk = &mut scol[a * d..(a + 1) * d];
+        for c in 0..d {
+            let mut acc = T::zero();
+            for c2 in 0..d {
+                acc += dk[c * d + c2] * blk[c2];
+            }
+            tmp[c] = acc;
+        }
+        for &(b, e) in hops {
+            let zb = zcol[b];
+            for c in 0..d {
+                tmp[c] += mz[e * d + c] * zb;
+            }
+        }
+        for c in 0..d {
+            blk[c] = tmp[c];
+        }
     }
 }
 
