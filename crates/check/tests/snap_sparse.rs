@@ -65,7 +65,8 @@ fn counted_madds_follow_the_pattern() {
             let (d, k, pc) = (net.d() as u64, net.n_out as u64, net.p_cell() as u64);
             let one = credit_snap::sparse::gradient(&net, &p, &seq, 1).unwrap();
             assert_eq!(one.madds, 5 * pc * (d * d + 2 * d + k), "kind {kind} N={n}");
-            per_p.push(one.madds as f64 / pc as f64);
+            assert_eq!(one.madds % pc, 0);
+            per_p.push(one.madds / pc);
             // a full pattern (generic configs: every off-diagonal W_rec entry non-zero) = RTRL
             let full = credit_snap::sparse::gradient(&net, &p, &seq, 2).unwrap();
             assert!(credit_snap::Pattern::new(&net, &p, 2).unwrap().is_full());

@@ -547,9 +547,7 @@ fn sp1_row<T: Scalar>(
                 tmp[c] += mz[e * d + c] * zb;
             }
         }
-        for c in 0..d {
-            blk[c] = tmp[c];
-        }
+        blk.copy_from_slice(&tmp[..d]); // a constant-size copy once `d` is inlined
     }
 }
 
