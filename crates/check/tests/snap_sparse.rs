@@ -73,6 +73,8 @@ fn counted_madds_follow_the_pattern() {
             let nn = n as u64;
             let rtrl = pc * (nn * d * d + nn * nn * d + nn * d + k * nn);
             assert_eq!(full.madds, 5 * rtrl, "kind {kind} N={n}");
+            let at_t = credit_snap::sparse::gradient(&net, &p, &seq, 5).unwrap();
+            assert_eq!(at_t.madds, 5 * rtrl, "kind {kind} N={n}: SnAp-T");
             // a sparse recurrent graph: fewer than RTRL, more than SnAp-1
             let (q, cut) = ring(&net, &p, &instance(&net, n, 7).1).unwrap();
             let two = credit_snap::sparse::gradient(&net, &q, &cut, 2).unwrap();
