@@ -24,10 +24,11 @@
 //!   the time loop.
 //!
 //! Every multiply-add of the four sensitivity products that RTRL's cost formula counts
-//! (`docs/rtrl.md` §5: `D S`, `(∂M/∂z) Z`, `(∂z/∂h) S`, `W_out Z`) is counted as it is done
-//! ([`SparseState::madds`]): for SnAp-1 `P_cell · (d² + d·e + d + K)` per step with `e ≤ 1`
-//! hop per column (O(P)), for a full pattern on a dense net exactly RTRL's `P_cell · (N d² +
-//! N² d + N d + K N)`.
+//! (`docs/rtrl.md` §5: `D S`, `(∂M/∂z) Z`, `(∂z/∂h) S`, `W_out Z`) is counted, per neuron
+//! group, from the lengths of the loops the step runs ([`SparseState::madds`], Eq. SP6): for
+//! SnAp-1 `P_cell · (d² + 2d + K)` per step (one kept row and one hop, the diagonal, per
+//! column: O(P)), for a full pattern on a dense net exactly RTRL's `P_cell · (N d² + N² d +
+//! N d + K N)`.
 
 use crate::{Pattern, Snap};
 use credit_core::fast::{Kernel, StepIn, StepOut, loss_and_grad};
