@@ -17,7 +17,8 @@
 //! * [`fast_reverse`]: the fast BPTT and e-prop paths against the literal ones (`bptt-fast=bptt`,
 //!   `eprop-fast=eprop`, `fast-f32~f64`);
 //! * [`snap`]: the SnAp-n relations (`snap-full=rtrl`, `snap2=rtrl`, `snap1=rtrl@W0`,
-//!   `snap1!=rtrl`, `snap1=eprop`, `snap1=eprop+diagR`, `snap1!=eprop`);
+//!   `snap1!=rtrl`, `snap1=eprop`, `snap1=eprop+diagR`, `snap1!=eprop`; the sparse path:
+//!   `snap-fast=snap`, `snap-fast-f32~f64`);
 //! * [`tbptt`]: the truncated-BPTT relations (`ebptt-full=bptt`, `fbptt-full=bptt`,
 //!   `ebptt-window=bptt-prefix`, `ebptt!=bptt`, `fbptt!=bptt`);
 //! * [`rflo`]: the RFLO and KeRNL relations (`rflo=eprop-random`, `kernl-fixed=rflo`,

@@ -73,6 +73,11 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "SnAp-1 = e-prop's trace code run with D + diag R: the exact difference between the two rules",
     ),
     ("snap1!=eprop", "SnAp-1 differs from e-prop where diag R != 0 (autapses, differentiated reset)"),
+    (
+        "snap-fast=snap",
+        "sparse SnAp-n (S stored on its pattern only) = the literal SnAp-n: n = 1, 2, T, every tensor and the loss",
+    ),
+    ("snap-fast-f32~f64", "sparse SnAp-n in f32 = the same in f64 (n = 1, 2, T; identical spike trains)"),
     ("ebptt-full=bptt", "E-BPTT with windows L >= T = BPTT (P16)"),
     ("fbptt-full=bptt", "F-BPTT with window L >= T = BPTT (P16)"),
     ("ebptt-window=bptt-prefix", "E-BPTT after its first window of L steps = BPTT on the first L steps"),

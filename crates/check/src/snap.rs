@@ -9,10 +9,12 @@
 //! | `snap1=eprop` | SnAp-1 vs symmetric e-prop where `diag R ≡ 0` (no autapse, reset detached or absent) | equal (1e-12) |
 //! | `snap1=eprop+diagR` | SnAp-1 vs e-prop's own trace code run with `D` replaced by `D + diag R` and the partial signal `∂E/∂z` (the exact difference between the two rules), every config | equal (1e-12) |
 //! | `snap1!=eprop` | SnAp-1 vs symmetric e-prop where `diag R ≢ 0` | differ |
+//! | `snap-fast=snap` | the sparse path `credit_snap::sparse::gradient` vs the literal `credit_snap::gradient` at `n = 1, 2, T` on every config, and at `n = T'` on its ring-sparsified copy (a pattern neither diagonal nor full); every tensor and the loss | equal (1e-12) |
+//! | `snap-fast-f32~f64` | the sparse path in `f32` vs the same in `f64`, `n = 1, 2, T` (identical spike trains required) | equal at [`TOL_F32`] |
 
 use crate::compare::worst_tensor;
 use crate::eprop::TOL_DIFFER;
-use crate::relations::{Ctx, Expect};
+use crate::relations::{Ctx, Expect, TOL_F32};
 use crate::suite::Role;
 use credit_core::cell::{Cell, Reset};
 use credit_core::{CellModel, LocalJacobians, Network, Params, Sequence, Trajectory};
@@ -32,7 +34,74 @@ pub const IDS: &[&str] = &[
     "snap1=eprop",
     "snap1=eprop+diagR",
     "snap1!=eprop",
+    "snap-fast=snap",
+    FAST_F32,
 ];
+
+const FAST_F32: &str = "snap-fast-f32~f64";
+
+/// `snap-fast=snap` and `snap-fast-f32~f64`: the sparse path against the literal one at
+/// `n = 1, 2, T` (and `T'` on the ring copy), and in `f32` against `f64`.
+fn fast_rows(
+    cx: &mut Ctx,
+    p: &Params<f64>,
+    seq: &Sequence,
+    traj: &Trajectory<f64>,
+) -> credit_core::Result<()> {
+    let net = &cx.cfg.net.clone();
+    let steps = seq.len();
+    let mut orders = vec![1, 2, steps.max(1)];
+    orders.dedup();
+    if cx.select.wants("snap-fast=snap") {
+        for &n in &orders {
+            let lit = credit_snap::gradient(net, p, seq, n)?;
+            let fast = credit_snap::sparse::gradient(net, p, seq, n)?;
+            let prefix = format!("n={n}: ");
+            cx.tensors("snap-fast=snap", "f64", &prefix, &fast.grad, &lit.grad, TOL_SNAP);
+            let dl = (fast.loss - lit.loss).abs() / lit.loss.abs().max(f64::MIN_POSITIVE);
+            cx.push("snap-fast=snap", "f64", format!("{prefix}loss"), dl, TOL_SNAP, lit.loss != 0.0);
+        }
+        if let Some((q, cut)) = ring(net, p, seq) {
+            let t_cut = cut.len();
+            let lit = credit_snap::gradient(net, &q, &cut, t_cut)?;
+            let fast = credit_snap::sparse::gradient(net, &q, &cut, t_cut)?;
+            // as for snap-full=rtrl: a silent prefix is not reported
+            if lit.grad.tensors.iter().all(|t| crate::compare::alive(&t.value)) {
+                cx.tensors(
+                    "snap-fast=snap",
+                    "f64",
+                    &format!("ring n=T={t_cut}: "),
+                    &fast.grad,
+                    &lit.grad,
+                    TOL_SNAP,
+                );
+            }
+        }
+    }
+    if cx.select.wants(FAST_F32) {
+        let p32: Params<f32> = p.cast();
+        let t32 = credit_core::forward(net, &p32, seq, credit_core::ForwardOptions::default())?;
+        let same = traj
+            .z
+            .iter()
+            .zip(&t32.z)
+            .all(|(a, b)| a.iter().zip(b.iter()).all(|(u, v)| (*u > 0.5) == (*v > 0.5)));
+        let ok = !net.cell.is_spiking() || same;
+        for &n in &orders {
+            let a = credit_snap::sparse::gradient(net, &p32, seq, n)?.grad.values();
+            let b = credit_snap::sparse::gradient(net, p, seq, n)?.grad;
+            let before = cx.rows.len();
+            cx.tensors(FAST_F32, "f32", &format!("n={n}: "), &a, &b, TOL_F32);
+            if !ok {
+                for r in &mut cx.rows[before..] {
+                    r.pass = false;
+                    r.reason.get_or_insert_with(|| "the f32 and f64 spike trains differ".into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 fn cell_only(p: &Params<f64>, nc: usize) -> Params<f64> {
     Params { tensors: p.tensors[..nc].to_vec() }
@@ -133,6 +202,9 @@ pub(crate) fn rows(
     let nc = net.n_cell_tensors();
     let steps = seq.len();
     let generic = cx.cfg.role == Role::Generic;
+    if cx.select.any(&["snap-fast=snap", FAST_F32]) {
+        fast_rows(cx, p, seq, traj)?;
+    }
     if cx.select.wants("snap-full=rtrl") {
         let full = credit_snap::gradient(net, p, seq, steps)?;
         cx.tensors("snap-full=rtrl", "f64", &format!("n=T={steps}: "), &full.grad, rtrl, TOL_SNAP);

@@ -356,6 +356,15 @@ fn rules_table_rows_json_and_csv() {
                 "eprop-random" | "uoro" => assert!(err > 1e-6, "{r}"),
                 _ => {}
             }
+            // SnAp's multiply-adds are counted by its sparse path (docs/snap.md §6); SnAp-2 on a
+            // dense net counts RTRL's formula exactly
+            if rule.starts_with("snap") {
+                assert_eq!(r["madds_source"], "counted", "{r}");
+            }
+            if rule == "snap2" {
+                let rtrl = chunk.iter().find(|x| x["rule"] == "rtrl").unwrap();
+                assert_eq!(r["madds_per_step"], rtrl["madds_per_step"], "{r}");
+            }
         }
     }
     let csv = std::fs::read_to_string(&csv).unwrap();
@@ -489,6 +498,10 @@ fn bench_json_and_refusals() {
         assert!(v["median_s"].as_f64().unwrap() > 0.0, "{v}");
         assert_eq!(v["path"], if literal { "literal" } else { "fast" });
     }
+    // SnAp's fast path is its sparse one
+    let out = run("bench", &["--rule", "snap", "--n", "4", "--steps", "6", "--repeat", "1"]);
+    assert_eq!(out.status.code(), Some(0), "snap: {}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("snap fast rate n=4 T=6"), "{}", text(&out.stdout));
     // the online rules of issue 15: literal only, each runs on the rate cell
     for rule in ["snap", "rflo", "kernl", "uoro", "kf", "rkf", "mdgl", "ebptt", "fbptt"] {
         let args =
@@ -498,7 +511,7 @@ fn bench_json_and_refusals() {
         assert!(text(&out.stdout).starts_with(&format!("{rule} literal rate n=4 T=6")), "{rule}");
     }
     let refusals: [(&[&str], &str); 12] = [
-        (&["--rule", "snap", "--n", "4", "--steps", "5"], "rule `snap` has no fast path; add --literal"),
+        (&["--rule", "rflo", "--n", "4", "--steps", "5"], "rule `rflo` has no fast path; add --literal"),
         (&["--rule", "kf", "--cell", "lif", "--n", "4", "--steps", "5", "--literal"], "network.cell = lif"),
         (&["--rule", "snap", "--order", "0", "--literal"], "SnAp-n needs n ≥ 1"),
         (&["--rule", "fbptt", "--window", "0", "--literal"], "--window must be at least 1"),

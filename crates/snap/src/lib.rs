@@ -29,8 +29,12 @@
 //! ## Requirements
 //! Any [`credit_core::Cell`]; any [`Scalar`]. Online: [`SnapState::step`] consumes one step and
 //! keeps what RTRL keeps (its size is independent of `T`, [`SnapState::len_scalars`]). The
-//! reference code stores `S` densely and zeroes it off the pattern; a sparse implementation stores
-//! [`Pattern::kept`] entries (`N·d·P_loc` for SnAp-1, the size of e-prop's `ε`).
+//! reference code stores `S` densely and zeroes it off the pattern (its cost is RTRL's); the
+//! sparse path [`sparse::gradient`] stores only the [`Pattern::kept`] entries (`N·d·P_loc` for
+//! SnAp-1, the size of e-prop's `ε`), counts its multiply-adds, and must equal [`gradient`]
+//! (`snap-fast=snap`, `docs/snap.md` §6).
+
+pub mod sparse;
 
 use credit_core::cell::output_times;
 use credit_core::online::{ForwardReadout, RateSums, for_each_step};

@@ -3,8 +3,9 @@
 //! transcription. Usually `cargo xtask bench` (release build). Output and JSON:
 //! `docs/benchmarks.md`, section `cargo xtask bench`.
 //!
-//! Adding a rule's fast path is one match arm in [`run`]. The online rules of issue 15 (snap, rflo,
-//! kernl, uoro, kf, rkf, mdgl, ebptt, fbptt) have no fast path: they need `--literal`.
+//! Adding a rule's fast path is one match arm in [`run`]. SnAp's fast path is its sparse path
+//! (`credit_snap::sparse`); the other online rules of issue 15 (rflo, kernl, uoro, kf, rkf, mdgl,
+//! ebptt, fbptt) have no fast path: they need `--literal`.
 
 use clap::Parser;
 use credit_check::cli::{OutputFile, non_negative};
@@ -31,8 +32,9 @@ const TOOL: &str = "bench";
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// Rule: bptt, eprop, eprop-random, eprop-adaptive, rtrl, family, deep, ostl; and, literal
-    /// only (no fast path), snap, rflo, kernl, uoro, kf, rkf, mdgl, ebptt, fbptt.
+    /// Rule: bptt, eprop, eprop-random, eprop-adaptive, rtrl, family, deep, ostl, snap (fast:
+    /// the sparse path); and, literal only (no fast path), rflo, kernl, uoro, kf, rkf, mdgl,
+    /// ebptt, fbptt.
     #[arg(long)]
     rule: String,
     /// Cell: rate, lif, alif, lstm.
@@ -223,6 +225,7 @@ fn run<T: Scalar>(
         (Rule::Deep, false) => black_box(credit_deep::gradient(stack, ps, seq)?).loss,
         (Rule::Ostl, false) => black_box(credit_ostl::gradient(stack, ps, seq)?).loss,
         // the online rules of issue 15: literal transcriptions only (docs/benchmarks.md)
+        (Rule::Snap, true) if single => black_box(credit_snap::sparse::gradient(net, pn, seq, s.order)?).loss,
         (Rule::Snap, false) if single => black_box(credit_snap::gradient(net, pn, seq, s.order)?).loss,
         (Rule::Ebptt, false) if single => black_box(credit_tbptt::ebptt(net, pn, seq, s.window)?).loss,
         (Rule::Fbptt, false) if single => black_box(credit_tbptt::fbptt(net, pn, seq, s.window)?).loss,

@@ -192,8 +192,8 @@ const RULES: &[Rule] = &[
     ("eprop-symmetric", "time d²·N², memory d·N²"),
     ("eprop-random", "time d²·N², memory d·N²"),
     ("family-m1", "time N³, memory N³"),
-    ("snap1", "time d·N⁴ as coded (dense, masked); memory d·P kept"),
-    ("snap2", "time d·N⁴ as coded (dense, masked); memory ≤ d·N·P kept"),
+    ("snap1", "time d·P (sparse path), memory d·P"),
+    ("snap2", "time ≤ d·N²·P (sparse path; RTRL's when P_2 is full), memory ≤ d·N·P"),
     ("ebptt", "time N²·d amortised, memory L·N·d"),
     ("fbptt", "time L·N²·d, memory L·N·d"),
     ("rflo", "time N·P_loc = N², memory N²"),
@@ -306,11 +306,16 @@ fn run_rule(
         }
         "snap1" | "snap2" => {
             let order = if rule == "snap1" { 1 } else { 2 };
-            let grad = credit_snap::gradient(net, p, seq, order).map_err(e)?.grad;
-            let pattern = credit_snap::Pattern::new(net, p, order).map_err(e)?;
-            let floats = credit_snap::SnapState::<f64>::new(net, &pattern).len_scalars() as u64;
-            // the code runs RTRL's step and masks (docs/snap.md §1, §5): RTRL's work
-            Ok(formula(grad, floats, "len_scalars", dm.rtrl_step()))
+            // the sparse path (= the literal, snap-fast=snap): S on the pattern only, its
+            // multiply-adds counted as done (docs/snap.md §6, Eq. SP6)
+            let out = credit_snap::sparse::gradient(net, p, seq, order).map_err(e)?;
+            Ok(Outcome {
+                grad: out.grad,
+                floats: out.floats,
+                floats_source: "len_scalars",
+                madds: out.madds / dm.t.max(1),
+                madds_source: "counted",
+            })
         }
         "ebptt" | "fbptt" => {
             // driven step by step to read the largest buffer
