@@ -17,7 +17,9 @@
 //! * LSTM: the cell-state row of the gates `i, f, c` only, `ε^c_{j,g} = f_j ε^c_{j,g} + γ_{g,j} [x | z^{t−1} | 1]`,
 //!   the output gate's trace `γ_{o,j} [x | z^{t−1} | 1]` without memory (K13);
 //!
-//! — and the trace, its κ-filter and the gradient update are one fused loop per neuron.
+//! — and the trace, its κ-filter and the gradient update are one fused loop per neuron
+//! (block length 0), or, for rate, LIF and LSTM layers, are buffered for a block of steps and
+//! folded in by GEMMs (`docs/fast.md` §4.1, (K19)–(K23); §4.2, (K40)–(K44) for the LSTM).
 //!
 //! Reference: Bellec et al. (2020), as [`crate::gradient`].
 
