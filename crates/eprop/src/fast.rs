@@ -482,14 +482,18 @@ impl<T: Scalar> FastOnline<T> {
         for _ in 0..bl {
             kappa_b *= kappa;
         }
+        // disjoint borrows of the block's buffers (the scan reads four and writes four)
+        let (psi, sig, dec, gam, head) =
+            (&blk.psi[..], &blk.sig[..], &blk.dec[..], &blk.gam[..], &mut blk.head);
+        let [c_n, c_r, c_s, c_f] = &mut blk.coef;
         for j in 0..n {
             // backward scans (K41)–(K43), u = B−1 … 0 (0-based steps of the block); `f_next` is
             // f^{u+1} (1 at u = B−1, where the scans start from 0), `f_prod` is F^u = Π_{s>u} f^s
             let (mut lt_next, mut n_hat, mut r_hat, mut s_hat) = (zero, zero, zero, zero);
             let (mut kpow, mut f_next, mut f_prod) = (one, one, one);
             for u in (0..bl).rev() {
-                let (psi_c, psi_o) = (blk.psi[u * 2 * n + 2 * j], blk.psi[u * 2 * n + 2 * j + 1]);
-                let lt = blk.sig[u * n + j] + kappa * lt_next; // (K41): L̃^u = L^u + κ L̃^{u+1}
+                let (psi_c, psi_o) = (psi[u * 2 * n + 2 * j], psi[u * 2 * n + 2 * j + 1]);
+                let lt = sig[u * n + j] + kappa * lt_next; // (K41): L̃^u = L^u + κ L̃^{u+1}
                 let m = if lag0 { lt } else { lt_next }; // δ = 0: L̃^u; δ = 1: L̃^{u+1}
                 n_hat = psi_c * m + f_next * n_hat; // (K41): N̂^u = ψ^{c,u} M^u + f^{u+1} N̂^{u+1}
                 r_hat = kpow * psi_c + f_next * r_hat; // (K42): R̂^u = κ^{B−1−u} ψ^{c,u} + f^{u+1} R̂^{u+1}
@@ -497,26 +501,26 @@ impl<T: Scalar> FastOnline<T> {
                 f_prod *= f_next; // (K40): F^u = f^{u+1} F^{u+1}
                 for g in 0..3 {
                     // gates i, f, c: the c-row's trace, (K40)–(K43)
-                    let gam = blk.gam[u * gn + g * n + j];
+                    let gm = gam[u * gn + g * n + j];
                     let col = (4 * j + g) * kk + u;
-                    blk.coef[0][col] = gam * n_hat;
-                    blk.coef[1][col] = gam * r_hat;
-                    blk.coef[2][col] = gam * s_hat;
-                    blk.coef[3][(3 * j + g) * kk + u] = gam * f_prod;
+                    c_n[col] = gm * n_hat;
+                    c_r[col] = gm * r_hat;
+                    c_s[col] = gm * s_hat;
+                    c_f[(3 * j + g) * kk + u] = gm * f_prod;
                 }
                 // gate o: no memory, e^u = ψ^{o,u} γ^u_o π^u (K44)
-                let go = blk.gam[u * gn + 3 * n + j] * psi_o;
+                let go = gam[u * gn + 3 * n + j] * psi_o;
                 let col = (4 * j + 3) * kk + u;
-                blk.coef[0][col] = go * m;
-                blk.coef[1][col] = go * kpow;
-                blk.coef[2][col] = go;
+                c_n[col] = go * m;
+                c_r[col] = go * kpow;
+                c_s[col] = go;
                 lt_next = lt;
                 kpow *= kappa;
-                f_next = blk.dec[u * n + j];
+                f_next = dec[u * n + j];
             }
             // after the scan f_next = f^0 (the block's first step): F = f⁰ F⁰ = Π_u f^u
             let c0 = if lag0 { kappa * lt_next } else { lt_next }; // (K41): c₀
-            blk.head[5 * j..5 * j + 5].copy_from_slice(&[
+            head[5 * j..5 * j + 5].copy_from_slice(&[
                 c0,
                 f_next * n_hat,
                 f_next * r_hat,
