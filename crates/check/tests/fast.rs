@@ -166,6 +166,51 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(pt_config(48))]
+
+    /// The blocked traces (`docs/fast.md` §4.1 rate and LIF, (K19)–(K23); §4.2 LSTM, (K40)–(K44);
+    /// ALIF ignores the block length) = literal e-prop at every block length from 0 (per step) to
+    /// 9, with up to 40 steps (several blocks and a partial last one), every readout convention
+    /// and regulariser, symmetric and random `B`, at ≤ 1e-12 per tensor.
+    #[test]
+    fn blocked_traces_equal_the_literal_eprop_at_every_block_length(
+        kind in 0usize..4, variant in 0u32..768, n in 1usize..=4, n_in in 1usize..=3,
+        steps in 1usize..=40, block in 0usize..=9, seed in any::<u64>(), ce in any::<bool>(),
+        kappa in 0.0f64..=1.0,
+    ) {
+        let net = net_v(cell(kind, variant), n_in, n, 2, ce, kappa, variant);
+        let (p, seq) = instance(&net, steps, seed);
+        let fb = credit_eprop::random_feedback(&net, seed);
+        for feedback in [Feedback::Symmetric, Feedback::Matrix(fb)] {
+            let lit = credit_eprop::gradient(&net, &p, &seq, &feedback).unwrap();
+            let fast = credit_eprop::fast::gradient_with_block(&net, &p, &seq, &feedback, block).unwrap();
+            for (name, e) in per_tensor(&fast.grad, &lit.grad) {
+                prop_assert!(e <= 1e-12, "eprop block {} {}: {:e}", block, name, e);
+            }
+            prop_assert!(rel([fast.loss], [lit.loss.value()]) <= 1e-12);
+        }
+    }
+}
+
+/// The LSTM's blocked traces over many full blocks of the default length (`T = 330`: five blocks
+/// of 64 and a partial one of 10) = literal e-prop, with and without a regulariser and both
+/// readout delays; the gradient is live (every cell tensor non-zero).
+#[test]
+fn lstm_blocked_traces_over_many_blocks_equal_the_literal_eprop() {
+    for variant in [0u32, 96, 192 + 384, 96 + 192] {
+        let net = net_v(cell(3, 0), 3, 5, 2, false, 0.9, variant);
+        let (p, seq) = instance(&net, 330, 7);
+        let lit = credit_eprop::gradient(&net, &p, &seq, &Feedback::Symmetric).unwrap();
+        let fast = credit_eprop::fast(&net, &p, &seq, &Feedback::Symmetric).unwrap();
+        for ((name, e), t) in per_tensor(&fast.grad, &lit.grad).into_iter().zip(&lit.grad.tensors) {
+            assert!(e <= 1e-12, "variant {variant} {name}: {e:e}");
+            assert!(t.value.iter().any(|v| *v != 0.0), "variant {variant} {name}: zero reference");
+        }
+        assert!(rel([fast.loss], [lit.loss.value()]) <= 1e-12, "variant {variant}: loss");
+    }
+}
+
 /// Real and dual parts as `f64`.
 fn parts<T: Scalar>(g: &Params<T>, dual: bool, f: impl Fn(T) -> f64 + Copy) -> Params<f64> {
     if dual { g.map(f) } else { g.values() }

@@ -17,7 +17,9 @@
 //! * LSTM: the cell-state row of the gates `i, f, c` only, `ε^c_{j,g} = f_j ε^c_{j,g} + γ_{g,j} [x | z^{t−1} | 1]`,
 //!   the output gate's trace `γ_{o,j} [x | z^{t−1} | 1]` without memory (K13);
 //!
-//! — and the trace, its κ-filter and the gradient update are one fused loop per neuron.
+//! — and the trace, its κ-filter and the gradient update are one fused loop per neuron
+//! (block length 0), or, for rate, LIF and LSTM layers, are buffered for a block of steps and
+//! folded in by GEMMs (`docs/fast.md` §4.1, (K19)–(K23); §4.2, (K40)–(K44) for the LSTM).
 //!
 //! Reference: Bellec et al. (2020), as [`crate::gradient`].
 
@@ -46,8 +48,8 @@ pub fn gradient<T: Scalar>(
     gradient_with_block(net, params, seq, feedback, BLOCK)
 }
 
-/// [`gradient`] with blocks of `block` steps for rate and LIF layers (`docs/fast.md` §4.1;
-/// `0`: per-step traces). Equal to [`crate::gradient`] for every `block`.
+/// [`gradient`] with blocks of `block` steps for rate, LIF (`docs/fast.md` §4.1) and LSTM (§4.2)
+/// layers (`0`: per-step traces). Equal to [`crate::gradient`] for every `block`.
 pub fn gradient_with_block<T: Scalar>(
     net: &Network,
     params: &Params<T>,
@@ -103,47 +105,51 @@ pub struct FastOnline<T: Scalar> {
     loss: T,
     steps: usize,
     /// Rate and LIF: the last `≤ K` steps' factors, folded into the traces by GEMMs (K19)–(K23);
-    /// `None` for ALIF and the LSTM (per-step traces).
+    /// LSTM: the same by (K40)–(K44); `None` for ALIF (per-step traces).
     block: Option<Block<T>>,
 }
 
-/// Steps per block of the blocked trace update (`docs/fast.md` §4.1): the GEMMs' inner
-/// dimension. Memory `O(K·(W + 4N))`, independent of `T`.
+/// Steps per block of the blocked trace update (`docs/fast.md` §4.1, §4.2): the GEMMs' inner
+/// dimension. Memory `O(K·(W + 4N))` (rate, LIF) or `O(K·(W + 24N))` (LSTM), independent of `T`.
 pub const BLOCK: usize = 64;
 
-/// The buffered factors of up to [`BLOCK`] steps of a rate or LIF layer (`docs/fast.md` §4.1):
-/// column `u` is step `t₀ + u + 1`.
+/// The buffered factors of up to [`BLOCK`] steps of a rate, LIF or LSTM layer (`docs/fast.md`
+/// §4.1, §4.2): column `u` is step `t₀ + u + 1`.
 #[derive(Clone, Debug)]
 struct Block<T> {
     /// Steps per block `K ≥ 1`.
     k: usize,
     /// Steps buffered, `B ≤ K`.
     len: usize,
-    /// The decay `a` of (K19): `1 − α` (rate), `α` (LIF).
+    /// The decay `a` of (K19): `1 − α` (rate), `α` (LIF); unused for the LSTM (`f^u_j`, `dec`).
     a: T,
     /// `π^u = [x | z^{t−1} | 1]`, `W × K`.
     pi: Vec<T>,
-    /// `γ^u_j`, `N × K`.
+    /// `γ^u`, `GN × K` (rate, LIF: `γ^u_j`; LSTM: `γ^u_{gN+j}`, the four gates, (K3)).
     gam: Vec<T>,
-    /// `ψ^u_j = ∂z_j/∂h_j`, `N × K`.
+    /// `∂z^u/∂h^u`, `Nd × K` (rate, LIF: `ψ^u_j`; LSTM: `ψ^{c,u}_j` at `2j`, `ψ^{o,u}_j` at `2j+1`).
     psi: Vec<T>,
+    /// LSTM: the forget gate `f^u_j` (K4), `N × K`; empty otherwise.
+    dec: Vec<T>,
     /// `L^u_j`, `N × K`.
     sig: Vec<T>,
-    /// The GEMM right factors, each `K × N` (element `(u, j)` at `j·K + u`): `γ ⊙ N̂` (K21),
-    /// `γ ⊙ R̂` (K22), `γ ⊙ Ŝ` (K23), `γ a^{B−1−u}` (K20).
+    /// The GEMM right factors, each `K × GN` (element `(u, c)` at `c·K + u`; rate, LIF: `c = j`,
+    /// LSTM: `c = 4j + g`, and `c = 3j + g` in the fourth): `γ ⊙ N̂` (K21, K41), `γ ⊙ R̂`
+    /// (K22, K42), `γ ⊙ Ŝ` (K23, K43), `γ a^{B−1−u}` (K20) or `γ F^u` (K40).
     coef: [Vec<T>; 4],
-    /// Per neuron: `c₀`, `a N̂⁰`, `a R̂⁰`, `a Ŝ⁰` (K21)–(K23), `N × 4`.
+    /// Per neuron: `c₀`, `a N̂⁰`, `a R̂⁰`, `a Ŝ⁰` (K21)–(K23), `N × 4`; LSTM: `c₀`, `f⁰N̂⁰`,
+    /// `f⁰R̂⁰`, `f⁰Ŝ⁰`, `F` (K40)–(K43), `N × 5`.
     head: Vec<T>,
 }
 
 impl<T: Scalar> FastOnline<T> {
-    /// The state at `t = 0` (rate and LIF: blocks of [`BLOCK`] steps, `docs/fast.md` §4.1).
+    /// The state at `t = 0` (rate, LIF and LSTM: blocks of [`BLOCK`] steps, `docs/fast.md` §4.1, §4.2).
     pub fn new(net: &Network, kernel: &Kernel<T>) -> Self {
         Self::with_block(net, kernel, BLOCK)
     }
 
-    /// The state at `t = 0` with blocks of `block` steps for rate and LIF layers (§4.1);
-    /// `block = 0`: per-step traces (K10)–(K13) for every cell. Every block length gives the
+    /// The state at `t = 0` with blocks of `block` steps for rate, LIF (§4.1) and LSTM (§4.2)
+    /// layers; `block = 0`: per-step traces (K10)–(K13) for every cell. Every block length gives the
     /// same gradient up to rounding (the relation `eprop-fast=eprop` runs 0, 7 and [`BLOCK`]).
     pub fn with_block(net: &Network, kernel: &Kernel<T>, block: usize) -> Self {
         let (n, d, k, g) = (net.n, net.d(), net.n_out, kernel.gates);
@@ -190,9 +196,10 @@ impl<T: Scalar> FastOnline<T> {
             steps: 0,
             block: match &net.cell {
                 _ if block == 0 => None,
-                Cell::Rate(c) => Some(Block::new(n, w, T::one() - T::c(c.alpha), block)),
-                Cell::Lif(c) => Some(Block::new(n, w, T::c(c.spiking.alpha), block)),
-                _ => None,
+                Cell::Rate(c) => Some(Block::new(n, w, 1, T::one() - T::c(c.alpha), block)),
+                Cell::Lif(c) => Some(Block::new(n, w, 1, T::c(c.spiking.alpha), block)),
+                Cell::Lstm(_) => Some(Block::new(n, w, 4, T::one(), block)),
+                Cell::Alif(_) => None,
             },
         }
     }
@@ -237,6 +244,7 @@ impl<T: Scalar> FastOnline<T> {
                 b.pi.len()
                     + b.gam.len()
                     + b.psi.len()
+                    + b.dec.len()
                     + b.sig.len()
                     + b.head.len()
                     + b.coef.iter().map(Vec::len).sum::<usize>()
@@ -303,8 +311,8 @@ impl<T: Scalar> FastOnline<T> {
         self.pre[n_in..n_in + n].copy_from_slice(&self.z_prev);
         self.pre[n_in + n] = T::one();
         if let Some(blk) = &mut self.block {
-            // rate, LIF: buffer the step's factors; every K steps, fold them in by GEMMs (§4.1)
-            blk.push(n, &self.pre, &self.gain, &self.zh, &self.signal);
+            // rate, LIF, LSTM: buffer the step's factors; every K steps, fold them in by GEMMs (§4.1, §4.2)
+            blk.push(n, &self.pre, &self.gain, &self.zh, &self.decay, &self.signal);
             if blk.len == blk.k {
                 self.flush(net, kappa);
             }
@@ -350,6 +358,9 @@ impl<T: Scalar> FastOnline<T> {
     /// over the block and `O(W)` element-wise work; then one GEMM `(W × B)·(B × N)` per
     /// quantity. Exact up to rounding.
     fn flush(&mut self, net: &Network, kappa: T) {
+        if matches!(net.cell, Cell::Lstm(_)) {
+            return self.flush_lstm(net, kappa);
+        }
         let Some(blk) = &mut self.block else { return };
         let (bl, kk) = (blk.len, blk.k);
         if bl == 0 {
@@ -449,6 +460,111 @@ impl<T: Scalar> FastOnline<T> {
             let c0 = DMatrixView::from_slice_with_strides(&blk.coef[3], bl, 1, 1, kk);
             DMatrixViewMut::from_slice(&mut self.eps, w, 1).gemm(T::one(), &pi, &c0, T::one());
         }
+        blk.len = 0;
+    }
+
+    /// Folds the buffered steps `t₀+1 … t₀+B` of an LSTM layer into `Δ` (`acc`), `ē`, `Σ e` and
+    /// `ε^c` by (K40)–(K44) of `docs/fast.md` §4.2: per neuron, one backward scan over the block
+    /// (the forget gates `f^u_j` in place of the rate cell's constant `a`) and `O(W)`
+    /// element-wise work per gate; then one GEMM `(W × B)·(B × 4N)` per filtered quantity and one
+    /// `(W × B)·(B × 3N)` for `ε^c`. Exact up to rounding.
+    fn flush_lstm(&mut self, net: &Network, kappa: T) {
+        let Some(blk) = &mut self.block else { return };
+        let (bl, kk) = (blk.len, blk.k);
+        if bl == 0 {
+            return;
+        }
+        let (n, w) = (net.n, net.n_in + net.n + 1);
+        let (p, gn) = (4 * w, 4 * n);
+        let (lag0, reg) = (net.readout.lag() == 0, net.reg.is_some());
+        let (zero, one) = (T::zero(), T::one());
+        let mut kappa_b = one;
+        for _ in 0..bl {
+            kappa_b *= kappa;
+        }
+        // disjoint borrows of the block's buffers (the scan reads four and writes four)
+        let (psi, sig, dec, gam, head) =
+            (&blk.psi[..], &blk.sig[..], &blk.dec[..], &blk.gam[..], &mut blk.head);
+        let [c_n, c_r, c_s, c_f] = &mut blk.coef;
+        for j in 0..n {
+            // backward scans (K41)–(K43), u = B−1 … 0 (0-based steps of the block); `f_next` is
+            // f^{u+1} (1 at u = B−1, where the scans start from 0), `f_prod` is F^u = Π_{s>u} f^s
+            let (mut lt_next, mut n_hat, mut r_hat, mut s_hat) = (zero, zero, zero, zero);
+            let (mut kpow, mut f_next, mut f_prod) = (one, one, one);
+            for u in (0..bl).rev() {
+                let (psi_c, psi_o) = (psi[u * 2 * n + 2 * j], psi[u * 2 * n + 2 * j + 1]);
+                let lt = sig[u * n + j] + kappa * lt_next; // (K41): L̃^u = L^u + κ L̃^{u+1}
+                let m = if lag0 { lt } else { lt_next }; // δ = 0: L̃^u; δ = 1: L̃^{u+1}
+                n_hat = psi_c * m + f_next * n_hat; // (K41): N̂^u = ψ^{c,u} M^u + f^{u+1} N̂^{u+1}
+                r_hat = kpow * psi_c + f_next * r_hat; // (K42): R̂^u = κ^{B−1−u} ψ^{c,u} + f^{u+1} R̂^{u+1}
+                s_hat = psi_c + f_next * s_hat; // (K43): Ŝ^u = ψ^{c,u} + f^{u+1} Ŝ^{u+1}
+                f_prod *= f_next; // (K40): F^u = f^{u+1} F^{u+1}
+                for g in 0..3 {
+                    // gates i, f, c: the c-row's trace, (K40)–(K43)
+                    let gm = gam[u * gn + g * n + j];
+                    let col = (4 * j + g) * kk + u;
+                    c_n[col] = gm * n_hat;
+                    c_r[col] = gm * r_hat;
+                    c_s[col] = gm * s_hat;
+                    c_f[(3 * j + g) * kk + u] = gm * f_prod;
+                }
+                // gate o: no memory, e^u = ψ^{o,u} γ^u_o π^u (K44)
+                let go = gam[u * gn + 3 * n + j] * psi_o;
+                let col = (4 * j + 3) * kk + u;
+                c_n[col] = go * m;
+                c_r[col] = go * kpow;
+                c_s[col] = go;
+                lt_next = lt;
+                kpow *= kappa;
+                f_next = dec[u * n + j];
+            }
+            // after the scan f_next = f^0 (the block's first step): F = f⁰ F⁰ = Π_u f^u
+            let c0 = if lag0 { kappa * lt_next } else { lt_next }; // (K41): c₀
+            head[5 * j..5 * j + 5].copy_from_slice(&[
+                c0,
+                f_next * n_hat,
+                f_next * r_hat,
+                f_next * s_hat,
+                f_next * f_prod,
+            ]);
+        }
+        // the element-wise terms of the block's start, ε^{c,0} = ε^{c,t₀} (row j, gates i, f, c)
+        for j in 0..n {
+            let [c0, fn_, fr, fs, ff] = std::array::from_fn(|i| blk.head[5 * j + i]);
+            for g in 0..4 {
+                let row = j * p + g * w..j * p + (g + 1) * w;
+                let (acc, eb) = (&mut self.acc[row.clone()], &mut self.e_bar[row.clone()]);
+                if g == 3 {
+                    for q in 0..w {
+                        acc[q] += c0 * eb[q]; // (K44)
+                        eb[q] *= kappa_b; // (K44)
+                    }
+                    continue;
+                }
+                let eps0 = &mut self.eps[(3 * j + g) * w..(3 * j + g + 1) * w];
+                for q in 0..w {
+                    acc[q] += c0 * eb[q] + fn_ * eps0[q]; // (K41)
+                    eb[q] = kappa_b * eb[q] + fr * eps0[q]; // (K42)
+                }
+                if reg {
+                    for (es, &e0) in self.e_sum[row].iter_mut().zip(eps0.iter()) {
+                        *es += fs * e0; // (K43)
+                    }
+                }
+                eps0.iter_mut().for_each(|e| *e *= ff); // (K40): F ε^{c,0}
+            }
+        }
+        // the GEMMs: Δᵀ += Π (γ⊙N̂), ēᵀ += Π (γ⊙R̂), (Σe)ᵀ += Π (γ⊙Ŝ), all W × 4N column-major
+        // (column 4j + g); ε^{cᵀ} += Π (γ⊙F), W × 3N (column 3j + g)
+        let pi = DMatrixView::from_slice_with_strides(&blk.pi, w, bl, 1, w);
+        let coef =
+            |c: usize, cols: usize| DMatrixView::from_slice_with_strides(&blk.coef[c], bl, cols, 1, kk);
+        DMatrixViewMut::from_slice(&mut self.acc, w, gn).gemm(one, &pi, &coef(0, gn), one);
+        DMatrixViewMut::from_slice(&mut self.e_bar, w, gn).gemm(one, &pi, &coef(1, gn), one);
+        if reg {
+            DMatrixViewMut::from_slice(&mut self.e_sum, w, gn).gemm(one, &pi, &coef(2, gn), one);
+        }
+        DMatrixViewMut::from_slice(&mut self.eps, w, 3 * n).gemm(one, &pi, &coef(3, 3 * n), one);
         blk.len = 0;
     }
 
@@ -592,27 +708,35 @@ impl<T: Scalar> FastOnline<T> {
 }
 
 impl<T: Scalar> Block<T> {
-    fn new(n: usize, w: usize, a: T, k: usize) -> Self {
+    /// `g` drive rows per neuron: 1 (rate, LIF; `d = 1`) or 4 (LSTM; `d = 2`, decays `f^u_j`).
+    fn new(n: usize, w: usize, g: usize, a: T, k: usize) -> Self {
         let z = T::zero();
+        let lstm = g == 4;
         Block {
             k,
             len: 0,
             a,
             pi: vec![z; w * k],
-            gam: vec![z; n * k],
-            psi: vec![z; n * k],
+            gam: vec![z; g * n * k],
+            psi: vec![z; if lstm { 2 } else { 1 } * n * k],
+            dec: vec![z; if lstm { n * k } else { 0 }],
             sig: vec![z; n * k],
-            coef: std::array::from_fn(|_| vec![z; k * n]),
-            head: vec![z; 4 * n],
+            coef: std::array::from_fn(|_| vec![z; k * g * n]),
+            head: vec![z; if lstm { 5 } else { 4 } * n],
         }
     }
 
-    /// Buffers step `u = len`: `π^u`, `γ^u`, `ψ^u`, `L^u` (G = 1, d = 1: `zh` is `ψ`).
-    fn push(&mut self, n: usize, pre: &[T], gain: &[T], zh: &[T], signal: &[T]) {
+    /// Buffers step `u = len`: `π^u`, `γ^u` (`GN`), `∂z^u/∂h^u` (`Nd`; rate, LIF: `ψ^u`), the
+    /// LSTM's `f^u`, `L^u`.
+    fn push(&mut self, n: usize, pre: &[T], gain: &[T], zh: &[T], decay: &[T], signal: &[T]) {
         let (u, w) = (self.len, pre.len());
+        let (gn, nd) = (self.gam.len() / self.k, self.psi.len() / self.k);
         self.pi[u * w..(u + 1) * w].copy_from_slice(pre);
-        self.gam[u * n..(u + 1) * n].copy_from_slice(&gain[..n]);
-        self.psi[u * n..(u + 1) * n].copy_from_slice(&zh[..n]);
+        self.gam[u * gn..(u + 1) * gn].copy_from_slice(&gain[..gn]);
+        self.psi[u * nd..(u + 1) * nd].copy_from_slice(&zh[..nd]);
+        if !self.dec.is_empty() {
+            self.dec[u * n..(u + 1) * n].copy_from_slice(&decay[..n]);
+        }
         self.sig[u * n..(u + 1) * n].copy_from_slice(&signal[..n]);
         self.len += 1;
     }
