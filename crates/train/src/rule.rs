@@ -3,9 +3,10 @@
 //!
 //! [`gradient`] is one `match` with one arm per rule and [`Path`], each calling the rule's crate:
 //! the fast path of the crate by default (`<crate>::fast`, proved equal to the literal
-//! transcription by `check-gradients`' `*-fast=*` relations), the literal one on request. The
-//! online rules of issue 15 (SnAp-n, E-/F-BPTT, RFLO, KeRNL, UORO, KF-RTRL, R-KF-RTRL, MDGL) have
-//! no fast path: their literal transcription runs either way (`docs/training.md` §1.1).
+//! transcription by `check-gradients`' `*-fast=*` relations), the literal one on request. SnAp-n's
+//! fast arm is its sparse path (`snap-fast=snap`), or fast RTRL where the pattern keeps every
+//! entry; the other online rules of issue 15 (E-/F-BPTT, RFLO, KeRNL, UORO, KF-RTRL, R-KF-RTRL,
+//! MDGL) have no fast path: their literal transcription runs either way (`docs/training.md` §1.1).
 
 use credit_core::cell::Cell;
 use credit_core::{Error, Network, Params, Result, Sequence, Stack};
@@ -453,6 +454,16 @@ pub fn gradient(
             credit_ostl::fast::gradient(s, params, seq).map(|g| (g.loss, g.grad))
         }
         (Rule::Ostl, Model::Stack(s)) => credit_ostl::gradient(s, params, seq).map(|g| (g.loss, g.grad)),
+        // SnAp-n's fast arm: the sparse path (snap.md §6, `snap-fast=snap`) where the pattern
+        // cuts, fast RTRL where it keeps every entry (then SnAp-n is RTRL: `snap-full=rtrl`,
+        // `rtrl-fast=rtrl`); the sparse path is slower than a dense GEMM on a full pattern
+        (Rule::Snap { n }, Model::Layer(net)) if fast => {
+            if credit_snap::Pattern::new(net, params, *n)?.is_full() {
+                credit_rtrl::fast::gradient(net, params, seq).map(|g| (g.loss, g.grad))
+            } else {
+                credit_snap::sparse::gradient(net, params, seq, *n).map(|g| (g.loss, g.grad)) // snap.md (SP1)–(SP6)
+            }
+        }
         // the online rules of issue 15: no fast path, the literal transcription either way
         (Rule::Snap { n }, Model::Layer(net)) => {
             credit_snap::gradient(net, params, seq, *n).map(|g| (g.loss, g.grad)) // snap.md (S1)–(S4)

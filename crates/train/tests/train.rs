@@ -410,6 +410,11 @@ fn the_fast_paths_equal_the_literal_transcriptions_in_every_arm() {
         })
         .collect();
     cases.extend([stack(Rule::Rtrl), stack(Rule::Bptt)]);
+    // SnAp: n = 1 cuts (the sparse path), n = 2 on the dense tiny net keeps every entry (fast RTRL)
+    for n in [1, 2] {
+        let (m, p) = tiny(Rule::Snap { n });
+        cases.push((Rule::Snap { n }, m, p));
+    }
     let mixed = vec![
         Layer { cell: Cell::Lstm(credit_core::cell::Lstm), n: 3 },
         Layer { cell: Cell::Rate(Rate { alpha: 0.6 }), n: 4 },
