@@ -82,7 +82,10 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "rflo=eprop-random",
         "RFLO (trace decay = alpha) = random e-prop with B = W_FB^T on the rate cell (P10)",
     ),
-    ("kernl-fixed=rflo", "KeRNL with A = I, alpha_i = alpha and zero learning rates = RFLO (P11)"),
+    (
+        "kernl-fixed=rflo",
+        "KeRNL with A = I, alpha_i = alpha and zero learning rates = RFLO (P11); with a fixed non-symmetric A = RFLO with feedback A^T B",
+    ),
     ("rflo!=bptt", "RFLO differs from BPTT on generic rate nets"),
     ("kernl!=bptt", "KeRNL (learning A and alpha_i) differs from BPTT on generic rate nets"),
     ("uoro-mean=rtrl", "UORO averaged over every noise sign pattern = RTRL (tiny N = 2, T = 3) (P12)"),
