@@ -151,6 +151,6 @@ pub const RELATIONS: &[(&str, &str)] = &[
     ),
     (
         "burstccn-q-fixed-point",
-        "teacher-free learned Q (and Y): Q - p_b Y contracts along each presented e by 1 - eta|e|^2, is unchanged off it; Q -> p_b Y on span{e} (P-c5)",
+        "teacher-free learned Q (and Y): Q - p_b Y contracts by 1 - eta lambda along each eigenvector of C = mean e e^T, is unchanged off span{e}; Q -> p_b Y there (P-c5)",
     ),
 ];
