@@ -87,7 +87,10 @@ pub const RELATIONS: &[(&str, &str)] = &[
         "rflo=eprop-random",
         "RFLO (trace decay = alpha) = random e-prop with B = W_FB^T on the rate cell (P10)",
     ),
-    ("kernl-fixed=rflo", "KeRNL with A = I, alpha_i = alpha and zero learning rates = RFLO (P11)"),
+    (
+        "kernl-fixed=rflo",
+        "KeRNL with A = I, alpha_i = alpha and zero learning rates = RFLO (P11); with a fixed non-symmetric A = RFLO with feedback A^T B",
+    ),
     ("rflo!=bptt", "RFLO differs from BPTT on generic rate nets"),
     ("kernl!=bptt", "KeRNL (learning A and alpha_i) differs from BPTT on generic rate nets"),
     ("uoro-mean=rtrl", "UORO averaged over every noise sign pattern = RTRL (tiny N = 2, T = 3) (P12)"),
@@ -153,6 +156,6 @@ pub const RELATIONS: &[(&str, &str)] = &[
     ),
     (
         "burstccn-q-fixed-point",
-        "teacher-free learned Q (and Y): Q - p_b Y contracts along each presented e by 1 - eta|e|^2, is unchanged off it; Q -> p_b Y on span{e} (P-c5)",
+        "teacher-free learned Q (and Y): Q - p_b Y contracts by 1 - eta lambda along each eigenvector of C = mean e e^T, is unchanged off span{e}; Q -> p_b Y there (P-c5)",
     ),
 ];

@@ -5,7 +5,7 @@
 //! | id | compared | expect |
 //! |---|---|---|
 //! | `rflo=eprop-random` | RFLO (`α_r = α`, `W_FBᵀ` = the config's random `B`) vs random e-prop (online, generic Jacobians) (P10) | equal (1e-12) |
-//! | `kernl-fixed=rflo` | KeRNL with `A = I`, `α_i = α`, zero learning rates vs RFLO (P11) | equal (1e-12) |
+//! | `kernl-fixed=rflo` | KeRNL with `A = I`, `α_i = α`, zero learning rates vs RFLO (P11); and with the fixed non-symmetric [`fixed_a`] vs RFLO with feedback `Aᵀ B` (the signal `Aᵀ q` of (K5)) | equal (1e-12) |
 //! | `rflo!=bptt` | RFLO vs BPTT on generic nets (cell tensors) | differ |
 //! | `kernl!=bptt` | KeRNL learning `A` and `α_i` ([`LEARNING`]) vs BPTT on generic nets (cell tensors) | differ |
 
@@ -17,6 +17,7 @@ use credit_core::cell::Cell;
 use credit_core::{Network, Params, Sequence};
 use credit_eprop::Feedback;
 use credit_rflo::KernlConfig;
+use nalgebra::DMatrix;
 
 /// Tolerance of the RFLO/KeRNL equalities (1e-12 relative per tensor).
 pub const TOL_RFLO: f64 = 1e-12;
@@ -27,6 +28,12 @@ pub const LEARNING: KernlConfig =
 
 /// The ids of this module's relations.
 pub const IDS: &[&str] = &["rflo=eprop-random", "kernl-fixed=rflo", "rflo!=bptt", "kernl!=bptt"];
+
+/// The fixed non-symmetric `A` of `kernl-fixed=rflo`'s second run: `I` plus
+/// `0.3 sin(i + 2j + 1)` off the diagonal.
+pub fn fixed_a(n: usize) -> DMatrix<f64> {
+    DMatrix::from_fn(n, n, |i, j| if i == j { 1.0 } else { 0.3 * ((i + 2 * j + 1) as f64).sin() })
+}
 
 fn cell_only(p: &Params<f64>, nc: usize) -> Params<f64> {
     Params { tensors: p.tensors[..nc].to_vec() }
@@ -52,6 +59,20 @@ pub(crate) fn rows(
     if cx.select.wants("kernl-fixed=rflo") {
         let k = credit_rflo::kernl::gradient(&plain, p, seq, &fb, &KernlConfig::fixed(cx.cfg.seed))?;
         cx.tensors("kernl-fixed=rflo", "f64", "A=I, α_i=α, η=0: ", &k.grad, &rflo.grad, TOL_RFLO);
+        // a fixed non-symmetric A: Aᵀ q = c (Aᵀ B) g, so KeRNL with B = RFLO with Aᵀ B (with
+        // A = I, A and Aᵀ cannot be told apart)
+        let a = fixed_a(net.n);
+        let cfg = KernlConfig { a0: Some(a.clone()), ..KernlConfig::fixed(cx.cfg.seed) };
+        let k = credit_rflo::kernl::gradient(&plain, p, seq, &fb, &cfg)?;
+        let r = credit_rflo::rflo::gradient(&plain, p, seq, &(a.transpose() * &fb), alpha)?;
+        cx.tensors(
+            "kernl-fixed=rflo",
+            "f64",
+            "A fixed non-symmetric, RFLO with AᵀB: ",
+            &k.grad,
+            &r.grad,
+            TOL_RFLO,
+        );
     }
     if cx.cfg.role == Role::Generic && cx.select.any(&["rflo!=bptt", "kernl!=bptt"]) {
         let exact =

@@ -135,6 +135,59 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(pt_config(40))]
+
+    /// KeRNL's readout side, directly. (a) The learning signal `Aᵀ q^t` of (K5) with a fixed,
+    /// non-symmetric `A` (zero learning rates, `α_i = α`): `Aᵀ (c B g) = c (Aᵀ B) g`, so KeRNL
+    /// with feedback `B` is RFLO with feedback `Aᵀ B` on every tensor (`kernl-fixed=rflo` has
+    /// `A = I`, where `A` and `Aᵀ` agree). (b) The readout tensors of a KeRNL run that learns `A`
+    /// and `α_i` from a non-symmetric start are the exact gradient (E6): BPTT's, at 1e-12.
+    #[test]
+    fn kernl_signal_and_readout_are_exact(
+        variant in 0u32..192, n in 2usize..=5, n_in in 1usize..=3, steps in 1usize..=10,
+        seed in any::<u64>(), ce in any::<bool>(), kappa in 0.0f64..=1.0, alpha in 0.05f64..=1.0,
+    ) {
+        let net = net_v(credit_check::suite::rate(alpha), n_in, n, 2, ce, kappa, variant);
+        let (p, seq) = instance(&net, steps, seed);
+        let fb = credit_eprop::random_feedback(&net, seed);
+        let a = DMatrix::from_fn(n, n, |i, j| {
+            if i == j { 1.0 } else { (0.3 * (i as f64) + 0.7 * (j as f64) + (seed % 7) as f64).sin() * 0.5 }
+        });
+        prop_assert!((&a - a.transpose()).amax() > 1e-3, "A must be non-symmetric");
+        let fixed = credit_rflo::KernlConfig { a0: Some(a.clone()), ..credit_rflo::KernlConfig::fixed(seed) };
+        let k = credit_rflo::kernl::gradient(&net, &p, &seq, &fb, &fixed).unwrap();
+        let r = credit_rflo::rflo::gradient(&net, &p, &seq, &(a.transpose() * &fb), alpha).unwrap();
+        for (name, e) in per_tensor(&k.grad, &r.grad) {
+            prop_assert!(e <= 1e-12, "KeRNL(A) vs RFLO(Aᵀ B) {}: {:e}", name, e);
+        }
+        // liveness: A ≠ Aᵀ must matter where the cell gradient is alive — RFLO with A B differs
+        let nc = net.n_cell_tensors();
+        let wrong = credit_rflo::rflo::gradient(&net, &p, &seq, &(&a * &fb), alpha).unwrap();
+        if cells(&r.grad, nc).tensors.iter().any(|t| t.value.amax() > 1e-12) {
+            let apart = per_tensor(&cells(&wrong.grad, nc), &cells(&r.grad, nc))
+                .into_iter()
+                .map(|(_, e)| e)
+                .fold(0.0, f64::max);
+            prop_assert!(apart > 1e-9, "A vs Aᵀ invisible: {:e}", apart);
+        }
+        // (b) learning A and α_i: the readout tensors are still exact
+        let learning = credit_rflo::KernlConfig {
+            a0: Some(a),
+            alpha0: Some((0..n).map(|i| alpha * (0.8 + 0.1 * i as f64)).collect()),
+            ..credit_check::rflo::LEARNING
+        };
+        let kl = credit_rflo::kernl::gradient(&net, &p, &seq, &fb, &learning).unwrap();
+        let bptt = credit_bptt::gradient(&net, &p, &seq).unwrap();
+        let tail = |g: &Params<f64>| Params { tensors: g.tensors[nc..].to_vec() };
+        prop_assert_eq!(tail(&kl.grad).tensors.len(), 2);
+        for (name, e) in per_tensor(&tail(&kl.grad), &tail(&bptt.grad)) {
+            prop_assert!(e <= 1e-12, "learning KeRNL readout vs BPTT {}: {:e}", name, e);
+        }
+        prop_assert!((kl.loss - bptt.loss).abs() <= 1e-12 * bptt.loss.abs().max(1.0));
+    }
+}
+
 /// The approximations are live: RFLO with a trace decay other than α is not e-prop; KeRNL that
 /// learns moves A away from I and its gradient away from RFLO's; KeRNL with A ≠ I is not RFLO.
 #[test]
@@ -532,6 +585,13 @@ macro_rules! scalar_tests {
                     assert_close("real parts", &part(&r.grad, 0), &part(g, 0), $tol);
                     assert_close("dual parts", &part(&r.grad, 1), &part(g, 1), $tol);
                 }
+                // a fixed non-symmetric A: KeRNL(B) = RFLO(Aᵀ B)
+                let a = DMatrix::from_fn(4, 4, |i, j| if i == j { 1.0 } else { (i as f64 - 2.0 * j as f64) * 0.1 });
+                let cfg = credit_rflo::KernlConfig { a0: Some(a.clone()), ..credit_rflo::KernlConfig::fixed(2) };
+                let k = credit_rflo::kernl::gradient(&net, &q, &seq, &fb, &cfg).unwrap();
+                let r = credit_rflo::rflo::gradient(&net, &q, &seq, &(a.transpose() * &fb), 0.4).unwrap();
+                assert_close("A: real parts", &part(&r.grad, 0), &part(&k.grad, 0), $tol);
+                assert_close("A: dual parts", &part(&r.grad, 1), &part(&k.grad, 1), $tol);
             }
 
             /// UORO's exact mean = RTRL in this scalar type, real and dual parts (tiny rate net).

@@ -10,7 +10,7 @@
 //! bootstrapped targets with the code's `2/B` factor, (S7)). Adam (lr 1e-3 for both, as ccDNI's
 //! defaults), one batch of the 7 sequences per epoch. Switches: sparse feedback (`spars_int`)
 //! and a cerebellar lesion from an epoch on (`synth_ablation_epoch`: no injection, no
-//! synthesiser update).
+//! synthesiser update); ccDNI's gradient clipping at a total norm (`CLIP=1`, off by default).
 //! Run: `cargo run --release -p credit-synthgrad --example ccrnn_linedraw`.
 
 use credit_core::cell::{Cell, Lstm};
@@ -100,6 +100,42 @@ impl Adam {
     }
 }
 
+/// ccDNI's gradient clipping, PyTorch's `nn.utils.clip_grad_norm_(model.parameters(), clip)`
+/// (ccDNI `src/training/engine.py` l. 189–191, once per batch after every chunk's backward and
+/// before `optimizer.step()`; `clip = 1.0` in `scripts/linedraw/train-model.py` l. 54, 318):
+/// the L2 norm `n` over every entry of every part (all trained parameters together: cortex,
+/// readout and, while it learns, the cerebellum), then every part times
+/// `max_norm / (n + 1e-6)` if that is below 1 (PyTorch's formula: the clipped norm is
+/// `max_norm · n / (n + 1e-6)`, 1 up to 1e-6 relative); otherwise untouched. Returns `n`.
+/// A non-finite entry is an error naming `gradient` (PyTorch's default lets it through), as is
+/// a `max_norm` that is not positive and finite (`CLIP`).
+fn clip_grad_norm(parts: &mut [&mut [f64]], max_norm: f64) -> credit_core::Result<f64> {
+    if !(max_norm.is_finite() && max_norm > 0.0) {
+        return Err(credit_core::Error::Invalid {
+            field: "CLIP".into(),
+            value: max_norm.to_string(),
+            requirement: "the clipping norm must be positive and finite",
+        });
+    }
+    let mut sq = 0.0;
+    for (k, part) in parts.iter().enumerate() {
+        if let Some(i) = part.iter().position(|v| !v.is_finite()) {
+            return Err(credit_core::Error::NonFinite {
+                field: "gradient".into(),
+                index: format!("part {k}, entry {i}"),
+                value: part[i],
+            });
+        }
+        sq += part.iter().map(|v| v * v).sum::<f64>();
+    }
+    let norm = sq.sqrt(); // total_norm (norm_type 2)
+    let coef = max_norm / (norm + 1e-6); // clip_coef = max_norm / (total_norm + 1e-6)
+    if coef < 1.0 {
+        parts.iter_mut().for_each(|part| part.iter_mut().for_each(|v| *v *= coef)); // p.grad.mul_(clip_coef)
+    }
+    Ok(norm)
+}
+
 fn flat(p: &Params<f64>) -> Vec<f64> {
     p.tensors.iter().flat_map(|t| t.value.iter().copied().collect::<Vec<_>>()).collect()
 }
@@ -131,6 +167,8 @@ pub struct Setup {
     pub layout: Layout,
     /// The data: `None` for the 7 fixed sequences (one batch per epoch), or ccDNI's generator.
     pub ccdni: Option<Ccdni>,
+    /// ccDNI's gradient clipping at this total norm ([`clip_grad_norm`]), or none.
+    pub clip: Option<f64>,
 }
 
 /// ccDNI's data and batching (`train-model.py`: `training_size = 1000`, `val_split = 0.2`,
@@ -158,6 +196,7 @@ pub fn train(setup: Setup, epochs: usize, seed: u64) -> credit_core::Result<Vec<
     let fixed: Vec<_> = (0..TARGETS).map(|k| sequence(k, setup.spars)).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
     let mut curve = Vec::with_capacity(epochs);
+    let mut norms = Vec::new(); // the joint gradient norms before clipping
     for epoch in 0..epochs {
         let active = setup.cerebellum && setup.lesion.is_none_or(|l| epoch < l);
         let s = if active { 0.1 } else { 0.0 };
@@ -185,12 +224,32 @@ pub fn train(setup: Setup, epochs: usize, seed: u64) -> credit_core::Result<Vec<
                     gs += dni::synth_gradient(&synth, &run) * (2.0 / b); // the code's 2/B
                 }
             }
+            if let Some(c) = setup.clip {
+                // one norm over the cortex's and (while it learns) the cerebellum's gradients
+                let gs = gs.as_mut_slice();
+                let mut parts: Vec<&mut [f64]> = vec![g.as_mut_slice()];
+                if active {
+                    parts.push(gs);
+                }
+                let n = clip_grad_norm(&mut parts, c)?;
+                norms.push(n);
+            }
             add(&mut p, &opt.step(&g));
             if active {
                 synth.add_flat(&DVector::from_vec(opt_s.step(gs.as_slice())))?;
             }
         }
         curve.push(loss);
+    }
+    if !norms.is_empty() {
+        let clipped = norms.iter().filter(|&&n| setup.clip.is_some_and(|c| c / (n + 1e-6) < 1.0)).count();
+        norms.sort_by(f64::total_cmp);
+        eprintln!(
+            "  (clip: {clipped} of {} steps clipped; norm before clipping: median {:.3}, max {:.3})",
+            norms.len(),
+            norms[norms.len() / 2],
+            norms[norms.len() - 1]
+        );
     }
     Ok(curve)
 }
@@ -217,18 +276,32 @@ fn main() -> credit_core::Result<()> {
         noise: env("NOISE", 0.1),
         hidden: env("HIDDEN", 128),
     });
+    // CLIP=c: ccDNI's gradient clipping at total norm c (ccDNI: 1); default off
+    let clip = std::env::var("CLIP").ok().map(|c| c.parse::<f64>().unwrap_or(f64::NAN));
     let marks = [0, epochs / 8, epochs / 4, epochs / 2, epochs - 1];
     match ccdni {
         None => println!("mean loss per sequence (7 sequences, mean of {seeds} seeds) at epochs {marks:?}"),
         Some(c) => println!(
-            "mean training loss per sequence ({} noisy sequences/epoch, batch {}, noise sd {}, cerebellum 1x{}, {layout:?}, mean of {seeds} seeds) at epochs {marks:?}",
+            "mean training loss per sequence ({} noisy sequences/epoch, batch {}, noise sd {}, cerebellum 1x{}, {layout:?}, clip {clip:?}, mean of {seeds} seeds) at epochs {marks:?}",
             c.size, c.batch, c.noise, c.hidden
         ),
     }
-    let mk =
-        |chunk, cerebellum, spars, lesion| Setup { chunk, cerebellum, spars, lesion, last, layout, ccdni };
+    let mk = |chunk, cerebellum, spars, lesion| Setup {
+        chunk,
+        cerebellum,
+        spars,
+        lesion,
+        last,
+        layout,
+        ccdni,
+        clip,
+    };
     let mut setups = Vec::new();
-    for chunk in [1, 2, 5] {
+    // EXTRA=1 (always with DATA=fixed): the sparse-feedback and lesion switches after the main
+    // rows; EXTRA=only: those three rows alone (each invocation stays under a minute)
+    let extra = std::env::var("EXTRA").ok();
+    let only = extra.as_deref() == Some("only");
+    for chunk in if only { vec![] } else { vec![1, 2, 5] } {
         for cerebellum in [false, true] {
             setups.push((
                 format!("T_c={chunk} {}", if cerebellum { "ccRNN" } else { "cRNN " }),
@@ -236,9 +309,10 @@ fn main() -> credit_core::Result<()> {
             ));
         }
     }
-    setups.push(("T_c=10 BPTT ".into(), mk(STEPS, false, 1, None)));
-    // EXTRA=1 (always with DATA=fixed): the sparse-feedback and lesion switches
-    if fixed || std::env::var("EXTRA").is_ok_and(|e| e == "1") {
+    if !only {
+        setups.push(("T_c=10 BPTT ".into(), mk(STEPS, false, 1, None)));
+    }
+    if fixed || only || extra.as_deref() == Some("1") {
         setups.push(("T_c=2 ccRNN sparse/2".into(), mk(2, true, 2, None)));
         setups.push(("T_c=2 cRNN  sparse/2".into(), mk(2, false, 2, None)));
         setups.push((format!("T_c=2 ccRNN lesion@{}", epochs / 2), mk(2, true, 1, Some(epochs / 2))));
@@ -284,11 +358,65 @@ mod tests {
             last: super::LastChunk::Inject,
             layout: super::Layout::MossyFibre,
             ccdni: None,
+            clip: None,
         };
         let c = super::train(setup, 30, 1).unwrap();
         assert!(c[29] < c[0], "{} -> {}", c[0], c[29]);
         let data = super::Ccdni { size: 20, batch: 10, noise: 0.1, hidden: 8 };
         let c = super::train(super::Setup { ccdni: Some(data), ..setup }, 6, 1).unwrap();
         assert!(c[5] < c[0], "{} -> {}", c[0], c[5]);
+        let c = super::train(super::Setup { ccdni: Some(data), clip: Some(1.0), ..setup }, 6, 1).unwrap();
+        assert!(c[5] < c[0], "clipped: {} -> {}", c[0], c[5]);
+    }
+
+    fn norm(parts: &[Vec<f64>]) -> f64 {
+        parts.iter().flatten().map(|v| v * v).sum::<f64>().sqrt()
+    }
+
+    /// PyTorch's `clip_grad_norm_`: above the threshold the joint norm becomes
+    /// `max · n/(n + 1e-6)` (1 within 1e-6) and the direction is kept; at or below it nothing
+    /// changes (bit for bit); non-finite entries and a bad threshold are typed errors.
+    #[test]
+    fn clip_grad_norm_is_pytorchs() {
+        for (scale, max) in [(3.0, 1.0), (1e3, 1.0), (0.7, 0.5), (1.0, 0.25)] {
+            let orig = vec![vec![0.3 * scale, -1.2 * scale, 0.5 * scale], vec![2.0 * scale], vec![]];
+            let mut parts = orig.clone();
+            let n0 = norm(&orig);
+            assert!(n0 > max, "case above the threshold");
+            let mut refs: Vec<&mut [f64]> = parts.iter_mut().map(|p| p.as_mut_slice()).collect();
+            let got = super::clip_grad_norm(&mut refs, max).unwrap();
+            assert!((got - n0).abs() <= 1e-15 * n0, "{got} vs {n0}");
+            let n1 = norm(&parts);
+            let want = max * n0 / (n0 + 1e-6);
+            assert!((n1 - want).abs() <= 1e-12 * want, "{n1} vs {want}");
+            assert!((n1 - max).abs() <= 1e-6 * max, "clipped norm {n1} vs {max}");
+            // every part scaled by the same factor: the joint direction is kept
+            let k = want / n0;
+            for (a, b) in parts.iter().flatten().zip(orig.iter().flatten()) {
+                assert!((a - k * b).abs() <= 1e-15 * b.abs().max(1.0), "{a} vs {}", k * b);
+            }
+        }
+        // below the threshold: untouched
+        for max in [10.0, 1.5] {
+            let orig = vec![vec![0.6, -0.8], vec![0.0]];
+            assert!((norm(&orig) - 1.0).abs() < 1e-15);
+            let mut parts = orig.clone();
+            let mut refs: Vec<&mut [f64]> = parts.iter_mut().map(|p| p.as_mut_slice()).collect();
+            super::clip_grad_norm(&mut refs, max).unwrap();
+            assert_eq!(parts, orig, "max {max}");
+        }
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut parts = [vec![1.0, 2.0], vec![3.0, bad]];
+            let mut refs: Vec<&mut [f64]> = parts.iter_mut().map(|p| p.as_mut_slice()).collect();
+            let e = super::clip_grad_norm(&mut refs, 1.0).unwrap_err();
+            assert!(e.to_string().starts_with("gradient"), "{e}");
+            assert!(e.to_string().contains("part 1, entry 1"), "{e}");
+        }
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let mut parts = [vec![1.0]];
+            let mut refs: Vec<&mut [f64]> = parts.iter_mut().map(|p| p.as_mut_slice()).collect();
+            let e = super::clip_grad_norm(&mut refs, bad).unwrap_err();
+            assert!(e.to_string().starts_with("CLIP"), "{e}");
+        }
     }
 }
