@@ -318,8 +318,13 @@ impl<T: Scalar> FastOnline<T> {
             self.z_bar[j] = self.z_bar[j] * kappa + z_read[j] * c_out;
         }
         self.b_bar = self.b_bar * kappa + c_out;
+        // Eq. (E6): G_out += g^t (z̄^t)ᵀ, column by column on the K × N slice (K ≪ N)
+        for (col, &zb) in self.g_out.as_mut_slice().chunks_exact_mut(k).zip(&self.z_bar) {
+            for (o, &gq) in col.iter_mut().zip(&self.g) {
+                *o += gq * zb;
+            }
+        }
         let gv = DVectorView::from_slice(&self.g, k);
-        self.g_out.ger(T::one(), &gv, &DVectorView::from_slice(&self.z_bar, n), T::one());
         self.g_bout.axpy(self.b_bar, &gv, T::one());
         if net.reg.is_some() {
             for j in 0..n {
