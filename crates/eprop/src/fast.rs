@@ -276,12 +276,14 @@ impl<T: Scalar> FastOnline<T> {
         );
         // Eq. (Y1): y^t = κ y^{t−1} + c (W_out z^{t−δ} + b_out)
         let z_read = if lag == 0 { &self.z } else { &self.z_prev };
-        DVectorViewMut::from_slice(&mut self.y_new, k).gemv(
-            T::one(),
-            params.w_out(),
-            &DVectorView::from_slice(z_read, n),
-            T::zero(),
-        );
+        // W_out z^{t−δ}, column by column on the K × N slice (K ≪ N: nalgebra's GEMV would run
+        // one length-K axpy per column)
+        self.y_new.iter_mut().for_each(|v| *v = T::zero());
+        for (col, &zj) in params.w_out().as_slice().chunks_exact(k).zip(z_read) {
+            for (v, &w) in self.y_new.iter_mut().zip(col) {
+                *v += w * zj;
+            }
+        }
         let b_out = params.b_out();
         for q in 0..k {
             self.y_new[q] = self.y[q] * kappa + (self.y_new[q] + b_out[(q, 0)]) * c_out;
