@@ -444,7 +444,8 @@ pub struct LayerStates<T: Scalar> {
 
 /// The recurrent part of the fast forward pass of one layer, (K1)–(K4) (and (K14) for a layer of
 /// a stack): the input drive `W_in x^t + b` of every step as one GEMM over the `T` columns of
-/// `input` (column `t − 1` = the input at step `t`: `x^t`, or the layer below's output), then per
+/// `input` (column `t − 1` = the input at step `t`: `x^t`, or the layer below's output), written
+/// into the gain matrix and replaced there by `γ^t` once step `t` has read it (K24), then per
 /// step `+ W_rec z^{t−1}` by one GEMV and the fused step [`Kernel::step`]. Zero initial state
 /// (`∂z^0/∂h^0` from [`Kernel::initial_zh`]). Nothing is allocated in the time loop. Shared by
 /// [`forward_with`] and the fast stacked BPTT of `credit-bptt`.
