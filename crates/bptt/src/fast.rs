@@ -73,7 +73,7 @@ fn reverse<T: Scalar>(
     for mut col in dz.column_iter_mut() {
         col += &traj.reg_signal;
     }
-    let a = drive_adjoints(kernel, &traj.states.zh, &traj.states.gain, &traj.states.decay, &dz);
+    let a = drive_adjoints(kernel, &traj.states.zh, &traj.states.gain, &traj.states.decay, dz);
     // (K8), Eq. (B6): Σ_t (I^t)ᵀ λ^t = A [X | Z_{−} | 1]ᵀ, three GEMMs (GEMVs for b)
     let d_in = mul_tr_cols(&a, &traj.x, 1);
     let d_rec = mul_tr_cols(&a, &traj.states.z, 0);
@@ -87,23 +87,26 @@ fn reverse<T: Scalar>(
 /// readout (B3), the regulariser (Y5), the layer above (B7) as (K17)) and the stored `∂z/∂h`,
 /// gains and decays (`(T+1)` columns, column `t` = step `t`), the drive adjoints `A`
 /// (`G·N × T`, column `t − 1` = `a^t = γ^t ⊙ λ^t`, (K6)). Shared by [`gradient`] and the
-/// stacked [`stack_gradient`]. No allocation in the time loop.
+/// stacked [`stack_gradient`]. No allocation in the time loop. With one drive row per neuron
+/// (`G = 1`) `A` is written over `dz`'s storage (K25): column `t − 1` of `dz` is read before
+/// `a^t` replaces it, and the loop reads only columns `≥ t` of `A` and `t − 1` of `dz`.
 pub(crate) fn drive_adjoints<T: Scalar>(
     kernel: &Kernel<T>,
     zh: &DMatrix<T>,
     gain: &DMatrix<T>,
     decay: &DMatrix<T>,
-    dz: &DMatrix<T>,
+    dz: DMatrix<T>,
 ) -> DMatrix<T> {
     let (n, d, g, steps) = (kernel.n, kernel.d, kernel.gates, dz.ncols());
-    // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6)
+    // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6); (K25): A over dz if G = 1
     let mut lam_next = vec![T::zero(); n * d];
     let mut lam = vec![T::zero(); n * d];
     let mut delta = vec![T::zero(); n];
-    let mut a = DMatrix::zeros(g * n, steps);
+    let (mut a, dz) = if g == 1 { (dz, None) } else { (DMatrix::zeros(g * n, steps), Some(dz)) };
     let cols = |m: &DMatrix<T>, t: usize| -> std::ops::Range<usize> { t * m.nrows()..(t + 1) * m.nrows() };
     for t in (1..=steps).rev() {
-        delta.copy_from_slice(&dz.as_slice()[cols(dz, t - 1)]); // Eq. (B3) (+ (Y5), (B7) as (K17))
+        let src = dz.as_ref().unwrap_or(&a);
+        delta.copy_from_slice(&src.as_slice()[cols(src, t - 1)]); // Eq. (B3) (+ (Y5), (B7) as (K17))
         lam.iter_mut().for_each(|l| *l = T::zero());
         if t < steps {
             // Eq. (B4) as (K7): δ^t += W_recᵀ a^{t+1} + r λ_v^{t+1}

@@ -148,7 +148,7 @@ pub fn stack_gradient<T: Scalar>(
                 InterLayer::OneStep => {}
             }
         }
-        let a = drive_adjoints(&lp.kernel, &lp.zh, &lp.gain, &lp.decay, &dz);
+        let a = drive_adjoints(&lp.kernel, &lp.zh, &lp.gain, &lp.decay, dz);
         // (K18), Eq. (B6) as (K8): A^l [In^l | Z^l_− | 1]ᵀ, In^l = X or Z^{l−1} from column input_first
         let input = if l == 0 { &x } else { &layers[l - 1].z };
         let d_in = mul_tr_cols(&a, input, input_first(stack, l));

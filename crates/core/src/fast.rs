@@ -125,8 +125,13 @@ impl<T: Scalar> Kernel<T> {
         match &self.cell {
             Cell::Rate(c) => {
                 let a = T::c(c.alpha);
+                // tanh u_j first, parked in γ: the loop with the calls, then a loop without
+                // them that vectorises
                 for j in 0..n {
-                    let th = u[j].stable_tanh();
+                    out.gain[j] = u[j].stable_tanh();
+                }
+                for j in 0..n {
+                    let th = out.gain[j];
                     out.h[j] = (one - a) * prev.h[j] + a * th; // Eq. (R2)
                     out.z[j] = out.h[j]; // Eq. (R3)
                     out.zh[j] = one;
@@ -439,35 +444,40 @@ pub struct LayerStates<T: Scalar> {
 
 /// The recurrent part of the fast forward pass of one layer, (K1)–(K4) (and (K14) for a layer of
 /// a stack): the input drive `W_in x^t + b` of every step as one GEMM over the `T` columns of
-/// `input` (column `t − 1` = the input at step `t`: `x^t`, or the layer below's output), then per
+/// `input` (column `t − 1` = the input at step `t`: `x^t`, or the layer below's output), written
+/// into the gain matrix and replaced there by `γ^t` once step `t` has read it (K24), then per
 /// step `+ W_rec z^{t−1}` by one GEMV and the fused step [`Kernel::step`]. Zero initial state
 /// (`∂z^0/∂h^0` from [`Kernel::initial_zh`]). Nothing is allocated in the time loop. Shared by
 /// [`forward_with`] and the fast stacked BPTT of `credit-bptt`.
 pub fn layer_states<T: Scalar>(kernel: &Kernel<T>, input: DMatrixView<'_, T>) -> LayerStates<T> {
     let (steps, n, d, g) = (input.ncols(), kernel.n, kernel.d, kernel.gates);
     let spiking = kernel.cell.is_spiking();
-    // (K1): the input drive of every step at once, u_in = W_in X + b 1ᵀ (one GEMM)
-    let mut u = DMatrix::zeros(g * n, steps);
-    for t in 0..steps {
-        u.column_mut(t).copy_from(&kernel.b);
+    // (K1): the input drive of every step at once, u_in = W_in X + b 1ᵀ (one GEMM), written into
+    // columns 1..=T of the gain matrix: column t is read into `u` just before step t writes γ^t
+    // over it (K24), so no separate (G·N) × T matrix of pre-activations is kept
+    let mut gain = DMatrix::zeros(g * n, steps + 1);
+    for t in 1..=steps {
+        gain.column_mut(t).copy_from(&kernel.b);
     }
-    u.gemm(T::one(), &kernel.w_in, &input, T::one());
+    gain.columns_mut(1, steps).gemm(T::one(), &kernel.w_in, &input, T::one());
+    let mut u = vec![T::zero(); g * n];
     let mut h = DMatrix::zeros(n * d, steps + 1);
     let mut refractory = DMatrix::zeros(if spiking { n } else { 0 }, steps + 1);
     let mut z = DMatrix::zeros(n, steps + 1);
     let mut zh = DMatrix::zeros(n * d, steps + 1);
     zh.column_mut(0).copy_from(&kernel.initial_zh()); // ∂z^0/∂h^0, read by ALIF's D^1
-    let mut gain = DMatrix::zeros(g * n, steps + 1);
     let mut decay = DMatrix::zeros(n, steps + 1);
     for t in 1..=steps {
         let (z_prev, z_now) = pair(&mut z, t);
+        // (K24): u^t = column t of the gain matrix (the input drive), before γ^t replaces it
+        u.copy_from_slice(col_mut(&mut gain, t));
         // (K1): + W_rec z^{t−1}, one GEMV (spiking cells: the columns of the spikes only)
-        kernel.add_recurrent(z_prev, &mut u.as_mut_slice()[(t - 1) * g * n..t * g * n]);
+        kernel.add_recurrent(z_prev, &mut u);
         let (h_prev, h_now) = pair(&mut h, t);
         let (r_prev, r_now) = pair(&mut refractory, t);
         // (K2)–(K4): the fused step, h^t, z^t, ∂z^t/∂h^t, γ^t, D^t_{00}
         kernel.step(
-            &u.as_slice()[(t - 1) * g * n..t * g * n],
+            &u,
             StepIn { h: h_prev, refractory: r_prev, z: z_prev },
             StepOut {
                 h: h_now,

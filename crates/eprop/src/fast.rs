@@ -284,12 +284,14 @@ impl<T: Scalar> FastOnline<T> {
         );
         // Eq. (Y1): y^t = κ y^{t−1} + c (W_out z^{t−δ} + b_out)
         let z_read = if lag == 0 { &self.z } else { &self.z_prev };
-        DVectorViewMut::from_slice(&mut self.y_new, k).gemv(
-            T::one(),
-            params.w_out(),
-            &DVectorView::from_slice(z_read, n),
-            T::zero(),
-        );
+        // W_out z^{t−δ}, column by column on the K × N slice (K ≪ N: nalgebra's GEMV would run
+        // one length-K axpy per column)
+        self.y_new.iter_mut().for_each(|v| *v = T::zero());
+        for (col, &zj) in params.w_out().as_slice().chunks_exact(k).zip(z_read) {
+            for (v, &w) in self.y_new.iter_mut().zip(col) {
+                *v += w * zj;
+            }
+        }
         let b_out = params.b_out();
         for q in 0..k {
             self.y_new[q] = self.y[q] * kappa + (self.y_new[q] + b_out[(q, 0)]) * c_out;
@@ -326,8 +328,13 @@ impl<T: Scalar> FastOnline<T> {
             self.z_bar[j] = self.z_bar[j] * kappa + z_read[j] * c_out;
         }
         self.b_bar = self.b_bar * kappa + c_out;
+        // Eq. (E6): G_out += g^t (z̄^t)ᵀ, column by column on the K × N slice (K ≪ N)
+        for (col, &zb) in self.g_out.as_mut_slice().chunks_exact_mut(k).zip(&self.z_bar) {
+            for (o, &gq) in col.iter_mut().zip(&self.g) {
+                *o += gq * zb;
+            }
+        }
         let gv = DVectorView::from_slice(&self.g, k);
-        self.g_out.ger(T::one(), &gv, &DVectorView::from_slice(&self.z_bar, n), T::one());
         self.g_bout.axpy(self.b_bar, &gv, T::one());
         if net.reg.is_some() {
             for j in 0..n {
