@@ -125,10 +125,10 @@ impl<T: Scalar> Kernel<T> {
         match &self.cell {
             Cell::Rate(c) => {
                 let a = T::c(c.alpha);
-                // tanh u_j first, parked in γ: the loop with the calls, then a loop without
+                // tanh u_j first (exp_tanh, fast.md §2), parked in γ: the loop with the calls, then a loop without
                 // them that vectorises
                 for j in 0..n {
-                    out.gain[j] = u[j].stable_tanh();
+                    out.gain[j] = exp_tanh(u[j]);
                 }
                 for j in 0..n {
                     let th = out.gain[j];
