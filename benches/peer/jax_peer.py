@@ -24,10 +24,11 @@
    tensor is non-zero, e-prop differs from BPTT (> 1e-6 in some tensor), a LIF net spikes at
    between 1 % and 99 % of the (t, j), psi > 0 at >= 1 % of them, and with --n-ref > 0 the
    refractory mask zeroes a spike or a non-zero psi somewhere (v > 0 while r > 0).
-4. Times both sides interleaved: each round runs `bench --rule R --cell C --n N --steps T
-   --repeat K --json ...` (the fast path; its own median) and K JAX calls (their median), for
-   R in bptt, eprop; prints the medians over rounds and the ratios Rust / JAX. --rounds 0
-   checks agreement only.
+4. Times both sides interleaved: each round runs `bench --rule R --fixture IN --repeat K
+   --json ...` (the fast path on the fixture's own network, weights and sequence, so both sides
+   time the same net, spikes included; its own median) and K JAX calls (their median), for R in
+   bptt, eprop; prints the medians over rounds and the ratios Rust / JAX. --rounds 0 checks
+   agreement only. Every LIF option (--reset, --n-ref, --v-th, --surrogate) is timed as well.
 
 Runs only where jax is installed (`python3 -m venv target/jax-venv && target/jax-venv/bin/pip
 install jax numpy`); exits 0 with a message otherwise. Usage:
@@ -269,8 +270,8 @@ def main():
                     help="LIF surrogate shape, gamma = 0.3 (bench: pl)")
     ap.add_argument("--surrogate-beta", type=float, default=1.0, help="beta of exp, fast-sigmoid, arctan")
     a = ap.parse_args()
-    bench_lif = a.reset == "differentiated" and a.n_ref == 0 and a.v_th == 1.0 and a.surrogate == "pl"
-    if a.cell != "lif" and not bench_lif:
+    lif_default = a.reset == "differentiated" and a.n_ref == 0 and a.v_th == 1.0 and a.surrogate == "pl"
+    if a.cell != "lif" and not lif_default:
         ap.error("--reset, --n-ref, --v-th and --surrogate apply to --cell lif only")
     try:
         import jax
@@ -288,10 +289,6 @@ def main():
     params, args = check(a.cell, a, jax, jnp, p, inp, rust)
     if a.rounds == 0:
         return 0
-    if not bench_lif:
-        sys.exit("jax_peer.py: bench times LIF with the default --reset, --n-ref, --v-th, --surrogate only; "
-                 "use --rounds 0")
-
     bench = ROOT / "target" / "release" / "bench"
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "credit-check", "--bin", "bench"], cwd=ROOT, check=True)
     fns = {"bptt": jax.jit(jax.grad(make_loss(a.cell, a, jax, jnp, False))),
@@ -301,7 +298,8 @@ def main():
     for _ in range(a.rounds):
         for rule, fn in fns.items():
             out = tmp / f"{rule}.json"
-            subprocess.run([str(bench), "--rule", rule, "--cell", a.cell, "--n", str(a.n), "--steps", str(a.steps),
+            # bench times the fixture's own network, weights and sequence: the same as JAX's
+            subprocess.run([str(bench), "--rule", rule, "--fixture", str(tmp / "in"),
                             "--repeat", str(a.repeat), "--json", str(out)],
                            check=True, capture_output=True)
             report = json.loads(out.read_text())
@@ -316,7 +314,7 @@ def main():
             times[rule]["jax"].append(float(np.median(ts)))
     print(f"{a.cell} n={a.n} T={a.steps} f64, {a.rounds} interleaved rounds of {a.repeat} runs, jax {jax.__version__}")
     if a.cell == "lif":
-        print(f"bench's own net spikes at {spikes[0]:.3f} of the (t, j) (its weights, not the fixture's)")
+        print(f"the net spikes at {spikes[0]:.3f} of the (t, j) (bench --fixture: the weights JAX times)")
     for rule, t in times.items():
         r, j = np.median(t["rust"]), np.median(t["jax"])
         print(f"{rule:6s} rust fast {r * 1e3:8.2f} ms   jax jit(grad) {j * 1e3:8.2f} ms   rust/jax {r / j:.2f}")

@@ -528,3 +528,40 @@ fn bench_json_and_refusals() {
         assert_usage_error("bench", &run("bench", args), needle);
     }
 }
+
+/// `bench --fixture` times the fixture's own network, weights and sequence (what a peer compares
+/// against): the report carries the fixture's cell and sizes; a stack fixture, a missing
+/// directory and a size flag given beside `--fixture` are refused with one line.
+#[test]
+fn bench_times_a_fixture() {
+    use credit_check::fixtures;
+    let d = scratch("bench-fixture");
+    let fx = fixtures::canonical().into_iter().find(|f| f.config.name.starts_with("lif-tf")).unwrap();
+    let (n, steps) = (fx.net.n, fx.seq.len());
+    let single = d.join("single");
+    fixtures::write(&single, &fx).unwrap();
+    let json = d.join("b.json");
+    let args = ["--rule", "bptt", "--fixture", single.to_str().unwrap(), "--repeat", "1"];
+    let out = run("bench", &[&args[..], &["--json", json.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(&format!("bptt fast lif n={n} T={steps}")),
+        "{}",
+        text(&out.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((v["n"].as_u64(), v["steps"].as_u64()), (Some(n as u64), Some(steps as u64)), "{v}");
+    assert_eq!(v["n_in"].as_u64(), Some(fx.net.n_in as u64), "{v}");
+    assert!(v["spike_fraction"].as_f64().unwrap() > 0.0, "the fixture's net spikes: {v}");
+    let stack = d.join("stack");
+    fixtures::stack::write(&stack, &fixtures::stack::canonical_stack()).unwrap();
+    let missing = d.join("nope");
+    let refusals: [(Vec<&str>, &str); 3] = [
+        (vec!["--rule", "bptt", "--fixture", stack.to_str().unwrap()], "a stack fixture"),
+        (vec!["--rule", "bptt", "--fixture", single.to_str().unwrap(), "--n", "8"], "--n"),
+        (vec!["--rule", "bptt", "--fixture", missing.to_str().unwrap()], "nope"),
+    ];
+    for (args, needle) in refusals {
+        assert_usage_error("bench", &run("bench", &args), needle);
+    }
+}

@@ -79,6 +79,12 @@ struct Args {
     /// Also write the result as JSON (docs/benchmarks.md) to this path.
     #[arg(long, value_name = "PATH")]
     json: Option<std::path::PathBuf>,
+    /// Time the network, weights and sequence of this single-layer fixture (`config.json` +
+    /// `inputs.npz`, docs/fixtures.md) instead of bench's own random ones, so that a peer times
+    /// the same weights; the cell, `--n`, `--steps`, `--n-in` and `--n-out` are then the
+    /// fixture's (giving them as well is refused).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["cell", "n", "steps", "n_in", "n_out"])]
+    fixture: Option<std::path::PathBuf>,
 }
 
 /// The rules `bench` knows.
@@ -325,9 +331,6 @@ fn main() -> ExitCode {
         }
     };
     let order = args.order.unwrap_or(usize::from(rule == Rule::Snap));
-    if rule == Rule::Family && order >= args.steps {
-        return bad(format!("--order {order} must be below --steps {}", args.steps));
-    }
     if rule == Rule::Snap && order == 0 {
         return bad("--order 0: SnAp-n needs n ≥ 1");
     }
@@ -342,6 +345,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return bad(e),
     };
+    if rule == Rule::Family && order >= setup.seq.len() {
+        return bad(format!("--order {order} must be below --steps {}", setup.seq.len()));
+    }
     let fast = !args.literal;
     let timed = match args.scalar.as_str() {
         "f32" => time::<f32>(rule, fast, &setup, args.repeat),
@@ -369,12 +375,18 @@ fn main() -> ExitCode {
         schema: 1,
         rule: args.rule.clone(),
         path: if fast { "fast" } else { "literal" },
-        cell: args.cell.clone(),
-        n: args.n,
-        steps: args.steps,
+        cell: match setup.net.cell {
+            Cell::Rate(_) => "rate",
+            Cell::Lif(_) => "lif",
+            Cell::Alif(_) => "alif",
+            Cell::Lstm(_) => "lstm",
+        }
+        .to_string(),
+        n: setup.net.n,
+        steps: setup.seq.len(),
         layers: args.layers,
-        n_in: args.n_in,
-        n_out: args.n_out,
+        n_in: setup.net.n_in,
+        n_out: setup.net.n_out,
         scalar: args.scalar.clone(),
         repeat: args.repeat,
         times_s: raw,
@@ -428,23 +440,35 @@ fn human(s: f64) -> String {
     }
 }
 
-fn build(
-    args: &Args,
-    cell: Cell,
-    order: usize,
-    reading: credit_family::Reading,
-) -> credit_core::Result<Setup> {
-    let readout = Readout::leaky(0.9);
-    let net = Network::new(cell.clone(), args.n_in, args.n, args.n_out, readout, Loss::Mse)?;
-    let layers = vec![Layer { cell, n: args.n }; args.layers];
-    let stack = Stack::new(layers, args.n_in, args.n_out, readout, Loss::Mse)?;
-    let p_net = Params::<f64>::random(&net, args.seed)?;
-    let p_stack = if args.layers == 1 { stack.rename(&p_net) } else { stack.random_params(args.seed)? };
-    let seq = Sequence::random(&net, args.steps, args.seed)?;
+fn build(args: &Args, cell: Cell, order: usize, reading: credit_family::Reading) -> Result<Setup, String> {
+    let (net, p_net, seq) = match &args.fixture {
+        // the fixture's network, weights and sequence (bench's own sizes are not used)
+        Some(dir) => match credit_check::fixtures::read_any_limited(dir, &Default::default()) {
+            Ok(credit_check::fixtures::AnyFixture::Single(f)) => (f.net, f.params, f.seq),
+            Ok(credit_check::fixtures::AnyFixture::Stack(_)) => {
+                return Err(format!("{}: a stack fixture; --fixture takes a single layer", dir.display()));
+            }
+            Err(e) => return Err(e.to_string()),
+        },
+        None => {
+            let net = Network::new(cell, args.n_in, args.n, args.n_out, Readout::leaky(0.9), Loss::Mse)
+                .map_err(|e| e.to_string())?;
+            let p = Params::<f64>::random(&net, args.seed).map_err(|e| e.to_string())?;
+            let seq = Sequence::random(&net, args.steps, args.seed).map_err(|e| e.to_string())?;
+            (net, p, seq)
+        }
+    };
+    let layers = vec![Layer { cell: net.cell.clone(), n: net.n }; args.layers];
+    let stack = Stack::new(layers, net.n_in, net.n_out, net.readout, net.loss).map_err(|e| e.to_string())?;
+    let p_stack = if args.layers == 1 {
+        stack.rename(&p_net)
+    } else {
+        stack.random_params(args.seed).map_err(|e| e.to_string())?
+    };
     let feedback = credit_eprop::random_feedback(&net, args.seed);
     let spike_fraction = if net.cell.is_spiking() && args.layers == 1 {
-        let traj = credit_core::fast::forward(&net, &p_net, &seq)?;
-        Some(traj.states.z.iter().filter(|z| **z > 0.5).count() as f64 / (args.n * args.steps) as f64)
+        let traj = credit_core::fast::forward(&net, &p_net, &seq).map_err(|e| e.to_string())?;
+        Some(traj.states.z.iter().filter(|z| **z > 0.5).count() as f64 / (net.n * seq.len()) as f64)
     } else {
         None
     };
