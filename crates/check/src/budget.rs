@@ -25,6 +25,7 @@
 //! | family table (`m = 0 … T−1`) | the family at `m = T−1` | the sum over `m` |
 //! | deep e-prop, OSTL | bounded by RTRL's | bounded by RTRL's |
 //! | `check-gradients` (one config) | the largest of the above | their sum, with the oracle twice and `2P` forward passes of central differences |
+//! | `check-gradients --relations …` (one config) | the largest of what the selection runs | BPTT plus what the selection runs ([`crate::relations::Needs`]) |
 //!
 //! Memory is `8` bytes per float. The limits ([`Limits`]) are per computation: a fixture export
 //! runs its rules one after the other, so the largest single computation is what must fit.
@@ -195,8 +196,25 @@ pub fn family_table(s: &Sizes) -> Cost {
 /// `check-gradients` on one single-layer config: the oracle (twice: exact and detached), central
 /// differences (`2P` forward passes), RTRL, the family at every order, the e-prop relations.
 pub fn suite(s: &Sizes) -> Cost {
-    let parts = [oracle(s), oracle(s), rtrl(s), family_table(s), eprop(s)];
-    let fd = 2.0 * s.p * forward(s).madds;
+    suite_for(s, &crate::relations::Needs::of(crate::relations::Select::ALL))
+}
+
+/// `check-gradients --relations …` on one single-layer config: what the selection runs
+/// ([`crate::relations::Needs`]): always the forward pass and literal BPTT; the oracle (twice:
+/// exact and detached), RTRL, the family at every order, the e-prop relations and central
+/// differences only when needed. Every part needed gives [`suite`].
+pub fn suite_for(s: &Sizes, needs: &crate::relations::Needs) -> Cost {
+    let o = oracle(s);
+    let parts = [
+        (true, bptt(s)),
+        (needs.oracle_cost, o),
+        (needs.oracle_cost, o),
+        (needs.rtrl_cost, rtrl(s)),
+        (needs.family, family_table(s)),
+        (needs.eprop, eprop(s)),
+    ];
+    let fd = if needs.fd { 2.0 * s.p * forward(s).madds } else { 0.0 };
+    let parts: Vec<Cost> = parts.into_iter().filter(|(on, _)| *on).map(|(_, c)| c).collect();
     Cost {
         bytes: parts.iter().map(|c| c.bytes).fold(0.0, f64::max),
         madds: parts.iter().map(|c| c.madds).sum::<f64>() + fd,

@@ -206,6 +206,69 @@ pub fn structural_zero_block(cfg: &Config, block: &str) -> Option<&'static str> 
     }
 }
 
+/// The costly computations of a single-layer config and whether a selection needs them:
+/// [`run_config_selected`] computes the oracle's gradient and literal RTRL only when a selected
+/// relation reads them, and [`crate::budget::suite_for`] estimates only what the selection
+/// runs (`check-gradients --fixture F --relations bptt-fast=bptt` on a benchmark-size fixture
+/// needs neither). [`Needs::of`] of [`Select::ALL`] needs everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Needs {
+    /// The run computes the oracle's exact gradient (read by `bptt=oracle`, `rtrl=oracle`,
+    /// `fd=oracle`, `f32~f64`).
+    pub oracle: bool,
+    /// The run computes literal RTRL's gradient (read by `rtrl=oracle`, `rtrl=bptt`, `f32~f64`
+    /// and the family, fast forward-mode and SnAp relations).
+    pub rtrl: bool,
+    /// Budget: oracle passes, the run's own or those of the e-prop relations that build their
+    /// reference from the oracle's taps or tangents.
+    pub oracle_cost: bool,
+    /// Budget: a computation of RTRL's order (literal RTRL, MDGL, UORO's full-size draw, the
+    /// dense Jacobians of `jacobian=dual`).
+    pub rtrl_cost: bool,
+    /// Budget: the m-order family at every order (the family and fast forward-mode relations).
+    pub family: bool,
+    /// Budget: literal e-prop with its traces (the e-prop, fast reverse, truncated-BPTT,
+    /// RFLO/KeRNL and synthetic-gradient relations).
+    pub eprop: bool,
+    /// Budget: central finite differences (`fd=oracle`).
+    pub fd: bool,
+}
+
+impl Needs {
+    /// Relations that read the oracle's exact gradient of the config.
+    const ORACLE_READERS: &'static [&'static str] = &["bptt=oracle", "rtrl=oracle", "fd=oracle", "f32~f64"];
+    /// Relations of other modules that run the oracle themselves (taps, tangents, detached graphs).
+    const ORACLE_USERS: &'static [&'static str] =
+        &["eprop-total=bptt", "eprop=oracle-detached", "eprop-random=oracle-feedback"];
+    /// Relations of this module that read literal RTRL's gradient.
+    const RTRL_READERS: &'static [&'static str] = &["rtrl=oracle", "rtrl=bptt", "f32~f64"];
+
+    /// What `select` needs.
+    pub fn of(select: Select) -> Needs {
+        let oracle = select.any(Self::ORACLE_READERS);
+        let rtrl = select.any(Self::RTRL_READERS)
+            || select.any(crate::family::IDS)
+            || select.any(crate::fast_forward::IDS)
+            || select.any(crate::snap::IDS);
+        Needs {
+            oracle,
+            rtrl,
+            oracle_cost: oracle || select.any(Self::ORACLE_USERS),
+            rtrl_cost: rtrl
+                || select.any(crate::mdgl::IDS)
+                || select.any(crate::uoro::IDS)
+                || select.wants("jacobian=dual"),
+            family: select.any(crate::family::IDS) || select.any(crate::fast_forward::IDS),
+            eprop: select.any(crate::eprop::IDS)
+                || select.any(crate::fast_reverse::IDS)
+                || select.any(crate::tbptt::IDS)
+                || select.any(crate::rflo::IDS)
+                || select.any(crate::synthgrad::IDS),
+            fd: select.wants("fd=oracle"),
+        }
+    }
+}
+
 /// Evaluates every relation on one single-layer config.
 pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
     run_config_selected(cfg, Select::ALL)
@@ -216,12 +279,19 @@ pub fn run_config(cfg: &Config) -> credit_core::Result<Vec<Row>> {
 pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<Vec<Row>> {
     let net = &cfg.net;
     let (p, seq) = cfg.instantiate()?;
-    // the exact gradient: the liveness evidence of every row, and the reference of most
-    let oracle = credit_oracle::gradient(net, &p, &seq, Detach::default())?;
+    let needs = Needs::of(select);
     // the trajectory every relation below reads (liveness, Jacobians, literal traces, f32 spikes)
     let traj = forward(net, &p, &seq, ForwardOptions::default())?;
-    let live =
-        Liveness::of_run(&net.cell, &traj.states, &traj.z, &oracle.grad.tensors[..net.n_cell_tensors()]);
+    // literal BPTT: the reference of most relations (cheap: O(T·P))
+    let bptt = credit_bptt::gradient(net, &p, &seq)?;
+    // the exact gradient by dual numbers, and literal RTRL: only when a selected relation reads them
+    let oracle =
+        if needs.oracle { Some(credit_oracle::gradient(net, &p, &seq, Detach::default())?) } else { None };
+    let rtrl = if needs.rtrl { Some(credit_rtrl::gradient(net, &p, &seq)?) } else { None };
+    // the liveness evidence of every row: the oracle's gradient, or literal BPTT's when the
+    // selection does not run the oracle (the two are equal on every config: `bptt=oracle`)
+    let exact = oracle.as_ref().map_or(&bptt.grad, |o| &o.grad);
+    let live = Liveness::of_run(&net.cell, &traj.states, &traj.z, &exact.tensors[..net.n_cell_tensors()]);
     let live_verdict = live.verdict(&net.cell);
     let mut cx = Ctx { cfg, select, live, live_verdict, spec: cfg.spec(), rows: Vec::new() };
     if select.wants("jacobian=dual") {
@@ -229,11 +299,17 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     }
 
     // the exact triangle in f64
-    let bptt = credit_bptt::gradient(net, &p, &seq)?;
-    let rtrl = credit_rtrl::gradient(net, &p, &seq)?;
-    cx.tensors("bptt=oracle", "f64", "", &bptt.grad, &oracle.grad, TOL_F64);
-    cx.tensors("rtrl=oracle", "f64", "", &rtrl.grad, &oracle.grad, TOL_F64);
-    cx.tensors("rtrl=bptt", "f64", "", &rtrl.grad, &bptt.grad, TOL_F64);
+    if let Some(oracle) = &oracle {
+        cx.tensors("bptt=oracle", "f64", "", &bptt.grad, &oracle.grad, TOL_F64);
+    }
+    if let Some(rtrl) = &rtrl {
+        if let Some(oracle) = &oracle {
+            cx.tensors("rtrl=oracle", "f64", "", &rtrl.grad, &oracle.grad, TOL_F64);
+        }
+        cx.tensors("rtrl=bptt", "f64", "", &rtrl.grad, &bptt.grad, TOL_F64);
+    }
+    // only reached with `needs.rtrl` (`Needs::of` lists every reader)
+    let rtrl_grad = || rtrl.as_ref().map(|r| &r.grad).expect("Needs::of lists every reader of literal RTRL");
 
     // the e-prop relations (issue 3)
     if select.any(crate::eprop::IDS) {
@@ -245,15 +321,15 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     }
     // the m-order family relations (issue 4)
     if select.any(crate::family::IDS) {
-        crate::family::rows(&mut cx, &p, &seq, &rtrl.grad)?;
+        crate::family::rows(&mut cx, &p, &seq, rtrl_grad())?;
     }
     // the fast forward-mode paths against the literal ones (issue 11)
     if select.any(crate::fast_forward::IDS) {
-        crate::fast_forward::rows(&mut cx, &p, &seq, &traj, &rtrl.grad)?;
+        crate::fast_forward::rows(&mut cx, &p, &seq, &traj, rtrl_grad())?;
     }
     // the SnAp-n relations (issue 15)
     if select.any(crate::snap::IDS) {
-        crate::snap::rows(&mut cx, &p, &seq, &traj, &rtrl.grad)?;
+        crate::snap::rows(&mut cx, &p, &seq, &traj, rtrl_grad())?;
     }
     // the truncated-BPTT relations (issue 15)
     if select.any(crate::tbptt::IDS) {
@@ -283,14 +359,16 @@ pub fn run_config_selected(cfg: &Config, select: Select) -> credit_core::Result<
     }
 
     // fd=oracle for smooth cells
-    if !net.cell.is_spiking() && select.wants("fd=oracle") {
+    if let (false, Some(oracle)) = (net.cell.is_spiking(), &oracle)
+        && select.wants("fd=oracle")
+    {
         let fd = credit_oracle::finite_difference(net, &p, &seq, FD_STEP)?;
         cx.tensors("fd=oracle", "f64", "", &fd, &oracle.grad, TOL_FD);
     }
 
     // f32~f64 for each computation
-    if select.wants("f32~f64") {
-        f32_rows(&mut cx, &p, &seq, &traj, [&bptt.grad, &rtrl.grad, &oracle.grad])?;
+    if let (true, Some(oracle)) = (select.wants("f32~f64"), &oracle) {
+        f32_rows(&mut cx, &p, &seq, &traj, [&bptt.grad, rtrl_grad(), &oracle.grad])?;
     }
     Ok(cx.rows)
 }

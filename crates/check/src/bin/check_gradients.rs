@@ -76,16 +76,27 @@ fn main() -> ExitCode {
         None => builtin_suite(),
         Some(dir) => match credit_check::fixtures::read_any_limited(dir, &args.limits) {
             Ok(fx) => {
-                use credit_check::budget::{Sizes, stack_suite, suite};
+                use credit_check::budget::{Sizes, stack_suite, suite_for};
+                use credit_check::relations::Needs;
                 let cost = match &fx {
                     credit_check::fixtures::AnyFixture::Single(f) => {
-                        suite(&Sizes::of_network(&f.net, f.seq.len()))
+                        // only what the selected relations run (all of it without --relations)
+                        let select =
+                            Select((!args.relations.is_empty()).then_some(args.relations.as_slice()));
+                        suite_for(&Sizes::of_network(&f.net, f.seq.len()), &Needs::of(select))
                     }
                     credit_check::fixtures::AnyFixture::Stack(f) => {
                         stack_suite(&Sizes::of_stack(&f.stack, f.seq.len()))
                     }
                 };
-                if let Err(e) = args.limits.check("checking every relation", cost) {
+                if let Err(e) = args.limits.check(
+                    if args.relations.is_empty() {
+                        "checking every relation"
+                    } else {
+                        "checking the selected relations"
+                    },
+                    cost,
+                ) {
                     eprintln!("check-gradients: {}: {e}", dir.display());
                     return ExitCode::from(2);
                 }
