@@ -18,8 +18,9 @@
 //!   the output gate's trace `γ_{o,j} [x | z^{t−1} | 1]` without memory (K13);
 //!
 //! — and the trace, its κ-filter and the gradient update are one fused loop per neuron
-//! (block length 0), or, for rate, LIF and LSTM layers, are buffered for a block of steps and
-//! folded in by GEMMs (`docs/fast.md` §4.1, (K19)–(K23); §4.2, (K40)–(K44) for the LSTM).
+//! (block length 0), or are buffered for a block of steps and folded in by GEMMs
+//! (`docs/fast.md` §4.1, (K19)–(K23) for rate and LIF; §4.2, (K40)–(K44) for the LSTM; §4.3,
+//! (K45)–(K49) for the ALIF).
 //!
 //! Reference: Bellec et al. (2020), as [`crate::gradient`].
 
@@ -48,8 +49,8 @@ pub fn gradient<T: Scalar>(
     gradient_with_block(net, params, seq, feedback, BLOCK)
 }
 
-/// [`gradient`] with blocks of `block` steps for rate, LIF (`docs/fast.md` §4.1) and LSTM (§4.2)
-/// layers (`0`: per-step traces). Equal to [`crate::gradient`] for every `block`.
+/// [`gradient`] with blocks of `block` steps for rate, LIF (`docs/fast.md` §4.1), LSTM (§4.2)
+/// and ALIF (§4.3) layers (`0`: per-step traces). Equal to [`crate::gradient`] for every `block`.
 pub fn gradient_with_block<T: Scalar>(
     net: &Network,
     params: &Params<T>,
@@ -105,29 +106,34 @@ pub struct FastOnline<T: Scalar> {
     loss: T,
     steps: usize,
     /// Rate and LIF: the last `≤ K` steps' factors, folded into the traces by GEMMs (K19)–(K23);
-    /// LSTM: the same by (K40)–(K44); `None` for ALIF (per-step traces).
+    /// LSTM: the same by (K40)–(K44); ALIF: by (K45)–(K49); `None` with block length 0
+    /// (per-step traces).
     block: Option<Block<T>>,
 }
 
-/// Steps per block of the blocked trace update (`docs/fast.md` §4.1, §4.2): the GEMMs' inner
-/// dimension. Memory `O(K·(W + 4N))` (rate, LIF) or `O(K·(W + 24N))` (LSTM), independent of `T`.
+/// Steps per block of the blocked trace update (`docs/fast.md` §4.1–§4.3): the GEMMs' inner
+/// dimension. Memory `O(K·(W + 4N))` (rate, LIF), `O(K·(W + 7N))` (ALIF) or `O(K·(W + 24N))`
+/// (LSTM), independent of `T`.
 pub const BLOCK: usize = 64;
 
-/// The buffered factors of up to [`BLOCK`] steps of a rate, LIF or LSTM layer (`docs/fast.md`
-/// §4.1, §4.2): column `u` is step `t₀ + u + 1`.
+/// The buffered factors of up to [`BLOCK`] steps of a layer (`docs/fast.md` §4.1–§4.3):
+/// column `u` is step `t₀ + u + 1`.
 #[derive(Clone, Debug)]
 struct Block<T> {
     /// Steps per block `K ≥ 1`.
     k: usize,
     /// Steps buffered, `B ≤ K`.
     len: usize,
-    /// The decay `a` of (K19): `1 − α` (rate), `α` (LIF); unused for the LSTM (`f^u_j`, `dec`).
+    /// The decay `a` of (K19): `1 − α` (rate), `α` (LIF, ALIF's `x̄`); unused for the LSTM
+    /// (`f^u_j`, `dec`).
     a: T,
     /// `π^u = [x | z^{t−1} | 1]`, `W × K`.
     pi: Vec<T>,
-    /// `γ^u`, `GN × K` (rate, LIF: `γ^u_j`; LSTM: `γ^u_{gN+j}`, the four gates, (K3)).
+    /// `γ^u`, `GN × K` (rate, LIF: `γ^u_j`; LSTM: `γ^u_{gN+j}`, the four gates, (K3)); empty
+    /// for the ALIF (`γ = ζ`).
     gam: Vec<T>,
-    /// `∂z^u/∂h^u`, `Nd × K` (rate, LIF: `ψ^u_j`; LSTM: `ψ^{c,u}_j` at `2j`, `ψ^{o,u}_j` at `2j+1`).
+    /// `∂z^u/∂h^u`, `Nd × K` (rate, LIF: `ψ^u_j`; LSTM: `ψ^{c,u}_j` at `2j`, `ψ^{o,u}_j` at `2j+1`;
+    /// ALIF: `ψ^u_j` at `2j`, `−βψ^u_j` at `2j+1`).
     psi: Vec<T>,
     /// LSTM: the forget gate `f^u_j` (K4), `N × K`; empty otherwise.
     dec: Vec<T>,
@@ -147,13 +153,13 @@ struct Block<T> {
 }
 
 impl<T: Scalar> FastOnline<T> {
-    /// The state at `t = 0` (rate, LIF and LSTM: blocks of [`BLOCK`] steps, `docs/fast.md` §4.1, §4.2).
+    /// The state at `t = 0` (blocks of [`BLOCK`] steps, `docs/fast.md` §4.1–§4.3).
     pub fn new(net: &Network, kernel: &Kernel<T>) -> Self {
         Self::with_block(net, kernel, BLOCK)
     }
 
-    /// The state at `t = 0` with blocks of `block` steps for rate, LIF (§4.1) and LSTM (§4.2)
-    /// layers; `block = 0`: per-step traces (K10)–(K13) for every cell. Every block length gives the
+    /// The state at `t = 0` with blocks of `block` steps for rate, LIF (§4.1), LSTM (§4.2) and
+    /// ALIF (§4.3) layers; `block = 0`: per-step traces (K10)–(K13) for every cell. Every block length gives the
     /// same gradient up to rounding (the relation `eprop-fast=eprop` runs 0, 7 and [`BLOCK`]).
     pub fn with_block(net: &Network, kernel: &Kernel<T>, block: usize) -> Self {
         let (n, d, k, g) = (net.n, net.d(), net.n_out, kernel.gates);
