@@ -327,7 +327,7 @@ impl<T: Scalar> FastOnline<T> {
         self.pre[n_in..n_in + n].copy_from_slice(&self.z_prev);
         self.pre[n_in + n] = T::one();
         if let Some(blk) = &mut self.block {
-            // rate, LIF, LSTM: buffer the step's factors; every K steps, fold them in by GEMMs (§4.1, §4.2)
+            // every cell: buffer the step's factors; every K steps, fold them in by GEMMs (§4.1–§4.3)
             blk.push(n, &self.pre, &self.gain, &self.zh, &self.decay, &self.signal);
             if blk.len == blk.k {
                 self.flush(net, kappa);
