@@ -5,7 +5,7 @@
 //! | id | compared | expect |
 //! |---|---|---|
 //! | `bptt-fast=bptt` | [`credit_bptt::fast()`] vs [`credit_bptt::gradient`]: every tensor and the loss; [`credit_bptt::fast::stack_gradient`] vs [`credit_bptt::stack::gradient`] on every stack and on the one-layer stack of every single-layer config without a regulariser (rows `stack1/…`) | equal (1e-12) |
-//! | `eprop-fast=eprop` | [`credit_eprop::fast()`] vs [`credit_eprop::gradient`] with symmetric (also with trace blocks of 0 and 7 steps: rate, LIF and LSTM blocked paths), random and adaptive feedback (adaptive: two Kolen–Pollack updates, each side driven by its own gradients); every tensor and the loss | equal (1e-12) |
+//! | `eprop-fast=eprop` | [`credit_eprop::fast()`] vs [`credit_eprop::gradient`] with symmetric (also with trace blocks of 0 and 7 steps: rate, LIF, ALIF and LSTM blocked paths), random and adaptive feedback (adaptive: two Kolen–Pollack updates, each side driven by its own gradients); every tensor and the loss | equal (1e-12) |
 //! | `fast-f32~f64` | fast BPTT (single layer and stacks) and fast symmetric e-prop in `f32` vs the same in `f64` (identical spike trains required) | equal at the f32 tolerance |
 //!
 //! Liveness is the config's (spikes, active surrogate, live gradient tensors) and every
@@ -78,7 +78,7 @@ pub(crate) fn rows(
             let err = loss_err(fast.loss, lit.loss);
             cx.push("eprop-fast=eprop", "f64", format!("{prefix}loss"), err, TOL_FAST, lit.loss != 0.0);
         }
-        // the blocked traces of rate, LIF (docs/fast.md §4.1) and LSTM (§4.2) at other block
+        // the blocked traces of rate, LIF (docs/fast.md §4.1), LSTM (§4.2) and ALIF (§4.3) at other block
         // lengths: 0 (per step), 7 (several blocks and a partial last one on the suite's 8–60 steps)
         for block in [0, 7] {
             let fast = credit_eprop::fast::gradient_with_block(net, p, seq, &Feedback::Symmetric, block)?;

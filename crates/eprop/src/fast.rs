@@ -18,8 +18,9 @@
 //!   the output gate's trace `γ_{o,j} [x | z^{t−1} | 1]` without memory (K13);
 //!
 //! — and the trace, its κ-filter and the gradient update are one fused loop per neuron
-//! (block length 0), or, for rate, LIF and LSTM layers, are buffered for a block of steps and
-//! folded in by GEMMs (`docs/fast.md` §4.1, (K19)–(K23); §4.2, (K40)–(K44) for the LSTM).
+//! (block length 0), or are buffered for a block of steps and folded in by GEMMs
+//! (`docs/fast.md` §4.1, (K19)–(K23) for rate and LIF; §4.2, (K40)–(K44) for the LSTM; §4.3,
+//! (K45)–(K49) for the ALIF).
 //!
 //! Reference: Bellec et al. (2020), as [`crate::gradient`].
 
@@ -48,8 +49,8 @@ pub fn gradient<T: Scalar>(
     gradient_with_block(net, params, seq, feedback, BLOCK)
 }
 
-/// [`gradient`] with blocks of `block` steps for rate, LIF (`docs/fast.md` §4.1) and LSTM (§4.2)
-/// layers (`0`: per-step traces). Equal to [`crate::gradient`] for every `block`.
+/// [`gradient`] with blocks of `block` steps for rate, LIF (`docs/fast.md` §4.1), LSTM (§4.2)
+/// and ALIF (§4.3) layers (`0`: per-step traces). Equal to [`crate::gradient`] for every `block`.
 pub fn gradient_with_block<T: Scalar>(
     net: &Network,
     params: &Params<T>,
@@ -105,29 +106,34 @@ pub struct FastOnline<T: Scalar> {
     loss: T,
     steps: usize,
     /// Rate and LIF: the last `≤ K` steps' factors, folded into the traces by GEMMs (K19)–(K23);
-    /// LSTM: the same by (K40)–(K44); `None` for ALIF (per-step traces).
+    /// LSTM: the same by (K40)–(K44); ALIF: by (K45)–(K49); `None` with block length 0
+    /// (per-step traces).
     block: Option<Block<T>>,
 }
 
-/// Steps per block of the blocked trace update (`docs/fast.md` §4.1, §4.2): the GEMMs' inner
-/// dimension. Memory `O(K·(W + 4N))` (rate, LIF) or `O(K·(W + 24N))` (LSTM), independent of `T`.
+/// Steps per block of the blocked trace update (`docs/fast.md` §4.1–§4.3): the GEMMs' inner
+/// dimension. Memory `O(K·(W + 4N))` (rate, LIF), `O(K·(W + 7N))` (ALIF) or `O(K·(W + 24N))`
+/// (LSTM), independent of `T`.
 pub const BLOCK: usize = 64;
 
-/// The buffered factors of up to [`BLOCK`] steps of a rate, LIF or LSTM layer (`docs/fast.md`
-/// §4.1, §4.2): column `u` is step `t₀ + u + 1`.
+/// The buffered factors of up to [`BLOCK`] steps of a layer (`docs/fast.md` §4.1–§4.3):
+/// column `u` is step `t₀ + u + 1`.
 #[derive(Clone, Debug)]
 struct Block<T> {
     /// Steps per block `K ≥ 1`.
     k: usize,
     /// Steps buffered, `B ≤ K`.
     len: usize,
-    /// The decay `a` of (K19): `1 − α` (rate), `α` (LIF); unused for the LSTM (`f^u_j`, `dec`).
+    /// The decay `a` of (K19): `1 − α` (rate), `α` (LIF, ALIF's `x̄`); unused for the LSTM
+    /// (`f^u_j`, `dec`).
     a: T,
     /// `π^u = [x | z^{t−1} | 1]`, `W × K`.
     pi: Vec<T>,
-    /// `γ^u`, `GN × K` (rate, LIF: `γ^u_j`; LSTM: `γ^u_{gN+j}`, the four gates, (K3)).
+    /// `γ^u`, `GN × K` (rate, LIF: `γ^u_j`; LSTM: `γ^u_{gN+j}`, the four gates, (K3)); empty
+    /// for the ALIF (`γ = ζ`).
     gam: Vec<T>,
-    /// `∂z^u/∂h^u`, `Nd × K` (rate, LIF: `ψ^u_j`; LSTM: `ψ^{c,u}_j` at `2j`, `ψ^{o,u}_j` at `2j+1`).
+    /// `∂z^u/∂h^u`, `Nd × K` (rate, LIF: `ψ^u_j`; LSTM: `ψ^{c,u}_j` at `2j`, `ψ^{o,u}_j` at `2j+1`;
+    /// ALIF: `ψ^u_j` at `2j`, `−βψ^u_j` at `2j+1`).
     psi: Vec<T>,
     /// LSTM: the forget gate `f^u_j` (K4), `N × K`; empty otherwise.
     dec: Vec<T>,
@@ -138,18 +144,22 @@ struct Block<T> {
     /// (K22, K42), `γ ⊙ Ŝ` (K23, K43), `γ a^{B−1−u}` (K20) or `γ F^u` (K40).
     coef: [Vec<T>; 4],
     /// Per neuron: `c₀`, `a N̂⁰`, `a R̂⁰`, `a Ŝ⁰` (K21)–(K23), `N × 4`; LSTM: `c₀`, `f⁰N̂⁰`,
-    /// `f⁰R̂⁰`, `f⁰Ŝ⁰`, `F` (K40)–(K43), `N × 5`.
+    /// `f⁰R̂⁰`, `f⁰Ŝ⁰`, `F` (K40)–(K43), `N × 5`; ALIF: `c₀`, the four `x̄⁰` factors and the
+    /// four `ε^{a,0}` factors of (K47)–(K49), `N × 9`.
     head: Vec<T>,
+    /// ALIF: `ψ^{t₀}_j`, the `ψ` of the step before the block (it sets `ε^a`'s first decay
+    /// `ρ − βψ^{t₀}`), `N`; empty otherwise.
+    psi0: Vec<T>,
 }
 
 impl<T: Scalar> FastOnline<T> {
-    /// The state at `t = 0` (rate, LIF and LSTM: blocks of [`BLOCK`] steps, `docs/fast.md` §4.1, §4.2).
+    /// The state at `t = 0` (blocks of [`BLOCK`] steps, `docs/fast.md` §4.1–§4.3).
     pub fn new(net: &Network, kernel: &Kernel<T>) -> Self {
         Self::with_block(net, kernel, BLOCK)
     }
 
-    /// The state at `t = 0` with blocks of `block` steps for rate, LIF (§4.1) and LSTM (§4.2)
-    /// layers; `block = 0`: per-step traces (K10)–(K13) for every cell. Every block length gives the
+    /// The state at `t = 0` with blocks of `block` steps for rate, LIF (§4.1), LSTM (§4.2) and
+    /// ALIF (§4.3) layers; `block = 0`: per-step traces (K10)–(K13) for every cell. Every block length gives the
     /// same gradient up to rounding (the relation `eprop-fast=eprop` runs 0, 7 and [`BLOCK`]).
     pub fn with_block(net: &Network, kernel: &Kernel<T>, block: usize) -> Self {
         let (n, d, k, g) = (net.n, net.d(), net.n_out, kernel.gates);
@@ -199,7 +209,10 @@ impl<T: Scalar> FastOnline<T> {
                 Cell::Rate(c) => Some(Block::new(n, w, 1, T::one() - T::c(c.alpha), block)),
                 Cell::Lif(c) => Some(Block::new(n, w, 1, T::c(c.spiking.alpha), block)),
                 Cell::Lstm(_) => Some(Block::new(n, w, 4, T::one(), block)),
-                Cell::Alif(_) => None,
+                Cell::Alif(c) => {
+                    let zh0 = kernel.initial_zh();
+                    Some(Block::new_alif(n, w, T::c(c.spiking.alpha), block, zh0.as_slice()))
+                }
             },
         }
     }
@@ -247,6 +260,7 @@ impl<T: Scalar> FastOnline<T> {
                     + b.dec.len()
                     + b.sig.len()
                     + b.head.len()
+                    + b.psi0.len()
                     + b.coef.iter().map(Vec::len).sum::<usize>()
             })
     }
@@ -313,7 +327,7 @@ impl<T: Scalar> FastOnline<T> {
         self.pre[n_in..n_in + n].copy_from_slice(&self.z_prev);
         self.pre[n_in + n] = T::one();
         if let Some(blk) = &mut self.block {
-            // rate, LIF, LSTM: buffer the step's factors; every K steps, fold them in by GEMMs (§4.1, §4.2)
+            // every cell: buffer the step's factors; every K steps, fold them in by GEMMs (§4.1–§4.3)
             blk.push(n, &self.pre, &self.gain, &self.zh, &self.decay, &self.signal);
             if blk.len == blk.k {
                 self.flush(net, kappa);
@@ -367,6 +381,9 @@ impl<T: Scalar> FastOnline<T> {
     fn flush(&mut self, net: &Network, kappa: T) {
         if matches!(net.cell, Cell::Lstm(_)) {
             return self.flush_lstm(net, kappa);
+        }
+        if matches!(net.cell, Cell::Alif(_)) {
+            return self.flush_alif(net, kappa);
         }
         let Some(blk) = &mut self.block else { return };
         let (bl, kk) = (blk.len, blk.k);
@@ -575,6 +592,108 @@ impl<T: Scalar> FastOnline<T> {
         blk.len = 0;
     }
 
+    /// Folds the buffered steps `t₀+1 … t₀+B` of an ALIF layer into `Δ` (`acc`), `ē`, `Σ e`,
+    /// `ε^a` and `x̄` by (K45)–(K49) of `docs/fast.md` §4.3: per neuron, one backward scan over
+    /// the block (the adaptation's decay `ρ − βψ^u_j` per neuron and step, like the LSTM's forget
+    /// gate) and `O(W)` element-wise work; then one GEMM `(W × B)·(B × N)` per quantity and
+    /// `O(WB)` for the shared `x̄`. Exact up to rounding.
+    fn flush_alif(&mut self, net: &Network, kappa: T) {
+        let Cell::Alif(c) = &net.cell else { return };
+        let Some(blk) = &mut self.block else { return };
+        let (bl, kk) = (blk.len, blk.k);
+        if bl == 0 {
+            return;
+        }
+        let (n, w) = (net.n, net.n_in + net.n + 1);
+        let (lag0, reg) = (net.readout.lag() == 0, net.reg.is_some());
+        let (alpha, zeta) = (T::c(c.spiking.alpha), T::c(c.spiking.zeta()));
+        let (rho, beta) = (T::c(c.rho), T::c(c.beta));
+        let (zero, one) = (T::zero(), T::one());
+        let (mut kappa_b, mut alpha_b) = (one, one);
+        for _ in 0..bl {
+            kappa_b *= kappa;
+            alpha_b *= alpha;
+        }
+        let (psi, sig, head, psi0) = (&blk.psi[..], &blk.sig[..], &mut blk.head, &mut blk.psi0);
+        let [c_n, c_r, c_s, c_a] = &mut blk.coef;
+        for j in 0..n {
+            // backward scans (K46), u = B−1 … 0 (0-based steps of the block), for the four
+            // weightings: Δ (M^u), ē (κ^{B−1−u}), Σe (1), ε^{a,B} (1 at the last step only)
+            let mut lt_next = zero;
+            let mut kpow = one;
+            let (mut a_hat, mut h_hat) = ([zero; 4], [zero; 4]);
+            for u in (0..bl).rev() {
+                let (psi_v, psi_a) = (psi[u * 2 * n + 2 * j], psi[u * 2 * n + 2 * j + 1]); // ψ^u, −βψ^u
+                let lt = sig[u * n + j] + kappa * lt_next; // (K21): L̃^u = L^u + κ L̃^{u+1}
+                let m = if lag0 { lt } else { lt_next }; // δ = 0: L̃^u; δ = 1: L̃^{u+1}
+                let decay = rho - beta * psi_v; // (K45): ε^a's decay from step u to u+1
+                let wt = [m, kpow, one];
+                for i in 0..3 {
+                    // (K46): Ĥ^u = w^u ψ^u + ψ^u Â^{u+1} + α Ĥ^{u+1}, Â^u = w^u (−βψ^u) + (ρ − βψ^u) Â^{u+1}
+                    h_hat[i] = psi_v * (wt[i] + a_hat[i]) + alpha * h_hat[i];
+                    a_hat[i] = wt[i] * psi_a + decay * a_hat[i];
+                }
+                // (K49): ε^{a,B} — Ĥ^u = ψ^u Â^{u+1} + α Ĥ^{u+1}, Â^u = [u = B−1] + (ρ − βψ^u) Â^{u+1}
+                h_hat[3] = psi_v * a_hat[3] + alpha * h_hat[3];
+                a_hat[3] = if u + 1 == bl { one } else { decay * a_hat[3] };
+                c_n[j * kk + u] = zeta * h_hat[0]; // (K47)
+                c_r[j * kk + u] = zeta * h_hat[1]; // (K48)
+                c_s[j * kk + u] = zeta * h_hat[2]; // (K48)
+                c_a[j * kk + u] = zeta * h_hat[3]; // (K49)
+                lt_next = lt;
+                kpow *= kappa;
+            }
+            let c0 = if lag0 { kappa * lt_next } else { lt_next }; // (K21): c₀
+            let (p0, decay0) = (psi0[j], rho - beta * psi0[j]); // ψ^{t₀}, ρ − βψ^{t₀}
+            let hd = &mut head[9 * j..9 * j + 9];
+            hd[0] = c0;
+            for i in 0..4 {
+                hd[1 + i] = alpha * h_hat[i] + p0 * a_hat[i]; // (K47)–(K49): the factor of x̄⁰
+                hd[5 + i] = decay0 * a_hat[i]; // (K47)–(K49): the factor of ε^{a,0}
+            }
+            psi0[j] = psi[(bl - 1) * 2 * n + 2 * j]; // the next block's ψ^{t₀}
+        }
+        // the element-wise terms of the block's start: x̄⁰ (shared) and ε^{a,0} (row j)
+        let xb0 = &self.eps[..w];
+        for j in 0..n {
+            let hd = &blk.head[9 * j..9 * j + 9];
+            let row = j * w..(j + 1) * w;
+            let (acc, eb) = (&mut self.acc[row.clone()], &mut self.e_bar[row.clone()]);
+            let ea = &mut self.eps_a[row.clone()];
+            for q in 0..w {
+                acc[q] += hd[0] * eb[q] + hd[1] * xb0[q] + hd[5] * ea[q]; // (K47)
+                eb[q] = kappa_b * eb[q] + hd[2] * xb0[q] + hd[6] * ea[q]; // (K48)
+            }
+            if reg {
+                for ((es, &x0), &a0) in self.e_sum[row].iter_mut().zip(xb0).zip(ea.iter()) {
+                    *es += hd[3] * x0 + hd[7] * a0; // (K48)
+                }
+            }
+            for (a0, &x0) in ea.iter_mut().zip(xb0) {
+                *a0 = hd[8] * *a0 + hd[4] * x0; // (K49)
+            }
+        }
+        // (K45): x̄^{t₀+B} = α^B x̄^{t₀} + ζ Σ_u α^{B−1−u} π^u (one W-vector, O(WB))
+        self.eps.iter_mut().for_each(|e| *e *= alpha_b);
+        let mut apow = zeta;
+        for u in (0..bl).rev() {
+            for (e, &p) in self.eps.iter_mut().zip(&blk.pi[u * w..(u + 1) * w]) {
+                *e += apow * p;
+            }
+            apow *= alpha;
+        }
+        // the GEMMs: Δᵀ += Π (ζĤ), ēᵀ += Π (ζĤ), (Σe)ᵀ += Π (ζĤ), ε^{aᵀ} += Π (ζĤ); all W × N
+        let pi = DMatrixView::from_slice_with_strides(&blk.pi, w, bl, 1, w);
+        let coef = |c: usize| DMatrixView::from_slice_with_strides(&blk.coef[c], bl, n, 1, kk);
+        DMatrixViewMut::from_slice(&mut self.acc, w, n).gemm(one, &pi, &coef(0), one);
+        DMatrixViewMut::from_slice(&mut self.e_bar, w, n).gemm(one, &pi, &coef(1), one);
+        if reg {
+            DMatrixViewMut::from_slice(&mut self.e_sum, w, n).gemm(one, &pi, &coef(2), one);
+        }
+        DMatrixViewMut::from_slice(&mut self.eps_a, w, n).gemm(one, &pi, &coef(3), one);
+        blk.len = 0;
+    }
+
     /// Eqs. (E1), (E2), (E5), (E12) in the cell's structure, (K10)–(K13): the traces of step `t`,
     /// their κ-filter and the gradient update, one fused loop per neuron. `LAG0`: `δ = 0`;
     /// `REG`: a regulariser (sum the unfiltered traces).
@@ -730,6 +849,26 @@ impl<T: Scalar> Block<T> {
             sig: vec![z; n * k],
             coef: std::array::from_fn(|_| vec![z; k * g * n]),
             head: vec![z; if lstm { 5 } else { 4 } * n],
+            psi0: Vec::new(),
+        }
+    }
+
+    /// The ALIF's block (`docs/fast.md` §4.3): `a = α`; buffers `π^u`, `∂z^u/∂h^u = (ψ^u, −βψ^u)`
+    /// (`2N × K`) and `L^u`, no gains (`γ = ζ`); `zh0` is `∂z⁰/∂h⁰` of the initial state (`2N`).
+    fn new_alif(n: usize, w: usize, alpha: T, k: usize, zh0: &[T]) -> Self {
+        let z = T::zero();
+        Block {
+            k,
+            len: 0,
+            a: alpha,
+            pi: vec![z; w * k],
+            gam: Vec::new(),
+            psi: vec![z; 2 * n * k],
+            dec: Vec::new(),
+            sig: vec![z; n * k],
+            coef: std::array::from_fn(|_| vec![z; k * n]),
+            head: vec![z; 9 * n],
+            psi0: (0..n).map(|j| zh0[2 * j]).collect(),
         }
     }
 
