@@ -583,7 +583,7 @@ const THIN: usize = 8;
 /// columns of `mat` small enough to stay in L1 while every vector meets them, so that `mat` is
 /// read from memory once.
 fn thin_gemm<T: Scalar>(mat: &[T], rows: usize, vecs: &[T], out: &mut [T]) {
-    let m = if rows == 0 { 0 } else { mat.len() / rows };
+    let m = mat.len().checked_div(rows).unwrap_or(0);
     let block = (2048 / rows.max(1)).clamp(4, 256) / 4 * 4; // ≤ 16 KiB of f64 per block
     for start in (0..m).step_by(block) {
         let end = (start + block).min(m);
