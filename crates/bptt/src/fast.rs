@@ -15,7 +15,7 @@
 //! Reference: Werbos (1990), as [`crate::gradient`]; derivation of the fast form in
 //! `docs/fast.md` §3.
 
-use credit_core::fast::{FastTrajectory, Kernel, forward_with, mul_tr_cols};
+use credit_core::fast::{FastTrajectory, Kernel, forward_with, gemv_acc, mul_tr_cols};
 use credit_core::{Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
@@ -66,13 +66,16 @@ fn reverse<T: Scalar>(
     let y_cols = y_bar.columns(1, steps).into_owned();
     grad.tensors[nc].value = mul_tr_cols(&y_cols, &traj.states.z, 1 - lag) * c_out;
     grad.tensors[nc + 1].value.column_mut(0).copy_from(&(y_cols.column_sum() * c_out));
-    // Eq. (B3): ∂E/∂z^t = c W_outᵀ ȳ^{t+δ} for every t (one GEMM; column t−1 is step t)
-    let mut dz = DMatrix::zeros(n, steps);
-    dz.gemm_tr(c_out, params.w_out(), &y_bar.columns(1 + lag, steps), T::zero());
-    // Eq. (B3): + ∂E_reg/∂z^t (Y5), the same at every step
-    for mut col in dz.column_iter_mut() {
-        col += &traj.reg_signal;
+    // (K9), Eq. (B3): ∂E/∂z^t = ∂E_reg/∂z^t (Y5, the same at every step) + (c W_out)ᵀ ȳ^{t+δ},
+    // column t−1 is step t: a K-column GEMV per step (`gemv_acc`) into a buffer filled once
+    let w_out_t = (params.w_out() * c_out).transpose();
+    let mut data = Vec::with_capacity(n * steps);
+    for t in 1..=steps {
+        data.extend_from_slice(traj.reg_signal.as_slice());
+        let y = &y_bar.as_slice()[(t + lag) * k..(t + lag + 1) * k];
+        gemv_acc(w_out_t.as_slice(), n, y, &mut data[(t - 1) * n..]);
     }
+    let dz = DMatrix::from_vec(n, steps, data);
     let a = drive_adjoints(kernel, &traj.states.zh, &traj.states.gain, &traj.states.decay, dz);
     // (K8), Eq. (B6): Σ_t (I^t)ᵀ λ^t = A [X | Z_{−} | 1]ᵀ, three GEMMs (GEMVs for b)
     let d_in = mul_tr_cols(&a, &traj.x, 1);
@@ -89,7 +92,8 @@ fn reverse<T: Scalar>(
 /// (`G·N × T`, column `t − 1` = `a^t = γ^t ⊙ λ^t`, (K6)). Shared by [`gradient`] and the
 /// stacked [`stack_gradient`]. No allocation in the time loop. With one drive row per neuron
 /// (`G = 1`) `A` is written over `dz`'s storage (K25): column `t − 1` of `dz` is read before
-/// `a^t` replaces it, and the loop reads only columns `≥ t` of `A` and `t − 1` of `dz`.
+/// `a^t` replaces it, and the loop reads only columns `≥ t` of `A` and `t − 1` of `dz`. With one
+/// state component as well (`d = 1`: rate, LIF) the loop is the fused (K26).
 pub(crate) fn drive_adjoints<T: Scalar>(
     kernel: &Kernel<T>,
     zh: &DMatrix<T>,
@@ -98,6 +102,9 @@ pub(crate) fn drive_adjoints<T: Scalar>(
     dz: DMatrix<T>,
 ) -> DMatrix<T> {
     let (n, d, g, steps) = (kernel.n, kernel.d, kernel.gates, dz.ncols());
+    if d == 1 && g == 1 {
+        return drive_adjoints_fused(kernel, zh, gain, decay, dz);
+    }
     // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6); (K25): A over dz if G = 1
     let mut lam_next = vec![T::zero(); n * d];
     let mut lam = vec![T::zero(); n * d];
@@ -131,6 +138,80 @@ pub(crate) fn drive_adjoints<T: Scalar>(
         std::mem::swap(&mut lam, &mut lam_next);
     }
     a
+}
+
+/// [`drive_adjoints`] for one state component and one drive row per neuron (`d = G = 1`: rate,
+/// LIF), fused (K26): per step one GEMV into `Δ`'s column (`δ^t` is built where `a^t` will be
+/// written, (K25)) and one element-wise pass that forms `δ^t`, `λ^t` (in place of `λ^{t+1}`) and
+/// `a^t`. The same operations as the general loop (equal up to the order of two additions).
+fn drive_adjoints_fused<T: Scalar>(
+    kernel: &Kernel<T>,
+    zh: &DMatrix<T>,
+    gain: &DMatrix<T>,
+    decay: &DMatrix<T>,
+    mut a: DMatrix<T>,
+) -> DMatrix<T> {
+    let (n, steps) = (kernel.n, a.ncols());
+    let r = kernel.reset_slope();
+    let mut lam = vec![T::zero(); n]; // λ^{t+1}, overwritten by λ^t neuron by neuron
+    let data = a.as_mut_slice();
+    for t in (1..=steps).rev() {
+        // column t − 1: Δ_{:,t−1} (the outside signal of step t), becomes a^t; column t: a^{t+1}
+        let (head, tail) = data.split_at_mut(t * n);
+        let col = &mut head[(t - 1) * n..];
+        let next = if t < steps {
+            // Eq. (B4) as (K7): δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1} (+ r λ^{t+1} below), in place
+            gemv_acc(kernel.w_rec_t.as_slice(), n, &tail[..n], col);
+            Some(&decay.as_slice()[(t + 1) * n..(t + 2) * n])
+        } else {
+            None
+        };
+        let (zh, gain) = (&zh.as_slice()[t * n..(t + 1) * n], &gain.as_slice()[t * n..(t + 1) * n]);
+        pulp::Arch::new().dispatch(AdjointStep { col, lam: &mut lam, zh, gain, decay_next: next, r });
+    }
+    a
+}
+
+/// The element-wise part of one step of [`drive_adjoints_fused`] (K26), compiled per instruction
+/// set like `gemv_acc` and picked at run time.
+struct AdjointStep<'a, T> {
+    /// In: `Δ_{:,t−1} + W_recᵀ a^{t+1}`; out: `a^t`.
+    col: &'a mut [T],
+    /// In: `λ^{t+1}` (zero for `t = T`); out: `λ^t`.
+    lam: &'a mut [T],
+    /// `∂z^t/∂h^t`.
+    zh: &'a [T],
+    /// `γ^t`.
+    gain: &'a [T],
+    /// `D^{t+1}_{00}` (`None` for `t = T`: `λ^{T+1} = 0`).
+    decay_next: Option<&'a [T]>,
+    /// The reset slope `r` of (K7) (0 for smooth cells).
+    r: T,
+}
+
+impl<T: Scalar> pulp::WithSimd for AdjointStep<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let r = self.r;
+        let lanes = self.col.iter_mut().zip(self.lam.iter_mut()).zip(self.zh).zip(self.gain);
+        match self.decay_next {
+            Some(decay) => {
+                for ((((c, l), &zh), &gain), &dec) in lanes.zip(decay) {
+                    let delta = *c + r * *l; // Eq. (B4) as (K7): + r λ_v^{t+1} (Eq. L6)
+                    *l = delta * zh + dec * *l; // Eq. (B5) with (K5): δ_j ∂z_j/∂h_j + D^{t+1}_{00} λ^{t+1}_j
+                    *c = gain * *l; // (K6): a^t = γ^t ⊙ λ^t
+                }
+            }
+            None => {
+                for (((c, l), &zh), &gain) in lanes {
+                    *l = *c * zh; // Eq. (B5) at t = T: λ^T = δ^T ∂z/∂h
+                    *c = gain * *l; // (K6)
+                }
+            }
+        }
+    }
 }
 
 /// Fast BPTT through a stack (`crates/bptt/src/fast_stack.rs`): equal to [`crate::stack::gradient`].

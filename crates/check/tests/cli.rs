@@ -529,6 +529,59 @@ fn bench_json_and_refusals() {
     }
 }
 
+/// `bench --floor` times the unavoidable parts of fast BPTT and e-prop alone (2T or T GEMVs,
+/// the streaming reads, the GEMMs) beside the gradient, in the JSON and on stdout; without it
+/// `floor` is null; other rules, stacks and `--literal` are refused with one line.
+#[test]
+fn bench_floor() {
+    let d = scratch("bench-floor");
+    let json = d.join("b.json");
+    let names = ["gemv", "stream", "dw_rec", "dw_in", "dw_out", "input", "readout", "signal"];
+    for (rule, cell, calls) in [("bptt", "rate", 12), ("eprop", "lstm", 6)] {
+        let args = ["--rule", rule, "--cell", cell, "--n", "4", "--steps", "6", "--repeat", "3", "--floor"];
+        let out = run("bench", &[&args[..], &["--json", json.to_str().unwrap()]].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("floor gemv") && stdout.contains("floor total"), "{stdout}");
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let f = &v["floor"];
+        assert_eq!(f["gemv_calls"].as_u64(), Some(calls), "{v}");
+        let parts = f["parts"].as_array().unwrap();
+        assert_eq!(parts.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(), names, "{v}");
+        for p in parts {
+            assert!(p["median_s"].as_f64().unwrap() > 0.0 && p["min_s"].as_f64().unwrap() > 0.0, "{p}");
+            assert!(p["min_s"].as_f64() <= p["median_s"].as_f64(), "{p}");
+        }
+        // the total is the sum of the parts but `stream` (lstm: the 4N × N matrix)
+        let sum: f64 =
+            parts.iter().filter(|p| p["name"] != "stream").map(|p| p["median_s"].as_f64().unwrap()).sum();
+        assert!((f["total_s"].as_f64().unwrap() - sum).abs() <= 1e-12 * sum, "{v}");
+        assert!(f["total_min_s"].as_f64() <= f["total_s"].as_f64(), "{v}");
+        if cell == "lstm" {
+            assert!(parts[0]["what"].as_str().unwrap().contains("16 x 4 matrix"), "{v}");
+        }
+    }
+    let out = run(
+        "bench",
+        &["--rule", "bptt", "--n", "4", "--steps", "6", "--repeat", "1", "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v["floor"].is_null(), "{v}");
+    assert!(!text(&out.stdout).contains("floor"), "{}", text(&out.stdout));
+    for args in [
+        &["--rule", "rtrl", "--floor"][..],
+        &["--rule", "bptt", "--layers", "2", "--floor"],
+        &["--rule", "eprop", "--literal", "--floor"],
+    ] {
+        assert_usage_error(
+            "bench",
+            &run("bench", args),
+            "--floor times the parts of fast single-layer BPTT or e-prop",
+        );
+    }
+}
+
 /// `bench --fixture` times the fixture's own network, weights and sequence (what a peer compares
 /// against): the report carries the fixture's cell and sizes; a stack fixture, a missing
 /// directory and a size flag given beside `--fixture` are refused with one line.

@@ -412,7 +412,15 @@ pub fn forward_with<T: Scalar>(
     for t in 0..steps {
         drive.column_mut(t).copy_from(&params.b_out().column(0));
     }
-    drive.gemm(T::one(), params.w_out(), &z.columns(1 - lag, steps), T::one());
+    if k <= THIN {
+        // few outputs: one K-row GEMV per step (`gemv_acc`; nalgebra's GEMM would loop generically)
+        let (w_out, z) = (params.w_out().as_slice(), z.as_slice());
+        for (t, col) in drive.as_mut_slice().chunks_exact_mut(k.max(1)).enumerate() {
+            gemv_acc(w_out, k, &z[(t + 1 - lag) * n..(t + 2 - lag) * n], col);
+        }
+    } else {
+        drive.gemm(T::one(), params.w_out(), &z.columns(1 - lag, steps), T::one());
+    }
     let (y, dl_dy, mut loss) = readout_loss(net, &drive, seq);
     let mut reg_signal = DVector::zeros(n);
     if let Some(reg) = &net.reg {
@@ -459,7 +467,18 @@ pub fn layer_states<T: Scalar>(kernel: &Kernel<T>, input: DMatrixView<'_, T>) ->
     for t in 1..=steps {
         gain.column_mut(t).copy_from(&kernel.b);
     }
-    gain.columns_mut(1, steps).gemm(T::one(), &kernel.w_in, &input, T::one());
+    if input.nrows() <= THIN {
+        // few inputs: one GEMV per step (`gemv_acc`; nalgebra's GEMM would loop generically)
+        let mut x = vec![T::zero(); input.nrows()];
+        for t in 1..=steps {
+            for (dst, src) in x.iter_mut().zip(input.column(t - 1).iter()) {
+                *dst = *src;
+            }
+            gemv_acc(kernel.w_in.as_slice(), g * n, &x, col_mut(&mut gain, t));
+        }
+    } else {
+        gain.columns_mut(1, steps).gemm(T::one(), &kernel.w_in, &input, T::one());
+    }
     let mut u = vec![T::zero(); g * n];
     let mut h = DMatrix::zeros(n * d, steps + 1);
     let mut refractory = DMatrix::zeros(if spiking { n } else { 0 }, steps + 1);
@@ -526,18 +545,52 @@ pub fn readout_loss<T: Scalar>(
 
 /// `Aᵀ`-free product `a · B[:, cols]ᵀ` as one GEMM through a strided view (no transposed copy):
 /// `a` is `r × m`, `b` is `s × _`, the result `r × s`; column `t` of `a` meets column
-/// `first + t` of `b`.
+/// `first + t` of `b`. A thin product (`r` or `s` at most `THIN`) is `thin_gemm` on a copy of
+/// the thin side's rows instead (`docs/fast.md` §3, "Thin products").
 pub fn mul_tr_cols<T: Scalar>(a: &DMatrix<T>, b: &DMatrix<T>, first: usize) -> DMatrix<T> {
     let (m, s) = (a.ncols(), b.nrows());
     let mut out = DMatrix::zeros(a.nrows(), s);
     if m == 0 || s == 0 {
         return out;
     }
-    let data = &b.as_slice()[first * s..(first + m) * s];
-    // Bᵀ[t, i] = B[i, first + t]: row stride s, column stride 1
-    let bt = DMatrixView::from_slice_with_strides(data, m, s, s, 1);
-    out.gemm(T::one(), a, &bt, T::zero());
+    let (r, data) = (a.nrows(), &b.as_slice()[first * s..(first + m) * s]);
+    if s <= THIN {
+        // few columns (dE/dW_in = A Xᵀ): column i of the result is A times row i of B's columns
+        let rows: Vec<T> = (0..s).flat_map(|i| (0..m).map(move |t| data[t * s + i])).collect();
+        thin_gemm(a.as_slice(), r, &rows, out.as_mut_slice());
+    } else if r <= THIN {
+        // few rows (dE/dW_out = c Ȳ Z_δᵀ): row q of the result is B's columns times row q of a
+        let rows: Vec<T> = (0..r).flat_map(|q| (0..m).map(move |t| a[(q, t)])).collect();
+        let mut out_t = vec![T::zero(); s * r];
+        thin_gemm(data, s, &rows, &mut out_t);
+        out = DMatrix::from_row_slice(r, s, &out_t);
+    } else {
+        // Bᵀ[t, i] = B[i, first + t]: row stride s, column stride 1
+        let bt = DMatrixView::from_slice_with_strides(data, m, s, s, 1);
+        out.gemm(T::one(), a, &bt, T::zero());
+    }
     out
+}
+
+/// At most this many rows or columns, a product is "thin": nalgebra's GEMM would fall back to
+/// its generic column-by-column loop there (it hands `f32`/`f64` to `matrixmultiply` only when
+/// every dimension exceeds 5), so [`mul_tr_cols`] and the input drive of [`layer_states`] use
+/// [`thin_gemm`] instead.
+const THIN: usize = 8;
+
+/// `out[:, v] += M · vecs[v]` for a column-major `rows × m` matrix `mat` and `nv` vectors of length
+/// `m` (`vecs`, one after the other; `out` column-major `rows × nv`): [`gemv_acc`] over blocks of
+/// columns of `mat` small enough to stay in L1 while every vector meets them, so that `mat` is
+/// read from memory once.
+fn thin_gemm<T: Scalar>(mat: &[T], rows: usize, vecs: &[T], out: &mut [T]) {
+    let m = mat.len().checked_div(rows).unwrap_or(0);
+    let block = (2048 / rows.max(1)).clamp(4, 256) / 4 * 4; // ≤ 16 KiB of f64 per block
+    for start in (0..m).step_by(block) {
+        let end = (start + block).min(m);
+        for (v, col) in out.chunks_exact_mut(rows.max(1)).enumerate() {
+            gemv_acc(&mat[start * rows..end * rows], rows, &vecs[v * m + start..v * m + end], col);
+        }
+    }
 }
 
 /// `y += A x` for a column-major `rows × x.len()` matrix `a` (its slice): the GEMV of (K1),

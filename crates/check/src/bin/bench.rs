@@ -85,6 +85,13 @@ struct Args {
     /// fixture's (giving them as well is refused).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["cell", "n", "steps", "n_in", "n_out"])]
     fixture: Option<std::path::PathBuf>,
+    /// Also time the unavoidable parts of the rule's fast gradient alone, at the same sizes
+    /// (rules bptt and eprop, one layer, fast path): the GEMVs of `W_rec` (2T for BPTT, T for
+    /// e-prop) with the fast path's `gemv_acc`, as many plain streaming reads of the matrix (the
+    /// L2 read bound), and the GEMMs of the weight gradients and of the input and readout drives
+    /// (docs/benchmarks.md, `--floor`).
+    #[arg(long)]
+    floor: bool,
 }
 
 /// The rules `bench` knows.
@@ -156,6 +163,35 @@ struct Report {
     /// Whether VmHWM was reset before the first run (/proc/self/clear_refs); if not, the peak
     /// also covers the setup.
     peak_reset: bool,
+    /// With `--floor`: the unavoidable parts timed alone (`null` otherwise).
+    floor: Option<Floor>,
+}
+
+/// The unavoidable parts of one fast gradient, each timed alone (median over `--repeat` runs
+/// after one warm-up) at the sizes of the timed network (docs/benchmarks.md, `--floor`).
+#[derive(Serialize)]
+struct Floor {
+    /// GEMVs of the `(G·N) × N` recurrent matrix per gradient: `2T` for BPTT (forward (K1) and
+    /// reverse (K7)), `T` for e-prop (forward only).
+    gemv_calls: usize,
+    /// Each part: its name, what it computes, its median time.
+    parts: Vec<FloorPart>,
+    /// Sum of the parts' medians except `stream` (the floor with the GEMVs as we run them).
+    total_s: f64,
+    /// The same sum with `stream` in place of `gemv` (the floor if the GEMVs ran at the read
+    /// bandwidth of the cache level that holds the matrix).
+    total_stream_s: f64,
+    /// `total_s` from the parts' minima (the least disturbed run of each, under shared load).
+    total_min_s: f64,
+}
+
+/// One timed part of the floor.
+#[derive(Serialize)]
+struct FloorPart {
+    name: &'static str,
+    what: String,
+    median_s: f64,
+    min_s: f64,
 }
 
 /// What a run needs: the single-layer network (also the template of the stack) and the stack.
@@ -330,6 +366,11 @@ fn main() -> ExitCode {
             return bad(format!("unknown reading `{other}` (known: hop-count, last-step-hop, time-lag)"));
         }
     };
+    if args.floor && (!matches!(rule, Rule::Bptt | Rule::Eprop) || args.layers > 1 || args.literal) {
+        return bad(
+            "--floor times the parts of fast single-layer BPTT or e-prop: --rule bptt or eprop, --layers 1, no --literal",
+        );
+    }
     let order = args.order.unwrap_or(usize::from(rule == Rule::Snap));
     if rule == Rule::Snap && order == 0 {
         return bad("--order 0: SnAp-n needs n ≥ 1");
@@ -364,6 +405,13 @@ fn main() -> ExitCode {
         }
         Err(e) => return bad(e),
     };
+    let floor = args.floor.then(|| {
+        let calls = if rule == Rule::Bptt { 2 } else { 1 } * setup.seq.len();
+        match args.scalar.as_str() {
+            "f32" => floor::<f32>(&setup, calls, args.repeat),
+            _ => floor::<f64>(&setup, calls, args.repeat),
+        }
+    });
     let raw = times.clone();
     times.sort_by(f64::total_cmp);
     let median = if times.len() % 2 == 1 {
@@ -396,6 +444,7 @@ fn main() -> ExitCode {
         baseline_rss_bytes: baseline,
         peak_reset,
         spike_fraction: setup.spike_fraction,
+        floor,
     };
     if let Some(f) = file {
         let text = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -410,6 +459,19 @@ fn main() -> ExitCode {
     };
     let spikes =
         setup.spike_fraction.map_or(String::new(), |f| format!("; spikes at {:.1} % of (t, j)", 100.0 * f));
+    if let Some(f) = &report.floor {
+        for p in &f.parts {
+            out!("floor {:<8} {:>10} (min {:>10})  {}", p.name, human(p.median_s), human(p.min_s), p.what);
+        }
+        out!(
+            "floor total {} (min {}; {} with `stream` for `gemv`) = {:.0} % of the median gradient (min: {:.0} % of the min)",
+            human(f.total_s),
+            human(f.total_min_s),
+            human(f.total_stream_s),
+            100.0 * f.total_s / median,
+            100.0 * f.total_min_s / times[0]
+        );
+    }
     out!(
         "{} {} {} n={} T={} layers={} {}: median {} (min {}, max {}) over {} runs; peak RSS {}{}{}",
         report.rule,
@@ -513,4 +575,187 @@ fn time<T: Scalar>(rule: Rule, fast: bool, s: &Setup, repeat: usize) -> credit_c
     }
     bar.finish_and_clear();
     Ok(Some((times, baseline, status_bytes("VmHWM:"), peak_reset)))
+}
+
+/// The median and the minimum wall time of `repeat` runs of `f` after one warm-up run.
+fn median_of(repeat: usize, mut f: impl FnMut()) -> (f64, f64) {
+    f();
+    let mut times: Vec<f64> = (0..repeat)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let median = if times.len() % 2 == 1 {
+        times[times.len() / 2]
+    } else {
+        0.5 * (times[times.len() / 2 - 1] + times[times.len() / 2])
+    };
+    (median, times[0])
+}
+
+/// A plain streaming read of `a` (its sum, 32 independent accumulators so that the adds
+/// vectorise and never wait on each other): one pass costs the read bandwidth of the cache level
+/// that holds `a`. Runtime-dispatched like `gemv_acc` (AVX2/AVX-512 where the CPU has them).
+struct Stream<'a, T> {
+    a: &'a [T],
+}
+
+impl<T: Scalar> pulp::WithSimd for Stream<'_, T> {
+    type Output = T;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> T {
+        let mut acc = [T::zero(); 32];
+        let mut chunks = self.a.chunks_exact(32);
+        for c in &mut chunks {
+            for (i, s) in acc.iter_mut().enumerate() {
+                *s += c[i];
+            }
+        }
+        let mut total = chunks.remainder().iter().fold(T::zero(), |s, &v| s + v);
+        for s in acc {
+            total += s;
+        }
+        total
+    }
+}
+
+/// The unavoidable parts of one fast gradient at the sizes of `s.net` (`G·N` drive rows, `N`
+/// neurons, `N_in` inputs, `K` outputs, `T` steps), each timed alone on random data: `calls`
+/// GEMVs of the `(G·N) × N` matrix with `gemv_acc` (BPTT: `T` with `W_rec`, then `T` with
+/// `W_recᵀ`, as the fast path does), `calls` streaming reads of it, and the products over time: `dW_rec = A Z₋ᵀ`
+/// (`(G·N) × T · T × N`, nalgebra's GEMM, which is matrixmultiply's, on contiguous operands),
+/// `dW_in = A Xᵀ`, `dW_out = Ȳ Zᵀ`, the input drive `W_in X`, the readout drive `W_out Z` and
+/// the readout's signal `W_outᵀ Ȳ` (thin: one `gemv_acc` per column of the thin side, on
+/// contiguous copies made before the clock starts).
+fn floor<T: Scalar>(s: &Setup, calls: usize, repeat: usize) -> Floor {
+    use credit_core::fast::gemv_acc;
+    use nalgebra::DMatrix;
+    let gates = if matches!(s.net.cell, Cell::Lstm(_)) { 4 } else { 1 };
+    let (n, n_in, k, steps) = (s.net.n, s.net.n_in, s.net.n_out, s.seq.len());
+    let gn = gates * n;
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut random = |r: usize, c: usize| {
+        DMatrix::<T>::from_fn(r, c, |_, _| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            T::c((rng >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+        })
+    };
+    // the recurrent matrices scaled by 1/√N: the chained GEMVs below neither blow up nor decay
+    let scale = T::c(1.0 / (n as f64).sqrt());
+    let (w, w_t) = (random(gn, n).map(|e| e * scale), random(n, gn).map(|e| e * scale));
+    let (w_in, w_out) = (random(gn, n_in), random(k, n));
+    let (a, z, x, y_bar) = (random(gn, steps), random(n, steps), random(n_in, steps), random(k, steps));
+    let (z_t, x_t, y_bar_t, w_out_t) = (z.transpose(), x.transpose(), y_bar.transpose(), w_out.transpose());
+    let mut parts = Vec::new();
+    let mut part = |name, what: String, (median_s, min_s): (f64, f64)| {
+        parts.push(FloorPart { name, what, median_s, min_s })
+    };
+    let mut v = vec![T::zero(); gn.max(n)];
+    let mut u = vec![T::zero(); gn.max(n)];
+    part(
+        "gemv",
+        format!("{calls} x gemv_acc of the {gn} x {n} matrix ({} KiB)", gn * n * size_of::<T>() / 1024),
+        median_of(repeat, || {
+            for c in 0..calls {
+                // BPTT: T forward W_rec z (K1), then T reverse W_recᵀ a (K7)
+                let (m, rows, cols) = if c < steps { (&w, gn, n) } else { (&w_t, n, gn) };
+                v[..rows].fill(T::zero());
+                gemv_acc(m.as_slice(), rows, &u[..cols], &mut v[..rows]);
+                std::mem::swap(&mut u, &mut v);
+                u[0] = T::one(); // each GEMV reads the previous one's result, as in the fast path
+            }
+            black_box(&u);
+        }),
+    );
+    part(
+        "stream",
+        format!("{calls} x a plain read of the same matrix (read-bandwidth bound)"),
+        median_of(repeat, || {
+            let mut sum = T::zero();
+            for _ in 0..calls {
+                sum += pulp::Arch::new().dispatch(Stream { a: black_box(w.as_slice()) });
+            }
+            black_box(sum);
+        }),
+    );
+    let mut d_rec = DMatrix::<T>::zeros(gn, n);
+    part(
+        "dw_rec",
+        format!("A Z-^T: ({gn} x {steps}) . ({steps} x {n}), one GEMM"),
+        median_of(repeat, || d_rec.gemm(T::one(), &a, &z_t, T::zero())),
+    );
+    // thin products: one gemv_acc per column of the thin side
+    let mut d_in = DMatrix::<T>::zeros(gn, n_in);
+    part(
+        "dw_in",
+        format!("A X^T: ({gn} x {steps}) . ({steps} x {n_in}), {n_in} GEMVs"),
+        median_of(repeat, || {
+            d_in.fill(T::zero());
+            for i in 0..n_in {
+                gemv_acc(a.as_slice(), gn, x_t.column(i).as_slice(), d_in.column_mut(i).as_mut_slice());
+            }
+        }),
+    );
+    let mut d_out_t = DMatrix::<T>::zeros(n, k);
+    part(
+        "dw_out",
+        format!("Ybar Z^T: ({k} x {steps}) . ({steps} x {n}), {k} GEMVs"),
+        median_of(repeat, || {
+            d_out_t.fill(T::zero());
+            for q in 0..k {
+                gemv_acc(z.as_slice(), n, y_bar_t.column(q).as_slice(), d_out_t.column_mut(q).as_mut_slice());
+            }
+        }),
+    );
+    let mut drive = DMatrix::<T>::zeros(gn, steps);
+    part(
+        "input",
+        format!("W_in X: ({gn} x {n_in}) . ({n_in} x {steps}), {steps} GEMVs"),
+        median_of(repeat, || {
+            drive.fill(T::zero());
+            for t in 0..steps {
+                gemv_acc(w_in.as_slice(), gn, x.column(t).as_slice(), drive.column_mut(t).as_mut_slice());
+            }
+        }),
+    );
+    let mut readout_t = DMatrix::<T>::zeros(steps, k);
+    part(
+        "readout",
+        format!("W_out Z: ({k} x {n}) . ({n} x {steps}), {k} GEMVs on Z^T"),
+        median_of(repeat, || {
+            readout_t.fill(T::zero());
+            for q in 0..k {
+                gemv_acc(
+                    z_t.as_slice(),
+                    steps,
+                    w_out_t.column(q).as_slice(),
+                    readout_t.column_mut(q).as_mut_slice(),
+                );
+            }
+        }),
+    );
+    let mut dz = DMatrix::<T>::zeros(n, steps);
+    part(
+        "signal",
+        format!("W_out^T Ybar: ({n} x {k}) . ({k} x {steps}), {steps} GEMVs"),
+        median_of(repeat, || {
+            dz.fill(T::zero());
+            for t in 0..steps {
+                gemv_acc(w_out_t.as_slice(), n, y_bar.column(t).as_slice(), dz.column_mut(t).as_mut_slice());
+            }
+        }),
+    );
+    black_box((&d_rec, &d_in, &d_out_t, &drive, &readout_t, &dz));
+    let sum = |skip: &str, min: bool| {
+        parts.iter().filter(|p| p.name != skip).map(|p| if min { p.min_s } else { p.median_s }).sum::<f64>()
+    };
+    let (total_s, total_stream_s, total_min_s) =
+        (sum("stream", false), sum("gemv", false), sum("stream", true));
+    Floor { gemv_calls: calls, parts, total_s, total_stream_s, total_min_s }
 }
