@@ -125,11 +125,10 @@ impl<T: Scalar> Kernel<T> {
         match &self.cell {
             Cell::Rate(c) => {
                 let a = T::c(c.alpha);
-                // tanh u_j first (exp_tanh, fast.md §2), parked in γ: the loop with the calls, then a loop without
-                // them that vectorises
-                for j in 0..n {
-                    out.gain[j] = exp_tanh(u[j]);
-                }
+                // tanh u_j first (exp_tanh, fast.md §2), parked in γ: one vectorised pass for f32/f64
+                // (fast.md §2.1), then a loop without calls that vectorises
+                out.gain[..n].copy_from_slice(&u[..n]);
+                crate::vmath::exp_tanh_in_place(&mut out.gain[..n]);
                 for j in 0..n {
                     let th = out.gain[j];
                     out.h[j] = (one - a) * prev.h[j] + a * th; // Eq. (R2)
@@ -175,6 +174,35 @@ impl<T: Scalar> Kernel<T> {
                     out.zh[2 * j + 1] = -beta * psi;
                     out.gain[j] = zeta; // (K3)
                     out.decay[j] = alpha; // Eq. (A4), D_00
+                }
+            }
+            Cell::Lstm(_) if crate::vmath::has_kernel::<T>() => {
+                // the same values as the loop below, in vectorised passes (fast.md §2.1): the gate
+                // values i, f, c̃, o parked in γ, c^t in z, then tanh c^t in place
+                let g = &mut out.gain[..4 * n];
+                g.copy_from_slice(&u[..4 * n]);
+                crate::vmath::sigmoid_in_place(&mut g[..2 * n]); // Eq. (M2): i, f
+                crate::vmath::exp_tanh_in_place(&mut g[2 * n..3 * n]); // c̃
+                crate::vmath::sigmoid_in_place(&mut g[3 * n..]); // o
+                for j in 0..n {
+                    let c = g[n + j] * prev.h[2 * j] + g[j] * g[2 * n + j]; // Eq. (M3)
+                    out.h[2 * j] = c;
+                    out.z[j] = c;
+                }
+                crate::vmath::exp_tanh_in_place(&mut out.z[..n]);
+                for j in 0..n {
+                    let (i, f, cc, o) = (g[j], g[n + j], g[2 * n + j], g[3 * n + j]);
+                    let (c_prev, tc) = (prev.h[2 * j], out.z[j]);
+                    out.h[2 * j + 1] = o;
+                    out.z[j] = o * tc; // Eq. (M4)
+                    out.zh[2 * j] = o * (one - tc * tc);
+                    out.zh[2 * j + 1] = tc;
+                    // (K3), Eq. (M5): ∂c/∂u_i, ∂c/∂u_f, ∂c/∂u_c, ∂o/∂u_o
+                    g[j] = cc * i * (one - i);
+                    g[n + j] = c_prev * f * (one - f);
+                    g[2 * n + j] = i * (one - cc * cc);
+                    g[3 * n + j] = o * (one - o);
+                    out.decay[j] = f; // Eq. (M5): D = [[f, 0], [0, 0]]
                 }
             }
             Cell::Lstm(_) => {

@@ -32,6 +32,7 @@ pub mod online;
 pub mod readout;
 mod scalar;
 pub mod stack;
+pub mod vmath;
 
 pub use cell::{Cell, CellModel, CellState, Detach, Edges, LocalJacobians};
 pub use conventions::{Conventions, Preset};
