@@ -153,3 +153,15 @@ fn a_fixture_over_the_suites_budget_is_checked_on_the_selected_relations() {
     assert!(err.contains("checking the selected relations"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_bench_sized_fixtures_are_benchs_networks() {
+    assert!(credit_check::fixtures::bench_sized("gru", 1).is_none());
+    let fx = credit_check::fixtures::bench_sized("alif", 5).unwrap().unwrap();
+    assert_eq!(fx.config.name, "alif-bench-n128-t1000-s5");
+    assert_eq!((fx.net.n_in, fx.net.n, fx.net.n_out, fx.seq.len()), (4, 128, 2, 1000));
+    // the same draws as `bench --cell alif --seed 5`
+    let p = credit_core::Params::<f64>::random(&fx.net, 5).unwrap();
+    assert_eq!(fx.params, p);
+    assert_eq!(fx.seq.x, credit_core::Sequence::random(&fx.net, 1000, 5).unwrap().x);
+}
