@@ -16,7 +16,7 @@
 //! `docs/fast.md` §3.
 
 use credit_core::fast::{FastTrajectory, Kernel, forward_with, gemv_acc, mul_tr_cols};
-use credit_core::{Network, Params, Scalar, Sequence};
+use credit_core::{Cell, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
 /// What fast BPTT returns: the loss and the gradient (the literal [`crate::Bptt`] also keeps
@@ -105,6 +105,9 @@ pub(crate) fn drive_adjoints<T: Scalar>(
     if d == 1 && g == 1 {
         return drive_adjoints_fused(kernel, zh, gain, decay, dz);
     }
+    if matches!(kernel.cell, Cell::Lstm(_)) {
+        return drive_adjoints_lstm(kernel, zh, gain, decay, dz);
+    }
     // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6); (K25): A over dz if G = 1
     let mut lam_next = vec![T::zero(); n * d];
     let mut lam = vec![T::zero(); n * d];
@@ -170,6 +173,99 @@ fn drive_adjoints_fused<T: Scalar>(
         pulp::Arch::new().dispatch(AdjointStep { col, lam: &mut lam, zh, gain, decay_next: next, r });
     }
     a
+}
+
+/// [`drive_adjoints`] for the LSTM (`d = 2`: components `c`, `o`; `G = 4`: drive rows `i, f,
+/// c̃, o`), fused (K27): per step one GEMV into `Δ`'s column `t − 1` (which becomes `δ^t`: no
+/// copy) and one element-wise pass that forms `λ^t_c` (in place of `λ^{t+1}_c`), `λ^t_o` (a
+/// scalar: `(D^{t+1})ᵀ` has no `o` row, (K5)) and the four rows of `a^t`. One buffer of `N`
+/// (`λ_c`), no zeroing, no swap; the same products as the general loop, in the same order.
+fn drive_adjoints_lstm<T: Scalar>(
+    kernel: &Kernel<T>,
+    zh: &DMatrix<T>,
+    gain: &DMatrix<T>,
+    decay: &DMatrix<T>,
+    mut dz: DMatrix<T>,
+) -> DMatrix<T> {
+    let (n, steps) = (kernel.n, dz.ncols());
+    let mut a = DMatrix::zeros(4 * n, steps); // column t − 1 = a^t (K6), every entry written below
+    let mut lam_c = vec![T::zero(); n]; // λ^{t+1}_c, overwritten by λ^t_c neuron by neuron
+    let (dz, a_data) = (dz.as_mut_slice(), a.as_mut_slice());
+    for t in (1..=steps).rev() {
+        // columns of A: t − 1 (a^t, written here) and t (a^{t+1}, written by step t + 1)
+        let (head, tail) = a_data.split_at_mut(t * 4 * n);
+        let delta = &mut dz[(t - 1) * n..t * n];
+        let next = if t < steps {
+            // Eq. (B4) as (K7): δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1} (r = 0: no reset), in place
+            gemv_acc(kernel.w_rec_t.as_slice(), n, &tail[..4 * n], delta);
+            Some(&decay.as_slice()[(t + 1) * n..(t + 2) * n])
+        } else {
+            None
+        };
+        let step = LstmAdjointStep {
+            a: &mut head[(t - 1) * 4 * n..],
+            delta,
+            lam_c: &mut lam_c,
+            zh: &zh.as_slice()[t * 2 * n..(t + 1) * 2 * n],
+            gain: &gain.as_slice()[t * 4 * n..(t + 1) * 4 * n],
+            decay_next: next,
+        };
+        pulp::Arch::new().dispatch(step);
+    }
+    a
+}
+
+/// The element-wise part of one step of [`drive_adjoints_lstm`] (K27), compiled per
+/// instruction set like `gemv_acc` and picked at run time.
+struct LstmAdjointStep<'a, T> {
+    /// Out: `a^t`, `4N`, gate-major (rows `gN + j`).
+    a: &'a mut [T],
+    /// `δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1}`, `N`.
+    delta: &'a [T],
+    /// In: `λ^{t+1}_c` (zero for `t = T`); out: `λ^t_c`.
+    lam_c: &'a mut [T],
+    /// `∂z^t/∂h^t`, neuron-major `2N` (`∂z_j/∂c_j` at `2j`, `∂z_j/∂o_j` at `2j + 1`).
+    zh: &'a [T],
+    /// `γ^t`, `4N`, gate-major (K3).
+    gain: &'a [T],
+    /// `f^{t+1}` (`None` for `t = T`: `λ^{T+1} = 0`).
+    decay_next: Option<&'a [T]>,
+}
+
+impl<T: Scalar> pulp::WithSimd for LstmAdjointStep<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let n = self.delta.len();
+        let (a_i, rest) = self.a.split_at_mut(n);
+        let (a_f, rest) = rest.split_at_mut(n);
+        let (a_c, a_o) = rest.split_at_mut(n);
+        let (g_i, rest) = self.gain.split_at(n);
+        let (g_f, rest) = rest.split_at(n);
+        let (g_c, g_o) = rest.split_at(n);
+        let rows = a_i.iter_mut().zip(a_f.iter_mut()).zip(a_c.iter_mut()).zip(a_o.iter_mut());
+        let gains = g_i.iter().zip(g_f).zip(g_c).zip(g_o);
+        let lanes = rows.zip(gains).zip(self.lam_c.iter_mut()).zip(self.delta).zip(self.zh.chunks_exact(2));
+        match self.decay_next {
+            Some(decay) => {
+                for ((((((((ai, af), ac), ao), (((gi, gf), gc), go)), l), &dl), zh), &f) in lanes.zip(decay) {
+                    // Eq. (B5) with (K5): λ_c^t = f^{t+1}_j λ_c^{t+1} + δ_j ∂z_j/∂c_j (Eq. M5)
+                    *l = f * *l + dl * zh[0];
+                    let lo = dl * zh[1]; // Eq. (B5): λ_o^t = δ_j ∂z_j/∂o_j ((D^{t+1})ᵀ has no o row)
+                    // (K6): a^t_{gN+j} = γ^t_{gN+j} λ^t_{c(g)}, c(g) = c for i, f, c̃ and o for o
+                    (*ai, *af, *ac, *ao) = (*gi * *l, *gf * *l, *gc * *l, *go * lo);
+                }
+            }
+            None => {
+                for (((((((ai, af), ac), ao), (((gi, gf), gc), go)), l), &dl), zh) in lanes {
+                    *l = dl * zh[0]; // Eq. (B5) at t = T: λ^T = δ^T ∂z/∂h
+                    let lo = dl * zh[1];
+                    (*ai, *af, *ac, *ao) = (*gi * *l, *gf * *l, *gc * *l, *go * lo); // (K6)
+                }
+            }
+        }
+    }
 }
 
 /// The element-wise part of one step of [`drive_adjoints_fused`] (K26), compiled per instruction
