@@ -93,7 +93,8 @@ fn reverse<T: Scalar>(
 /// stacked [`stack_gradient`]. No allocation in the time loop. With one drive row per neuron
 /// (`G = 1`) `A` is written over `dz`'s storage (K25): column `t − 1` of `dz` is read before
 /// `a^t` replaces it, and the loop reads only columns `≥ t` of `A` and `t − 1` of `dz`. With one
-/// state component as well (`d = 1`: rate, LIF) the loop is the fused (K26).
+/// state component as well (`d = 1`: rate, LIF) the loop is the fused (K26); the LSTM's is the
+/// fused (K27), the ALIF's the fused (K28). The general loop below serves any other `(d, G)`.
 pub(crate) fn drive_adjoints<T: Scalar>(
     kernel: &Kernel<T>,
     zh: &DMatrix<T>,
@@ -105,8 +106,12 @@ pub(crate) fn drive_adjoints<T: Scalar>(
     if d == 1 && g == 1 {
         return drive_adjoints_fused(kernel, zh, gain, decay, dz);
     }
-    if matches!(kernel.cell, Cell::Lstm(_)) {
-        return drive_adjoints_lstm(kernel, zh, gain, decay, dz);
+    match &kernel.cell {
+        Cell::Lstm(_) => return drive_adjoints_lstm(kernel, zh, gain, decay, dz),
+        Cell::Alif(c) => {
+            return drive_adjoints_alif(kernel, (T::c(c.rho), T::c(c.beta)), zh, gain, decay, dz);
+        }
+        _ => {}
     }
     // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6); (K25): A over dz if G = 1
     let mut lam_next = vec![T::zero(); n * d];
@@ -213,6 +218,99 @@ fn drive_adjoints_lstm<T: Scalar>(
         pulp::Arch::new().dispatch(step);
     }
     a
+}
+
+/// [`drive_adjoints`] for the ALIF (`d = 2`: components `v`, `a`; `G = 1`), fused (K28): `A`
+/// over `Δ` (K25), per step one GEMV into `Δ`'s column `t − 1` and one element-wise pass that
+/// forms `δ^t`, `λ^t` (both components, in place of `λ^{t+1}`) and `a^t`. `(rho, beta)` = `(ρ, β)`
+/// of (A4). The same products as the general loop, in the same order.
+fn drive_adjoints_alif<T: Scalar>(
+    kernel: &Kernel<T>,
+    (rho, beta): (T, T),
+    zh: &DMatrix<T>,
+    gain: &DMatrix<T>,
+    decay: &DMatrix<T>,
+    mut a: DMatrix<T>,
+) -> DMatrix<T> {
+    let (n, steps) = (kernel.n, a.ncols());
+    let r = kernel.reset_slope();
+    let mut lam = vec![T::zero(); 2 * n]; // λ^{t+1} (v at 2j, a at 2j + 1), overwritten by λ^t
+    let data = a.as_mut_slice();
+    for t in (1..=steps).rev() {
+        // column t − 1: Δ_{:,t−1} (the outside signal of step t), becomes a^t; column t: a^{t+1}
+        let (head, tail) = data.split_at_mut(t * n);
+        let col = &mut head[(t - 1) * n..];
+        let next = if t < steps {
+            // Eq. (B4) as (K7): δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1} (+ r λ_v^{t+1} below), in place
+            gemv_acc(kernel.w_rec_t.as_slice(), n, &tail[..n], col);
+            Some(&decay.as_slice()[(t + 1) * n..(t + 2) * n])
+        } else {
+            None
+        };
+        let (zh, gain) = (&zh.as_slice()[t * 2 * n..(t + 1) * 2 * n], &gain.as_slice()[t * n..(t + 1) * n]);
+        pulp::Arch::new().dispatch(AlifAdjointStep {
+            col,
+            lam: &mut lam,
+            zh,
+            gain,
+            decay_next: next,
+            r,
+            rho,
+            beta,
+        });
+    }
+    a
+}
+
+/// The element-wise part of one step of [`drive_adjoints_alif`] (K28), compiled per instruction
+/// set like `gemv_acc` and picked at run time.
+struct AlifAdjointStep<'a, T> {
+    /// In: `Δ_{:,t−1} + W_recᵀ a^{t+1}`; out: `a^t`.
+    col: &'a mut [T],
+    /// In: `λ^{t+1}` (zero for `t = T`); out: `λ^t`; neuron-major `2N` (`v` at `2j`, `a` at `2j + 1`).
+    lam: &'a mut [T],
+    /// `∂z^t/∂h^t`, neuron-major `2N` (`ψ^t_j` at `2j`).
+    zh: &'a [T],
+    /// `γ^t`, `N`.
+    gain: &'a [T],
+    /// `α` of step `t + 1` (`None` for `t = T`: `λ^{T+1} = 0`).
+    decay_next: Option<&'a [T]>,
+    /// The reset slope `r` of (K7).
+    r: T,
+    /// `ρ` of (A4).
+    rho: T,
+    /// `β` of (A4).
+    beta: T,
+}
+
+impl<T: Scalar> pulp::WithSimd for AlifAdjointStep<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let (r, rho, beta) = (self.r, self.rho, self.beta);
+        let lanes =
+            self.col.iter_mut().zip(self.lam.chunks_exact_mut(2)).zip(self.zh.chunks_exact(2)).zip(self.gain);
+        match self.decay_next {
+            Some(decay) => {
+                for ((((c, l), zh), &gain), &dec) in lanes.zip(decay) {
+                    let (lv, la, psi) = (l[0], l[1], zh[0]);
+                    let delta = *c + r * lv; // Eq. (B4) as (K7): + r λ_v^{t+1} (Eq. L6)
+                    // Eq. (B5) with (K5), (A4): (D^{t+1})ᵀ λ^{t+1} + δ_j ∂z_j/∂h_j
+                    l[0] = (dec * lv + psi * la) + delta * zh[0];
+                    l[1] = (rho - beta * psi) * la + delta * zh[1];
+                    *c = gain * l[0]; // (K6): a^t = γ^t λ_v^t
+                }
+            }
+            None => {
+                for (((c, l), zh), &gain) in lanes {
+                    l[0] = *c * zh[0]; // Eq. (B5) at t = T: λ^T = δ^T ∂z/∂h
+                    l[1] = *c * zh[1];
+                    *c = gain * l[0]; // (K6)
+                }
+            }
+        }
+    }
 }
 
 /// The element-wise part of one step of [`drive_adjoints_lstm`] (K27), compiled per
