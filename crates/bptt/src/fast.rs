@@ -16,7 +16,7 @@
 //! `docs/fast.md` §3.
 
 use credit_core::fast::{FastTrajectory, Kernel, forward_with, gemv_acc, mul_tr_cols};
-use credit_core::{Network, Params, Scalar, Sequence};
+use credit_core::{Cell, Network, Params, Scalar, Sequence};
 use nalgebra::{DMatrix, DVector};
 
 /// What fast BPTT returns: the loss and the gradient (the literal [`crate::Bptt`] also keeps
@@ -93,7 +93,8 @@ fn reverse<T: Scalar>(
 /// stacked [`stack_gradient`]. No allocation in the time loop. With one drive row per neuron
 /// (`G = 1`) `A` is written over `dz`'s storage (K25): column `t − 1` of `dz` is read before
 /// `a^t` replaces it, and the loop reads only columns `≥ t` of `A` and `t − 1` of `dz`. With one
-/// state component as well (`d = 1`: rate, LIF) the loop is the fused (K26).
+/// state component as well (`d = 1`: rate, LIF) the loop is the fused (K26); the LSTM's is the
+/// fused (K27), the ALIF's the fused (K28). The general loop below serves any other `(d, G)`.
 pub(crate) fn drive_adjoints<T: Scalar>(
     kernel: &Kernel<T>,
     zh: &DMatrix<T>,
@@ -104,6 +105,13 @@ pub(crate) fn drive_adjoints<T: Scalar>(
     let (n, d, g, steps) = (kernel.n, kernel.d, kernel.gates, dz.ncols());
     if d == 1 && g == 1 {
         return drive_adjoints_fused(kernel, zh, gain, decay, dz);
+    }
+    match &kernel.cell {
+        Cell::Lstm(_) => return drive_adjoints_lstm(kernel, zh, gain, decay, dz),
+        Cell::Alif(c) => {
+            return drive_adjoints_alif(kernel, (T::c(c.rho), T::c(c.beta)), zh, gain, decay, dz);
+        }
+        _ => {}
     }
     // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6); (K25): A over dz if G = 1
     let mut lam_next = vec![T::zero(); n * d];
@@ -170,6 +178,192 @@ fn drive_adjoints_fused<T: Scalar>(
         pulp::Arch::new().dispatch(AdjointStep { col, lam: &mut lam, zh, gain, decay_next: next, r });
     }
     a
+}
+
+/// [`drive_adjoints`] for the LSTM (`d = 2`: components `c`, `o`; `G = 4`: drive rows `i, f,
+/// c̃, o`), fused (K27): per step one GEMV into `Δ`'s column `t − 1` (which becomes `δ^t`: no
+/// copy) and one element-wise pass that forms `λ^t_c` (in place of `λ^{t+1}_c`), `λ^t_o` (a
+/// scalar: `(D^{t+1})ᵀ` has no `o` row, (K5)) and the four rows of `a^t`. One buffer of `N`
+/// (`λ_c`), no zeroing, no swap; the same products as the general loop, in the same order.
+fn drive_adjoints_lstm<T: Scalar>(
+    kernel: &Kernel<T>,
+    zh: &DMatrix<T>,
+    gain: &DMatrix<T>,
+    decay: &DMatrix<T>,
+    mut dz: DMatrix<T>,
+) -> DMatrix<T> {
+    let (n, steps) = (kernel.n, dz.ncols());
+    let mut a = DMatrix::zeros(4 * n, steps); // column t − 1 = a^t (K6), every entry written below
+    let mut lam_c = vec![T::zero(); n]; // λ^{t+1}_c, overwritten by λ^t_c neuron by neuron
+    let (dz, a_data) = (dz.as_mut_slice(), a.as_mut_slice());
+    for t in (1..=steps).rev() {
+        // columns of A: t − 1 (a^t, written here) and t (a^{t+1}, written by step t + 1)
+        let (head, tail) = a_data.split_at_mut(t * 4 * n);
+        let delta = &mut dz[(t - 1) * n..t * n];
+        let next = if t < steps {
+            // Eq. (B4) as (K7): δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1} (r = 0: no reset), in place
+            gemv_acc(kernel.w_rec_t.as_slice(), n, &tail[..4 * n], delta);
+            Some(&decay.as_slice()[(t + 1) * n..(t + 2) * n])
+        } else {
+            None
+        };
+        let step = LstmAdjointStep {
+            a: &mut head[(t - 1) * 4 * n..],
+            delta,
+            lam_c: &mut lam_c,
+            zh: &zh.as_slice()[t * 2 * n..(t + 1) * 2 * n],
+            gain: &gain.as_slice()[t * 4 * n..(t + 1) * 4 * n],
+            decay_next: next,
+        };
+        pulp::Arch::new().dispatch(step);
+    }
+    a
+}
+
+/// [`drive_adjoints`] for the ALIF (`d = 2`: components `v`, `a`; `G = 1`), fused (K28): `A`
+/// over `Δ` (K25), per step one GEMV into `Δ`'s column `t − 1` and one element-wise pass that
+/// forms `δ^t`, `λ^t` (both components, in place of `λ^{t+1}`) and `a^t`. `(rho, beta)` = `(ρ, β)`
+/// of (A4). The same products as the general loop, in the same order.
+fn drive_adjoints_alif<T: Scalar>(
+    kernel: &Kernel<T>,
+    (rho, beta): (T, T),
+    zh: &DMatrix<T>,
+    gain: &DMatrix<T>,
+    decay: &DMatrix<T>,
+    mut a: DMatrix<T>,
+) -> DMatrix<T> {
+    let (n, steps) = (kernel.n, a.ncols());
+    let r = kernel.reset_slope();
+    let mut lam = vec![T::zero(); 2 * n]; // λ^{t+1} (v at 2j, a at 2j + 1), overwritten by λ^t
+    let data = a.as_mut_slice();
+    for t in (1..=steps).rev() {
+        // column t − 1: Δ_{:,t−1} (the outside signal of step t), becomes a^t; column t: a^{t+1}
+        let (head, tail) = data.split_at_mut(t * n);
+        let col = &mut head[(t - 1) * n..];
+        let next = if t < steps {
+            // Eq. (B4) as (K7): δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1} (+ r λ_v^{t+1} below), in place
+            gemv_acc(kernel.w_rec_t.as_slice(), n, &tail[..n], col);
+            Some(&decay.as_slice()[(t + 1) * n..(t + 2) * n])
+        } else {
+            None
+        };
+        let (zh, gain) = (&zh.as_slice()[t * 2 * n..(t + 1) * 2 * n], &gain.as_slice()[t * n..(t + 1) * n]);
+        pulp::Arch::new().dispatch(AlifAdjointStep {
+            col,
+            lam: &mut lam,
+            zh,
+            gain,
+            decay_next: next,
+            r,
+            rho,
+            beta,
+        });
+    }
+    a
+}
+
+/// The element-wise part of one step of [`drive_adjoints_alif`] (K28), compiled per instruction
+/// set like `gemv_acc` and picked at run time.
+struct AlifAdjointStep<'a, T> {
+    /// In: `Δ_{:,t−1} + W_recᵀ a^{t+1}`; out: `a^t`.
+    col: &'a mut [T],
+    /// In: `λ^{t+1}` (zero for `t = T`); out: `λ^t`; neuron-major `2N` (`v` at `2j`, `a` at `2j + 1`).
+    lam: &'a mut [T],
+    /// `∂z^t/∂h^t`, neuron-major `2N` (`ψ^t_j` at `2j`).
+    zh: &'a [T],
+    /// `γ^t`, `N`.
+    gain: &'a [T],
+    /// `α` of step `t + 1` (`None` for `t = T`: `λ^{T+1} = 0`).
+    decay_next: Option<&'a [T]>,
+    /// The reset slope `r` of (K7).
+    r: T,
+    /// `ρ` of (A4).
+    rho: T,
+    /// `β` of (A4).
+    beta: T,
+}
+
+impl<T: Scalar> pulp::WithSimd for AlifAdjointStep<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let (r, rho, beta) = (self.r, self.rho, self.beta);
+        let lanes =
+            self.col.iter_mut().zip(self.lam.chunks_exact_mut(2)).zip(self.zh.chunks_exact(2)).zip(self.gain);
+        match self.decay_next {
+            Some(decay) => {
+                for ((((c, l), zh), &gain), &dec) in lanes.zip(decay) {
+                    let (lv, la, psi) = (l[0], l[1], zh[0]);
+                    let delta = *c + r * lv; // Eq. (B4) as (K7): + r λ_v^{t+1} (Eq. L6)
+                    // Eq. (B5) with (K5), (A4): (D^{t+1})ᵀ λ^{t+1} + δ_j ∂z_j/∂h_j
+                    l[0] = (dec * lv + psi * la) + delta * zh[0];
+                    l[1] = (rho - beta * psi) * la + delta * zh[1];
+                    *c = gain * l[0]; // (K6): a^t = γ^t λ_v^t
+                }
+            }
+            None => {
+                for (((c, l), zh), &gain) in lanes {
+                    l[0] = *c * zh[0]; // Eq. (B5) at t = T: λ^T = δ^T ∂z/∂h
+                    l[1] = *c * zh[1];
+                    *c = gain * l[0]; // (K6)
+                }
+            }
+        }
+    }
+}
+
+/// The element-wise part of one step of [`drive_adjoints_lstm`] (K27), compiled per
+/// instruction set like `gemv_acc` and picked at run time.
+struct LstmAdjointStep<'a, T> {
+    /// Out: `a^t`, `4N`, gate-major (rows `gN + j`).
+    a: &'a mut [T],
+    /// `δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1}`, `N`.
+    delta: &'a [T],
+    /// In: `λ^{t+1}_c` (zero for `t = T`); out: `λ^t_c`.
+    lam_c: &'a mut [T],
+    /// `∂z^t/∂h^t`, neuron-major `2N` (`∂z_j/∂c_j` at `2j`, `∂z_j/∂o_j` at `2j + 1`).
+    zh: &'a [T],
+    /// `γ^t`, `4N`, gate-major (K3).
+    gain: &'a [T],
+    /// `f^{t+1}` (`None` for `t = T`: `λ^{T+1} = 0`).
+    decay_next: Option<&'a [T]>,
+}
+
+impl<T: Scalar> pulp::WithSimd for LstmAdjointStep<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let n = self.delta.len();
+        let (a_i, rest) = self.a.split_at_mut(n);
+        let (a_f, rest) = rest.split_at_mut(n);
+        let (a_c, a_o) = rest.split_at_mut(n);
+        let (g_i, rest) = self.gain.split_at(n);
+        let (g_f, rest) = rest.split_at(n);
+        let (g_c, g_o) = rest.split_at(n);
+        let rows = a_i.iter_mut().zip(a_f.iter_mut()).zip(a_c.iter_mut()).zip(a_o.iter_mut());
+        let gains = g_i.iter().zip(g_f).zip(g_c).zip(g_o);
+        let lanes = rows.zip(gains).zip(self.lam_c.iter_mut()).zip(self.delta).zip(self.zh.chunks_exact(2));
+        match self.decay_next {
+            Some(decay) => {
+                for ((((((((ai, af), ac), ao), (((gi, gf), gc), go)), l), &dl), zh), &f) in lanes.zip(decay) {
+                    // Eq. (B5) with (K5): λ_c^t = f^{t+1}_j λ_c^{t+1} + δ_j ∂z_j/∂c_j (Eq. M5)
+                    *l = f * *l + dl * zh[0];
+                    let lo = dl * zh[1]; // Eq. (B5): λ_o^t = δ_j ∂z_j/∂o_j ((D^{t+1})ᵀ has no o row)
+                    // (K6): a^t_{gN+j} = γ^t_{gN+j} λ^t_{c(g)}, c(g) = c for i, f, c̃ and o for o
+                    (*ai, *af, *ac, *ao) = (*gi * *l, *gf * *l, *gc * *l, *go * lo);
+                }
+            }
+            None => {
+                for (((((((ai, af), ac), ao), (((gi, gf), gc), go)), l), &dl), zh) in lanes {
+                    *l = dl * zh[0]; // Eq. (B5) at t = T: λ^T = δ^T ∂z/∂h
+                    let lo = dl * zh[1];
+                    (*ai, *af, *ac, *ao) = (*gi * *l, *gf * *l, *gc * *l, *go * lo); // (K6)
+                }
+            }
+        }
+    }
 }
 
 /// The element-wise part of one step of [`drive_adjoints_fused`] (K26), compiled per instruction
