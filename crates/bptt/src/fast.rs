@@ -94,7 +94,8 @@ fn reverse<T: Scalar>(
 /// (`G = 1`) `A` is written over `dz`'s storage (K25): column `t − 1` of `dz` is read before
 /// `a^t` replaces it, and the loop reads only columns `≥ t` of `A` and `t − 1` of `dz`. With one
 /// state component as well (`d = 1`: rate, LIF) the loop is the fused (K26); the LSTM's is the
-/// fused (K27), the ALIF's the fused (K28). The general loop below serves any other `(d, G)`.
+/// fused (K27), the ALIF's the fused (K28); [`drive_adjoints_general`] is the unfused loop they
+/// are tested against.
 pub(crate) fn drive_adjoints<T: Scalar>(
     kernel: &Kernel<T>,
     zh: &DMatrix<T>,
@@ -107,12 +108,24 @@ pub(crate) fn drive_adjoints<T: Scalar>(
         return drive_adjoints_fused(kernel, zh, gain, decay, dz);
     }
     match &kernel.cell {
-        Cell::Lstm(_) => return drive_adjoints_lstm(kernel, zh, gain, decay, dz),
-        Cell::Alif(c) => {
-            return drive_adjoints_alif(kernel, (T::c(c.rho), T::c(c.beta)), zh, gain, decay, dz);
-        }
-        _ => {}
+        Cell::Lstm(_) => drive_adjoints_lstm(kernel, zh, gain, decay, dz),
+        Cell::Alif(c) => drive_adjoints_alif(kernel, (T::c(c.rho), T::c(c.beta)), zh, gain, decay, dz),
+        _ => drive_adjoints_general(kernel, zh, gain, decay, dz),
     }
+}
+
+/// The general reverse loop (K5)–(K7) for any `(d, G)`, built from the kernel's structure-aware
+/// products (`Kernel::add_m_z_tr`, `add_d_tr`, `drive_adjoint`). Every cell of today takes a
+/// fused form ((K26)–(K28)); this loop is what each of them must equal, up to the order of
+/// additions (the tests below run it against [`drive_adjoints`] on every cell).
+fn drive_adjoints_general<T: Scalar>(
+    kernel: &Kernel<T>,
+    zh: &DMatrix<T>,
+    gain: &DMatrix<T>,
+    decay: &DMatrix<T>,
+    dz: DMatrix<T>,
+) -> DMatrix<T> {
+    let (n, d, g, steps) = (kernel.n, kernel.d, kernel.gates, dz.ncols());
     // the adjoints: λ^{t+1} and λ^t, δ^t, and A (column t−1 = a^t, K6); (K25): A over dz if G = 1
     let mut lam_next = vec![T::zero(); n * d];
     let mut lam = vec![T::zero(); n * d];
@@ -410,3 +423,38 @@ impl<T: Scalar> pulp::WithSimd for AdjointStep<'_, T> {
 
 /// Fast BPTT through a stack (`crates/bptt/src/fast_stack.rs`): equal to [`crate::stack::gradient`].
 pub use crate::fast_stack::stack_gradient;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credit_core::cell::{Cell, Lstm, Rate};
+    use credit_core::{CellModel, Loss, Preset, Readout};
+
+    /// Each fused reverse step ((K26) rate and LIF, (K27) LSTM, (K28) ALIF) equals the general
+    /// loop (K5)–(K7) on a random net and random outside signals, over many steps.
+    #[test]
+    fn the_fused_reverse_steps_equal_the_general_loop() {
+        let c = Preset::Paper.conventions();
+        let cells = [
+            Cell::Rate(Rate { alpha: 0.4 }),
+            c.lif(0.9, 0.6),
+            c.alif(0.85, 0.6, 0.95, 0.7),
+            Cell::Lstm(Lstm),
+        ];
+        for cell in cells {
+            let net = Network::new(cell, 3, 7, 2, Readout::leaky(0.8), Loss::Mse).unwrap();
+            let p = Params::<f64>::random(&net, 3).unwrap();
+            let seq = Sequence::random(&net, 90, 3).unwrap();
+            let kernel = Kernel::new(&net, &p).unwrap();
+            let traj = forward_with(&kernel, &net, &p, &seq);
+            let st = &traj.states;
+            let dz = DMatrix::from_fn(net.n, seq.len(), |i, t| ((3 * i + 7 * t) as f64).sin());
+            let fused = drive_adjoints(&kernel, &st.zh, &st.gain, &st.decay, dz.clone());
+            let general = drive_adjoints_general(&kernel, &st.zh, &st.gain, &st.decay, dz);
+            let scale = general.amax();
+            assert!(scale > 0.0 && fused.amax() > 0.0, "{}: live adjoints", net.cell.id());
+            let err = (&fused - &general).amax() / scale;
+            assert!(err <= 1e-13, "{}: fused vs general {err:e}", net.cell.id());
+        }
+    }
+}
