@@ -103,7 +103,7 @@ pub(crate) fn drive_adjoints<T: Scalar>(
     decay: &DMatrix<T>,
     dz: DMatrix<T>,
 ) -> DMatrix<T> {
-    let (n, d, g, steps) = (kernel.n, kernel.d, kernel.gates, dz.ncols());
+    let (d, g) = (kernel.d, kernel.gates);
     if d == 1 && g == 1 {
         return drive_adjoints_fused(kernel, zh, gain, decay, dz);
     }
