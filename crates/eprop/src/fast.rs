@@ -101,7 +101,8 @@ pub struct FastOnline<T: Scalar> {
     z_sum: Vec<T>,
     z_bar: Vec<T>,
     b_bar: T,
-    g_out: DMatrix<T>,
+    /// `G_outᵀ` (`N × K`, column-major: element `(j, q)` at `q·N + j`), Eq. (E6).
+    g_out_t: Vec<T>,
     g_bout: DVector<T>,
     loss: T,
     steps: usize,
@@ -200,7 +201,7 @@ impl<T: Scalar> FastOnline<T> {
             z_sum: vec![zero; if reg { n } else { 0 }],
             z_bar: vec![zero; n],
             b_bar: zero,
-            g_out: DMatrix::zeros(k, n),
+            g_out_t: vec![zero; n * k],
             g_bout: DVector::zeros(k),
             loss: zero,
             steps: 0,
@@ -250,7 +251,7 @@ impl<T: Scalar> FastOnline<T> {
         .sum::<usize>()
             + self.refractory.len()
             + self.refractory_new.len()
-            + self.g_out.len()
+            + self.g_out_t.len()
             + self.g_bout.len()
             + 3
             + self.block.as_ref().map_or(0, |b| {
@@ -298,13 +299,12 @@ impl<T: Scalar> FastOnline<T> {
         );
         // Eq. (Y1): y^t = κ y^{t−1} + c (W_out z^{t−δ} + b_out)
         let z_read = if lag == 0 { &self.z } else { &self.z_prev };
-        // W_out z^{t−δ}, column by column on the K × N slice (K ≪ N: nalgebra's GEMV would run
-        // one length-K axpy per column)
-        self.y_new.iter_mut().for_each(|v| *v = T::zero());
-        for (col, &zj) in params.w_out().as_slice().chunks_exact(k).zip(z_read) {
-            for (v, &w) in self.y_new.iter_mut().zip(col) {
-                *v += w * zj;
-            }
+        // W_out z^{t−δ}: per output q a dot product over the row q of the column-major K × N
+        // slice (stride K), four partial sums (K ≪ N: a loop over the N columns with a length-K
+        // inner loop pays the loop overhead N times per step)
+        let w_out = params.w_out().as_slice();
+        for (q, v) in self.y_new.iter_mut().enumerate() {
+            *v = strided_dot(&w_out[q..], k, z_read);
         }
         let b_out = params.b_out();
         for q in 0..k {
@@ -342,9 +342,10 @@ impl<T: Scalar> FastOnline<T> {
             self.z_bar[j] = self.z_bar[j] * kappa + z_read[j] * c_out;
         }
         self.b_bar = self.b_bar * kappa + c_out;
-        // Eq. (E6): G_out += g^t (z̄^t)ᵀ, column by column on the K × N slice (K ≪ N)
-        for (col, &zb) in self.g_out.as_mut_slice().chunks_exact_mut(k).zip(&self.z_bar) {
-            for (o, &gq) in col.iter_mut().zip(&self.g) {
+        // Eq. (E6): G_out += g^t (z̄^t)ᵀ, kept transposed (`g_out_t`, N × K column-major: row q
+        // of G_out contiguous) so that the inner loop runs over the N neurons (K ≪ N)
+        for (row, &gq) in self.g_out_t.chunks_exact_mut(n).zip(&self.g) {
+            for (o, &zb) in row.iter_mut().zip(&self.z_bar) {
                 *o += gq * zb;
             }
         }
@@ -827,7 +828,11 @@ impl<T: Scalar> FastOnline<T> {
             grad.tensors[1].value.fill_diagonal(T::zero());
         }
         let nc = net.n_cell_tensors();
-        grad.tensors[nc].value.copy_from(&self.g_out);
+        for (q, row) in self.g_out_t.chunks_exact(n).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                grad.tensors[nc].value[(q, j)] = v; // G_out = (G_outᵀ)ᵀ, Eq. (E6)
+            }
+        }
         grad.tensors[nc + 1].value.column_mut(0).copy_from(&self.g_bout);
         FastEprop { loss: self.loss, grad }
     }
@@ -907,4 +912,24 @@ fn update<T: Scalar, const LAG0: bool, const REG: bool>(
     if REG {
         e_sum[i] += e;
     }
+}
+
+/// `Σ_j a[j·stride] z[j]` over `z.len()` terms (`a` holds at least `(z.len() − 1)·stride + 1`
+/// elements), with four partial sums: row `q` of a column-major `K × N` matrix times `z`, for
+/// the readout of Eq. (Y1).
+#[inline]
+fn strided_dot<T: Scalar>(a: &[T], stride: usize, z: &[T]) -> T {
+    let mut s = [T::zero(); 4];
+    let mut quads = z.chunks_exact(4);
+    let mut base = 0;
+    for zq in &mut quads {
+        for (l, (sl, &zl)) in s.iter_mut().zip(zq).enumerate() {
+            *sl += a[base + l * stride] * zl;
+        }
+        base += 4 * stride;
+    }
+    for (l, &zl) in quads.remainder().iter().enumerate() {
+        s[l] += a[base + l * stride] * zl;
+    }
+    (s[0] + s[1]) + (s[2] + s[3])
 }
