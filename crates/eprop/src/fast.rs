@@ -140,11 +140,13 @@ struct Block<T> {
     dec: Vec<T>,
     /// `L^u_j`, `N × K`.
     sig: Vec<T>,
-    /// The GEMM right factors, each `K × GN` (element `(u, c)` at `c·K + u`; rate, LIF: `c = j`,
-    /// LSTM: `c = 4j + g`, and `c = 3j + g` in the fourth): `γ ⊙ N̂` (K21, K41), `γ ⊙ R̂`
+    /// The GEMM right factors, each `K × GN` (rate, LIF: row-major, element `(u, j)` at
+    /// `u·N + j`; LSTM, ALIF: element `(u, c)` at `c·K + u`, LSTM: `c = 4j + g`, and `c = 3j + g`
+    /// in the fourth): `γ ⊙ N̂` (K21, K41), `γ ⊙ R̂`
     /// (K22, K42), `γ ⊙ Ŝ` (K23, K43), `γ a^{B−1−u}` (K20) or `γ F^u` (K40).
     coef: [Vec<T>; 4],
-    /// Per neuron: `c₀`, `a N̂⁰`, `a R̂⁰`, `a Ŝ⁰` (K21)–(K23), `N × 4`; LSTM: `c₀`, `f⁰N̂⁰`,
+    /// Rate, LIF: the scans' four `N`-vectors `L̃`, `N̂`, `R̂`, `Ŝ`, then `c₀`, `a N̂⁰`, `a R̂⁰`,
+    /// `a Ŝ⁰` (K21)–(K23), `N × 4` column-major; LSTM: `c₀`, `f⁰N̂⁰`,
     /// `f⁰R̂⁰`, `f⁰Ŝ⁰`, `F` (K40)–(K43), `N × 5`; ALIF: `c₀`, the four `x̄⁰` factors and the
     /// four `ε^{a,0}` factors of (K47)–(K49), `N × 9`.
     head: Vec<T>,
@@ -376,9 +378,9 @@ impl<T: Scalar> FastOnline<T> {
     }
 
     /// Folds the buffered steps `t₀+1 … t₀+B` of a rate or LIF layer into `Δ` (`acc`), `ē`,
-    /// `Σ e` and `ε` by (K19)–(K23) of `docs/fast.md` §4.1: per neuron, three backward scans
-    /// over the block and `O(W)` element-wise work; then one GEMM `(W × B)·(B × N)` per
-    /// quantity. Exact up to rounding.
+    /// `Σ e` and `ε` by (K19)–(K23) of `docs/fast.md` §4.1: three backward scans over the
+    /// block (outer loop over the steps, inner loop over the neurons), `O(W)` element-wise
+    /// work per neuron; then one GEMM `(W × B)·(B × N)` per quantity. Exact up to rounding.
     fn flush(&mut self, net: &Network, kappa: T) {
         if matches!(net.cell, Cell::Lstm(_)) {
             return self.flush_lstm(net, kappa);
@@ -387,7 +389,7 @@ impl<T: Scalar> FastOnline<T> {
             return self.flush_alif(net, kappa);
         }
         let Some(blk) = &mut self.block else { return };
-        let (bl, kk) = (blk.len, blk.k);
+        let bl = blk.len;
         if bl == 0 {
             return;
         }
@@ -400,33 +402,48 @@ impl<T: Scalar> FastOnline<T> {
             kappa_b *= kappa;
             a_b *= a;
         }
-        for j in 0..n {
-            let col = |v: &[T], u: usize| v[u * n + j];
-            // backward scans (K21)–(K23), u = B−1 … 0 (0-based steps of the block)
-            let (mut lt_next, mut n_hat, mut r_hat, mut s_hat, mut kpow, mut apow) =
-                (zero, zero, zero, zero, T::one(), T::one());
-            for u in (0..bl).rev() {
-                let (psi, gam) = (col(&blk.psi, u), col(&blk.gam, u));
-                let lt = col(&blk.sig, u) + kappa * lt_next; // (K21): L̃^u = L^u + κ L̃^{u+1}
-                let m = if lag0 { lt } else { lt_next }; // δ = 0: L̃^u; δ = 1: L̃^{u+1}
-                n_hat = psi * m + a * n_hat; // (K21): N̂^u = ψ^u M^u + a N̂^{u+1}
-                r_hat = kpow * psi + a * r_hat; // (K22): R̂^u = κ^{B−1−u} ψ^u + a R̂^{u+1}
-                s_hat = psi + a * s_hat; // (K23): Ŝ^u = ψ^u + a Ŝ^{u+1}
-                blk.coef[0][j * kk + u] = gam * n_hat;
-                blk.coef[1][j * kk + u] = gam * r_hat;
-                blk.coef[2][j * kk + u] = gam * s_hat;
-                blk.coef[3][j * kk + u] = gam * apow; // (K20): γ^u a^{B−1−u}
-                lt_next = lt;
-                kpow *= kappa;
-                apow *= a;
+        // backward scans (K21)–(K23), u = B−1 … 0 (0-based steps of the block), all neurons at
+        // once: the state L̃^{u+1}, N̂, R̂, Ŝ is four N-vectors (`head`, N × 4 column-major), the
+        // inner loop runs over the neurons j on contiguous rows and vectorises
+        let (lt_v, rest) = blk.head[..4 * n].split_at_mut(n);
+        let (nh_v, rest) = rest.split_at_mut(n);
+        let (rh_v, sh_v) = rest.split_at_mut(n);
+        for v in [&mut *lt_v, &mut *nh_v, &mut *rh_v, &mut *sh_v] {
+            v.iter_mut().for_each(|x| *x = zero);
+        }
+        let (mut kpow, mut apow) = (T::one(), T::one());
+        let [c_n, c_r, c_s, c_a] = &mut blk.coef;
+        for u in (0..bl).rev() {
+            let row = u * n..(u + 1) * n;
+            let (psi, gam, sig) = (&blk.psi[row.clone()], &blk.gam[row.clone()], &blk.sig[row.clone()]);
+            let (c_n, c_r) = (&mut c_n[row.clone()], &mut c_r[row.clone()]);
+            let (c_s, c_a) = (&mut c_s[row.clone()], &mut c_a[row]);
+            for j in 0..n {
+                let (ps, ga, ltn) = (psi[j], gam[j], lt_v[j]);
+                let lt = sig[j] + kappa * ltn; // (K21): L̃^u = L^u + κ L̃^{u+1}
+                let m = if lag0 { lt } else { ltn }; // δ = 0: L̃^u; δ = 1: L̃^{u+1}
+                let nh = ps * m + a * nh_v[j]; // (K21): N̂^u = ψ^u M^u + a N̂^{u+1}
+                let rh = kpow * ps + a * rh_v[j]; // (K22): R̂^u = κ^{B−1−u} ψ^u + a R̂^{u+1}
+                let sh = ps + a * sh_v[j]; // (K23): Ŝ^u = ψ^u + a Ŝ^{u+1}
+                c_n[j] = ga * nh;
+                c_r[j] = ga * rh;
+                c_s[j] = ga * sh;
+                c_a[j] = ga * apow; // (K20): γ^u a^{B−1−u}
+                (lt_v[j], nh_v[j], rh_v[j], sh_v[j]) = (lt, nh, rh, sh);
             }
-            let c0 = if lag0 { kappa * lt_next } else { lt_next }; // (K21): c₀
-            blk.head[4 * j..4 * j + 4].copy_from_slice(&[c0, a * n_hat, a * r_hat, a * s_hat]);
+            kpow *= kappa;
+            apow *= a;
+        }
+        for j in 0..n {
+            // (K21): c₀ = κ L̃⁰ (δ = 0) or L̃⁰ (δ = 1); the factors a N̂⁰, a R̂⁰, a Ŝ⁰ of ε⁰
+            lt_v[j] = if lag0 { kappa * lt_v[j] } else { lt_v[j] };
+            nh_v[j] *= a;
+            rh_v[j] *= a;
+            sh_v[j] *= a;
         }
         // the element-wise terms of the block's start, ε⁰ = ε^{t₀} (rate: row j; LIF: shared)
         for j in 0..n {
-            let [c0, an, ar, as_] =
-                [blk.head[4 * j], blk.head[4 * j + 1], blk.head[4 * j + 2], blk.head[4 * j + 3]];
+            let [c0, an, ar, as_] = [lt_v[j], nh_v[j], rh_v[j], sh_v[j]];
             let eps0 = if rate { &self.eps[j * w..(j + 1) * w] } else { &self.eps[..w] };
             let row = j * w..(j + 1) * w;
             let (acc, eb) = (&mut self.acc[row.clone()], &mut self.e_bar[row.clone()]);
@@ -442,31 +459,27 @@ impl<T: Scalar> FastOnline<T> {
         }
         // the GEMMs: Δᵀ += Π (γ⊙N̂), ēᵀ += Π (γ⊙R̂), (Σe)ᵀ += Π (γ⊙Ŝ); all W × N, column-major
         let pi = DMatrixView::from_slice_with_strides(&blk.pi, w, bl, 1, w);
-        fn coef<T: Scalar>(
-            c: &[T],
-            bl: usize,
-            n: usize,
-            blk_k: usize,
-        ) -> DMatrixView<'_, T, nalgebra::Dyn, nalgebra::Dyn> {
-            DMatrixView::from_slice_with_strides(c, bl, n, 1, blk_k)
+        // the right factors are row-major B × N (element (u, j) at u·N + j)
+        fn coef<T: Scalar>(c: &[T], bl: usize, n: usize) -> DMatrixView<'_, T, nalgebra::Dyn, nalgebra::Dyn> {
+            DMatrixView::from_slice_with_strides(c, bl, n, n, 1)
         }
         DMatrixViewMut::from_slice(&mut self.acc, w, n).gemm(
             T::one(),
             &pi,
-            &coef(&blk.coef[0], bl, n, kk),
+            &coef(&blk.coef[0], bl, n),
             T::one(),
         );
         DMatrixViewMut::from_slice(&mut self.e_bar, w, n).gemm(
             T::one(),
             &pi,
-            &coef(&blk.coef[1], bl, n, kk),
+            &coef(&blk.coef[1], bl, n),
             T::one(),
         );
         if reg {
             DMatrixViewMut::from_slice(&mut self.e_sum, w, n).gemm(
                 T::one(),
                 &pi,
-                &coef(&blk.coef[2], bl, n, kk),
+                &coef(&blk.coef[2], bl, n),
                 T::one(),
             );
         }
@@ -476,13 +489,13 @@ impl<T: Scalar> FastOnline<T> {
             DMatrixViewMut::from_slice(&mut self.eps, w, n).gemm(
                 T::one(),
                 &pi,
-                &coef(&blk.coef[3], bl, n, kk),
+                &coef(&blk.coef[3], bl, n),
                 T::one(),
             );
         } else {
             // LIF: γ = ζ for every neuron, so ε̄ is one W-vector: ε̄ = a^B ε̄ + Π (column 0 of the coefficients)
             self.eps.iter_mut().for_each(|e| *e *= a_b);
-            let c0 = DMatrixView::from_slice_with_strides(&blk.coef[3], bl, 1, 1, kk);
+            let c0 = DMatrixView::from_slice_with_strides(&blk.coef[3], bl, 1, n, 1);
             DMatrixViewMut::from_slice(&mut self.eps, w, 1).gemm(T::one(), &pi, &c0, T::one());
         }
         blk.len = 0;
