@@ -101,7 +101,8 @@ pub struct FastOnline<T: Scalar> {
     z_sum: Vec<T>,
     z_bar: Vec<T>,
     b_bar: T,
-    g_out: DMatrix<T>,
+    /// `G_outᵀ` (`N × K`, column-major: element `(j, q)` at `q·N + j`), Eq. (E6).
+    g_out_t: Vec<T>,
     g_bout: DVector<T>,
     loss: T,
     steps: usize,
@@ -139,11 +140,13 @@ struct Block<T> {
     dec: Vec<T>,
     /// `L^u_j`, `N × K`.
     sig: Vec<T>,
-    /// The GEMM right factors, each `K × GN` (element `(u, c)` at `c·K + u`; rate, LIF: `c = j`,
-    /// LSTM: `c = 4j + g`, and `c = 3j + g` in the fourth): `γ ⊙ N̂` (K21, K41), `γ ⊙ R̂`
+    /// The GEMM right factors, each `K × GN` (rate, LIF: row-major, element `(u, j)` at
+    /// `u·N + j`; LSTM, ALIF: element `(u, c)` at `c·K + u`, LSTM: `c = 4j + g`, and `c = 3j + g`
+    /// in the fourth): `γ ⊙ N̂` (K21, K41), `γ ⊙ R̂`
     /// (K22, K42), `γ ⊙ Ŝ` (K23, K43), `γ a^{B−1−u}` (K20) or `γ F^u` (K40).
     coef: [Vec<T>; 4],
-    /// Per neuron: `c₀`, `a N̂⁰`, `a R̂⁰`, `a Ŝ⁰` (K21)–(K23), `N × 4`; LSTM: `c₀`, `f⁰N̂⁰`,
+    /// Rate, LIF: the scans' four `N`-vectors `L̃`, `N̂`, `R̂`, `Ŝ`, then `c₀`, `a N̂⁰`, `a R̂⁰`,
+    /// `a Ŝ⁰` (K21)–(K23), `N × 4` column-major; LSTM: `c₀`, `f⁰N̂⁰`,
     /// `f⁰R̂⁰`, `f⁰Ŝ⁰`, `F` (K40)–(K43), `N × 5`; ALIF: `c₀`, the four `x̄⁰` factors and the
     /// four `ε^{a,0}` factors of (K47)–(K49), `N × 9`.
     head: Vec<T>,
@@ -200,7 +203,7 @@ impl<T: Scalar> FastOnline<T> {
             z_sum: vec![zero; if reg { n } else { 0 }],
             z_bar: vec![zero; n],
             b_bar: zero,
-            g_out: DMatrix::zeros(k, n),
+            g_out_t: vec![zero; n * k],
             g_bout: DVector::zeros(k),
             loss: zero,
             steps: 0,
@@ -250,7 +253,7 @@ impl<T: Scalar> FastOnline<T> {
         .sum::<usize>()
             + self.refractory.len()
             + self.refractory_new.len()
-            + self.g_out.len()
+            + self.g_out_t.len()
             + self.g_bout.len()
             + 3
             + self.block.as_ref().map_or(0, |b| {
@@ -298,13 +301,12 @@ impl<T: Scalar> FastOnline<T> {
         );
         // Eq. (Y1): y^t = κ y^{t−1} + c (W_out z^{t−δ} + b_out)
         let z_read = if lag == 0 { &self.z } else { &self.z_prev };
-        // W_out z^{t−δ}, column by column on the K × N slice (K ≪ N: nalgebra's GEMV would run
-        // one length-K axpy per column)
-        self.y_new.iter_mut().for_each(|v| *v = T::zero());
-        for (col, &zj) in params.w_out().as_slice().chunks_exact(k).zip(z_read) {
-            for (v, &w) in self.y_new.iter_mut().zip(col) {
-                *v += w * zj;
-            }
+        // W_out z^{t−δ}: per output q a dot product over the row q of the column-major K × N
+        // slice (stride K), four partial sums (K ≪ N: a loop over the N columns with a length-K
+        // inner loop pays the loop overhead N times per step)
+        let w_out = params.w_out().as_slice();
+        for (q, v) in self.y_new.iter_mut().enumerate() {
+            *v = strided_dot(&w_out[q..], k, z_read);
         }
         let b_out = params.b_out();
         for q in 0..k {
@@ -342,9 +344,10 @@ impl<T: Scalar> FastOnline<T> {
             self.z_bar[j] = self.z_bar[j] * kappa + z_read[j] * c_out;
         }
         self.b_bar = self.b_bar * kappa + c_out;
-        // Eq. (E6): G_out += g^t (z̄^t)ᵀ, column by column on the K × N slice (K ≪ N)
-        for (col, &zb) in self.g_out.as_mut_slice().chunks_exact_mut(k).zip(&self.z_bar) {
-            for (o, &gq) in col.iter_mut().zip(&self.g) {
+        // Eq. (E6): G_out += g^t (z̄^t)ᵀ, kept transposed (`g_out_t`, N × K column-major: row q
+        // of G_out contiguous) so that the inner loop runs over the N neurons (K ≪ N)
+        for (row, &gq) in self.g_out_t.chunks_exact_mut(n).zip(&self.g) {
+            for (o, &zb) in row.iter_mut().zip(&self.z_bar) {
                 *o += gq * zb;
             }
         }
@@ -375,9 +378,9 @@ impl<T: Scalar> FastOnline<T> {
     }
 
     /// Folds the buffered steps `t₀+1 … t₀+B` of a rate or LIF layer into `Δ` (`acc`), `ē`,
-    /// `Σ e` and `ε` by (K19)–(K23) of `docs/fast.md` §4.1: per neuron, three backward scans
-    /// over the block and `O(W)` element-wise work; then one GEMM `(W × B)·(B × N)` per
-    /// quantity. Exact up to rounding.
+    /// `Σ e` and `ε` by (K19)–(K23) of `docs/fast.md` §4.1: three backward scans over the
+    /// block (outer loop over the steps, inner loop over the neurons), `O(W)` element-wise
+    /// work per neuron; then one GEMM `(W × B)·(B × N)` per quantity. Exact up to rounding.
     fn flush(&mut self, net: &Network, kappa: T) {
         if matches!(net.cell, Cell::Lstm(_)) {
             return self.flush_lstm(net, kappa);
@@ -386,7 +389,7 @@ impl<T: Scalar> FastOnline<T> {
             return self.flush_alif(net, kappa);
         }
         let Some(blk) = &mut self.block else { return };
-        let (bl, kk) = (blk.len, blk.k);
+        let bl = blk.len;
         if bl == 0 {
             return;
         }
@@ -399,33 +402,48 @@ impl<T: Scalar> FastOnline<T> {
             kappa_b *= kappa;
             a_b *= a;
         }
-        for j in 0..n {
-            let col = |v: &[T], u: usize| v[u * n + j];
-            // backward scans (K21)–(K23), u = B−1 … 0 (0-based steps of the block)
-            let (mut lt_next, mut n_hat, mut r_hat, mut s_hat, mut kpow, mut apow) =
-                (zero, zero, zero, zero, T::one(), T::one());
-            for u in (0..bl).rev() {
-                let (psi, gam) = (col(&blk.psi, u), col(&blk.gam, u));
-                let lt = col(&blk.sig, u) + kappa * lt_next; // (K21): L̃^u = L^u + κ L̃^{u+1}
-                let m = if lag0 { lt } else { lt_next }; // δ = 0: L̃^u; δ = 1: L̃^{u+1}
-                n_hat = psi * m + a * n_hat; // (K21): N̂^u = ψ^u M^u + a N̂^{u+1}
-                r_hat = kpow * psi + a * r_hat; // (K22): R̂^u = κ^{B−1−u} ψ^u + a R̂^{u+1}
-                s_hat = psi + a * s_hat; // (K23): Ŝ^u = ψ^u + a Ŝ^{u+1}
-                blk.coef[0][j * kk + u] = gam * n_hat;
-                blk.coef[1][j * kk + u] = gam * r_hat;
-                blk.coef[2][j * kk + u] = gam * s_hat;
-                blk.coef[3][j * kk + u] = gam * apow; // (K20): γ^u a^{B−1−u}
-                lt_next = lt;
-                kpow *= kappa;
-                apow *= a;
+        // backward scans (K21)–(K23), u = B−1 … 0 (0-based steps of the block), all neurons at
+        // once: the state L̃^{u+1}, N̂, R̂, Ŝ is four N-vectors (`head`, N × 4 column-major), the
+        // inner loop runs over the neurons j on contiguous rows and vectorises
+        let (lt_v, rest) = blk.head[..4 * n].split_at_mut(n);
+        let (nh_v, rest) = rest.split_at_mut(n);
+        let (rh_v, sh_v) = rest.split_at_mut(n);
+        for v in [&mut *lt_v, &mut *nh_v, &mut *rh_v, &mut *sh_v] {
+            v.iter_mut().for_each(|x| *x = zero);
+        }
+        let (mut kpow, mut apow) = (T::one(), T::one());
+        let [c_n, c_r, c_s, c_a] = &mut blk.coef;
+        for u in (0..bl).rev() {
+            let row = u * n..(u + 1) * n;
+            let (psi, gam, sig) = (&blk.psi[row.clone()], &blk.gam[row.clone()], &blk.sig[row.clone()]);
+            let (c_n, c_r) = (&mut c_n[row.clone()], &mut c_r[row.clone()]);
+            let (c_s, c_a) = (&mut c_s[row.clone()], &mut c_a[row]);
+            for j in 0..n {
+                let (ps, ga, ltn) = (psi[j], gam[j], lt_v[j]);
+                let lt = sig[j] + kappa * ltn; // (K21): L̃^u = L^u + κ L̃^{u+1}
+                let m = if lag0 { lt } else { ltn }; // δ = 0: L̃^u; δ = 1: L̃^{u+1}
+                let nh = ps * m + a * nh_v[j]; // (K21): N̂^u = ψ^u M^u + a N̂^{u+1}
+                let rh = kpow * ps + a * rh_v[j]; // (K22): R̂^u = κ^{B−1−u} ψ^u + a R̂^{u+1}
+                let sh = ps + a * sh_v[j]; // (K23): Ŝ^u = ψ^u + a Ŝ^{u+1}
+                c_n[j] = ga * nh;
+                c_r[j] = ga * rh;
+                c_s[j] = ga * sh;
+                c_a[j] = ga * apow; // (K20): γ^u a^{B−1−u}
+                (lt_v[j], nh_v[j], rh_v[j], sh_v[j]) = (lt, nh, rh, sh);
             }
-            let c0 = if lag0 { kappa * lt_next } else { lt_next }; // (K21): c₀
-            blk.head[4 * j..4 * j + 4].copy_from_slice(&[c0, a * n_hat, a * r_hat, a * s_hat]);
+            kpow *= kappa;
+            apow *= a;
+        }
+        for j in 0..n {
+            // (K21): c₀ = κ L̃⁰ (δ = 0) or L̃⁰ (δ = 1); the factors a N̂⁰, a R̂⁰, a Ŝ⁰ of ε⁰
+            lt_v[j] = if lag0 { kappa * lt_v[j] } else { lt_v[j] };
+            nh_v[j] *= a;
+            rh_v[j] *= a;
+            sh_v[j] *= a;
         }
         // the element-wise terms of the block's start, ε⁰ = ε^{t₀} (rate: row j; LIF: shared)
         for j in 0..n {
-            let [c0, an, ar, as_] =
-                [blk.head[4 * j], blk.head[4 * j + 1], blk.head[4 * j + 2], blk.head[4 * j + 3]];
+            let [c0, an, ar, as_] = [lt_v[j], nh_v[j], rh_v[j], sh_v[j]];
             let eps0 = if rate { &self.eps[j * w..(j + 1) * w] } else { &self.eps[..w] };
             let row = j * w..(j + 1) * w;
             let (acc, eb) = (&mut self.acc[row.clone()], &mut self.e_bar[row.clone()]);
@@ -441,31 +459,27 @@ impl<T: Scalar> FastOnline<T> {
         }
         // the GEMMs: Δᵀ += Π (γ⊙N̂), ēᵀ += Π (γ⊙R̂), (Σe)ᵀ += Π (γ⊙Ŝ); all W × N, column-major
         let pi = DMatrixView::from_slice_with_strides(&blk.pi, w, bl, 1, w);
-        fn coef<T: Scalar>(
-            c: &[T],
-            bl: usize,
-            n: usize,
-            blk_k: usize,
-        ) -> DMatrixView<'_, T, nalgebra::Dyn, nalgebra::Dyn> {
-            DMatrixView::from_slice_with_strides(c, bl, n, 1, blk_k)
+        // the right factors are row-major B × N (element (u, j) at u·N + j)
+        fn coef<T: Scalar>(c: &[T], bl: usize, n: usize) -> DMatrixView<'_, T, nalgebra::Dyn, nalgebra::Dyn> {
+            DMatrixView::from_slice_with_strides(c, bl, n, n, 1)
         }
         DMatrixViewMut::from_slice(&mut self.acc, w, n).gemm(
             T::one(),
             &pi,
-            &coef(&blk.coef[0], bl, n, kk),
+            &coef(&blk.coef[0], bl, n),
             T::one(),
         );
         DMatrixViewMut::from_slice(&mut self.e_bar, w, n).gemm(
             T::one(),
             &pi,
-            &coef(&blk.coef[1], bl, n, kk),
+            &coef(&blk.coef[1], bl, n),
             T::one(),
         );
         if reg {
             DMatrixViewMut::from_slice(&mut self.e_sum, w, n).gemm(
                 T::one(),
                 &pi,
-                &coef(&blk.coef[2], bl, n, kk),
+                &coef(&blk.coef[2], bl, n),
                 T::one(),
             );
         }
@@ -475,13 +489,13 @@ impl<T: Scalar> FastOnline<T> {
             DMatrixViewMut::from_slice(&mut self.eps, w, n).gemm(
                 T::one(),
                 &pi,
-                &coef(&blk.coef[3], bl, n, kk),
+                &coef(&blk.coef[3], bl, n),
                 T::one(),
             );
         } else {
             // LIF: γ = ζ for every neuron, so ε̄ is one W-vector: ε̄ = a^B ε̄ + Π (column 0 of the coefficients)
             self.eps.iter_mut().for_each(|e| *e *= a_b);
-            let c0 = DMatrixView::from_slice_with_strides(&blk.coef[3], bl, 1, 1, kk);
+            let c0 = DMatrixView::from_slice_with_strides(&blk.coef[3], bl, 1, n, 1);
             DMatrixViewMut::from_slice(&mut self.eps, w, 1).gemm(T::one(), &pi, &c0, T::one());
         }
         blk.len = 0;
@@ -827,7 +841,11 @@ impl<T: Scalar> FastOnline<T> {
             grad.tensors[1].value.fill_diagonal(T::zero());
         }
         let nc = net.n_cell_tensors();
-        grad.tensors[nc].value.copy_from(&self.g_out);
+        for (q, row) in self.g_out_t.chunks_exact(n).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                grad.tensors[nc].value[(q, j)] = v; // G_out = (G_outᵀ)ᵀ, Eq. (E6)
+            }
+        }
         grad.tensors[nc + 1].value.column_mut(0).copy_from(&self.g_bout);
         FastEprop { loss: self.loss, grad }
     }
@@ -907,4 +925,24 @@ fn update<T: Scalar, const LAG0: bool, const REG: bool>(
     if REG {
         e_sum[i] += e;
     }
+}
+
+/// `Σ_j a[j·stride] z[j]` over `z.len()` terms (`a` holds at least `(z.len() − 1)·stride + 1`
+/// elements), with four partial sums: row `q` of a column-major `K × N` matrix times `z`, for
+/// the readout of Eq. (Y1).
+#[inline]
+fn strided_dot<T: Scalar>(a: &[T], stride: usize, z: &[T]) -> T {
+    let mut s = [T::zero(); 4];
+    let mut quads = z.chunks_exact(4);
+    let mut base = 0;
+    for zq in &mut quads {
+        for (l, (sl, &zl)) in s.iter_mut().zip(zq).enumerate() {
+            *sl += a[base + l * stride] * zl;
+        }
+        base += 4 * stride;
+    }
+    for (l, &zl) in quads.remainder().iter().enumerate() {
+        s[l] += a[base + l * stride] * zl;
+    }
+    (s[0] + s[1]) + (s[2] + s[3])
 }
