@@ -510,7 +510,26 @@ fn bench_json_and_refusals() {
         assert_eq!(out.status.code(), Some(0), "{rule}: {}", text(&out.stderr));
         assert!(text(&out.stdout).starts_with(&format!("{rule} literal rate n=4 T=6")), "{rule}");
     }
-    let refusals: [(&[&str], &str); 12] = [
+    // --block: fast e-prop's trace blocks, recorded in the JSON (null for the other rules)
+    for (block, cell) in [("0", "alif"), ("3", "lstm"), ("64", "rate")] {
+        let args = [
+            "--rule", "eprop", "--cell", cell, "--n", "4", "--steps", "7", "--repeat", "1", "--block", block,
+        ];
+        let out = run("bench", &[&args[..], &["--json", json.to_str().unwrap()]].concat());
+        assert_eq!(out.status.code(), Some(0), "--block {block}: {}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(v["block"].as_u64(), Some(block.parse().unwrap()), "{v}");
+    }
+    let out = run(
+        "bench",
+        &["--rule", "bptt", "--n", "4", "--steps", "5", "--repeat", "1", "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v["block"].is_null(), "{v}");
+    let refusals: [(&[&str], &str); 14] = [
+        (&["--rule", "bptt", "--block", "8"], "--block sets fast e-prop's trace blocks"),
+        (&["--rule", "eprop", "--literal", "--block", "8"], "--block sets fast e-prop's trace blocks"),
         (&["--rule", "rflo", "--n", "4", "--steps", "5"], "rule `rflo` has no fast path; add --literal"),
         (&["--rule", "kf", "--cell", "lif", "--n", "4", "--steps", "5", "--literal"], "network.cell = lif"),
         (&["--rule", "snap", "--order", "0", "--literal"], "SnAp-n needs n ≥ 1"),

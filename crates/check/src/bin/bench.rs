@@ -92,6 +92,11 @@ struct Args {
     /// (docs/benchmarks.md, `--floor`).
     #[arg(long)]
     floor: bool,
+    /// Steps per block of fast e-prop's blocked traces (rules eprop, eprop-random,
+    /// eprop-adaptive, fast path; `docs/fast.md` §4.1–§4.3): `0` runs the per-step traces
+    /// (K10)–(K13); default the library's 64 (`credit_eprop::fast::BLOCK`).
+    #[arg(long, value_name = "K")]
+    block: Option<usize>,
 }
 
 /// The rules `bench` knows.
@@ -165,6 +170,8 @@ struct Report {
     peak_reset: bool,
     /// With `--floor`: the unavoidable parts timed alone (`null` otherwise).
     floor: Option<Floor>,
+    /// Fast e-prop's block length (`--block`, else 64); `null` for the other rules and paths.
+    block: Option<usize>,
 }
 
 /// The unavoidable parts of one fast gradient, each timed alone (median over `--repeat` runs
@@ -208,6 +215,8 @@ struct Setup {
     reading: credit_family::Reading,
     layers: usize,
     spike_fraction: Option<f64>,
+    /// Fast e-prop's block length.
+    block: usize,
 }
 
 /// One full gradient of `rule` on the fast path (`fast`) or the literal one, in scalar `T`.
@@ -228,12 +237,12 @@ fn run<T: Scalar>(
         (Rule::Bptt, false) if single => black_box(credit_bptt::gradient(net, pn, seq)?).loss,
         (Rule::Bptt, false) => black_box(credit_bptt::stack::gradient(stack, ps, seq)?).loss,
         (Rule::Eprop, true) if single => {
-            black_box(credit_eprop::fast(net, pn, seq, &Feedback::Symmetric)?).loss
+            black_box(fast_eprop(net, pn, seq, &Feedback::Symmetric, s.block)?).loss
         }
         (Rule::Eprop, false) if single => {
             black_box(credit_eprop::gradient(net, pn, seq, &Feedback::Symmetric)?).loss
         }
-        (Rule::EpropRandom, true) if single => black_box(credit_eprop::fast(net, pn, seq, &random())?).loss,
+        (Rule::EpropRandom, true) if single => black_box(fast_eprop(net, pn, seq, &random(), s.block)?).loss,
         (Rule::EpropRandom, false) if single => {
             black_box(credit_eprop::gradient(net, pn, seq, &random())?).loss
         }
@@ -242,7 +251,7 @@ fn run<T: Scalar>(
             let mut ad = Adaptive { b: s.feedback.map(T::c), lambda: 0.1 };
             let fb = Feedback::Matrix(ad.b.clone());
             let out = if fast {
-                credit_eprop::fast(net, pn, seq, &fb)?.grad
+                fast_eprop(net, pn, seq, &fb, s.block)?.grad
             } else {
                 credit_eprop::gradient(net, pn, seq, &fb)?.grad
             };
@@ -298,6 +307,18 @@ fn run<T: Scalar>(
         _ => return Ok(None),
     };
     Ok(Some(()))
+}
+
+/// Fast e-prop with blocks of `block` steps (`credit_eprop::fast::gradient_with_block`; the
+/// default block is the library's, so without `--block` this is `credit_eprop::fast`).
+fn fast_eprop<T: Scalar>(
+    net: &Network,
+    p: &Params<T>,
+    seq: &Sequence,
+    fb: &Feedback<T>,
+    block: usize,
+) -> credit_core::Result<credit_eprop::fast::FastEprop<T>> {
+    credit_eprop::fast::gradient_with_block(net, p, seq, fb, block)
 }
 
 /// Which rules take a stack of more than one layer.
@@ -366,6 +387,13 @@ fn main() -> ExitCode {
             return bad(format!("unknown reading `{other}` (known: hop-count, last-step-hop, time-lag)"));
         }
     };
+    if args.block.is_some()
+        && (!matches!(rule, Rule::Eprop | Rule::EpropRandom | Rule::EpropAdaptive) || args.literal)
+    {
+        return bad(
+            "--block sets fast e-prop's trace blocks: --rule eprop, eprop-random or eprop-adaptive, no --literal",
+        );
+    }
     if args.floor && (!matches!(rule, Rule::Bptt | Rule::Eprop) || args.layers > 1 || args.literal) {
         return bad(
             "--floor times the parts of fast single-layer BPTT or e-prop: --rule bptt or eprop, --layers 1, no --literal",
@@ -445,6 +473,8 @@ fn main() -> ExitCode {
         peak_reset,
         spike_fraction: setup.spike_fraction,
         floor,
+        block: (matches!(rule, Rule::Eprop | Rule::EpropRandom | Rule::EpropAdaptive) && !args.literal)
+            .then_some(setup.block),
     };
     if let Some(f) = file {
         let text = serde_json::to_string_pretty(&report).unwrap_or_default();
@@ -547,6 +577,7 @@ fn build(args: &Args, cell: Cell, order: usize, reading: credit_family::Reading)
         reading,
         layers: args.layers,
         spike_fraction,
+        block: args.block.unwrap_or(credit_eprop::fast::BLOCK),
     })
 }
 
