@@ -170,25 +170,44 @@ fn drive_adjoints_fused<T: Scalar>(
     zh: &DMatrix<T>,
     gain: &DMatrix<T>,
     decay: &DMatrix<T>,
+    a: DMatrix<T>,
+) -> DMatrix<T> {
+    let r = kernel.reset_slope();
+    reverse_one_row(kernel, 1, zh, gain, decay, a, |col, lam, zh, gain, decay_next| {
+        pulp::Arch::new().dispatch(AdjointStep { col, lam, zh, gain, decay_next, r });
+    })
+}
+
+/// The time loop of the fused reverse steps with one drive row per neuron (`G = 1`: (K26) and
+/// (K28)), `A` over `Δ` (K25): for `t = T … 1`, the GEMV `Δ_{:,t−1} += W_recᵀ a^{t+1}` in place
+/// (Eq. B4 as (K7), `t < T`), then `step(col, λ, ∂z^t/∂h^t, γ^t, D^{t+1}_{00})`, which turns the
+/// column into `a^t` and `λ^{t+1}` into `λ^t` in place (`λ` and `∂z/∂h` neuron-major `N·d`;
+/// `None` for `D^{T+1}`: `λ^{T+1} = 0`).
+fn reverse_one_row<T: Scalar>(
+    kernel: &Kernel<T>,
+    d: usize,
+    zh: &DMatrix<T>,
+    gain: &DMatrix<T>,
+    decay: &DMatrix<T>,
     mut a: DMatrix<T>,
+    mut step: impl FnMut(&mut [T], &mut [T], &[T], &[T], Option<&[T]>),
 ) -> DMatrix<T> {
     let (n, steps) = (kernel.n, a.ncols());
-    let r = kernel.reset_slope();
-    let mut lam = vec![T::zero(); n]; // λ^{t+1}, overwritten by λ^t neuron by neuron
+    let mut lam = vec![T::zero(); n * d]; // λ^{t+1}, overwritten by λ^t neuron by neuron
     let data = a.as_mut_slice();
     for t in (1..=steps).rev() {
         // column t − 1: Δ_{:,t−1} (the outside signal of step t), becomes a^t; column t: a^{t+1}
         let (head, tail) = data.split_at_mut(t * n);
         let col = &mut head[(t - 1) * n..];
         let next = if t < steps {
-            // Eq. (B4) as (K7): δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1} (+ r λ^{t+1} below), in place
+            // Eq. (B4) as (K7): δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1} (+ r λ_v^{t+1} in `step`), in place
             gemv_acc(kernel.w_rec_t.as_slice(), n, &tail[..n], col);
             Some(&decay.as_slice()[(t + 1) * n..(t + 2) * n])
         } else {
             None
         };
-        let (zh, gain) = (&zh.as_slice()[t * n..(t + 1) * n], &gain.as_slice()[t * n..(t + 1) * n]);
-        pulp::Arch::new().dispatch(AdjointStep { col, lam: &mut lam, zh, gain, decay_next: next, r });
+        let (zh, gain) = (&zh.as_slice()[t * d * n..(t + 1) * d * n], &gain.as_slice()[t * n..(t + 1) * n]);
+        step(col, &mut lam, zh, gain, next);
     }
     a
 }
@@ -243,36 +262,13 @@ fn drive_adjoints_alif<T: Scalar>(
     zh: &DMatrix<T>,
     gain: &DMatrix<T>,
     decay: &DMatrix<T>,
-    mut a: DMatrix<T>,
+    a: DMatrix<T>,
 ) -> DMatrix<T> {
-    let (n, steps) = (kernel.n, a.ncols());
     let r = kernel.reset_slope();
-    let mut lam = vec![T::zero(); 2 * n]; // λ^{t+1} (v at 2j, a at 2j + 1), overwritten by λ^t
-    let data = a.as_mut_slice();
-    for t in (1..=steps).rev() {
-        // column t − 1: Δ_{:,t−1} (the outside signal of step t), becomes a^t; column t: a^{t+1}
-        let (head, tail) = data.split_at_mut(t * n);
-        let col = &mut head[(t - 1) * n..];
-        let next = if t < steps {
-            // Eq. (B4) as (K7): δ^t = Δ_{:,t−1} + W_recᵀ a^{t+1} (+ r λ_v^{t+1} below), in place
-            gemv_acc(kernel.w_rec_t.as_slice(), n, &tail[..n], col);
-            Some(&decay.as_slice()[(t + 1) * n..(t + 2) * n])
-        } else {
-            None
-        };
-        let (zh, gain) = (&zh.as_slice()[t * 2 * n..(t + 1) * 2 * n], &gain.as_slice()[t * n..(t + 1) * n]);
-        pulp::Arch::new().dispatch(AlifAdjointStep {
-            col,
-            lam: &mut lam,
-            zh,
-            gain,
-            decay_next: next,
-            r,
-            rho,
-            beta,
-        });
-    }
-    a
+    // λ^{t+1} and ∂z/∂h: v at 2j, a at 2j + 1
+    reverse_one_row(kernel, 2, zh, gain, decay, a, |col, lam, zh, gain, decay_next| {
+        pulp::Arch::new().dispatch(AlifAdjointStep { col, lam, zh, gain, decay_next, r, rho, beta });
+    })
 }
 
 /// The element-wise part of one step of [`drive_adjoints_alif`] (K28), compiled per instruction
