@@ -163,6 +163,19 @@ pub fn rate(alpha: f64) -> Cell {
     Cell::Rate(Rate { alpha })
 }
 
+/// The cells `cargo xtask bench --cell NAME` times (and `fixtures::bench_sized` writes): rate
+/// `α = 0.5`; LIF and ALIF without refractoriness, reset differentiated; LSTM. `None` for
+/// another name.
+pub fn bench_cell(name: &str) -> Option<Cell> {
+    match name {
+        "rate" => Some(rate(0.5)),
+        "lif" => Some(lif(0, Reset::Differentiated)),
+        "alif" => Some(alif(0, Reset::Differentiated)),
+        "lstm" => Some(lstm()),
+        _ => None,
+    }
+}
+
 fn cfg(
     name: &str,
     cell: Cell,

@@ -10,8 +10,6 @@
 use clap::Parser;
 use credit_check::cli::{OutputFile, non_negative};
 use credit_check::out;
-use credit_check::suite::{alif, lif, lstm, rate};
-use credit_core::cell::Reset;
 use credit_core::stack::{Layer, Stack};
 use credit_core::{Cell, CellModel, Loss, Network, Params, Readout, Scalar, Sequence};
 use credit_eprop::{Adaptive, Feedback};
@@ -353,12 +351,8 @@ fn main() -> ExitCode {
         let known: Vec<&str> = RULES.iter().map(|(k, _)| *k).collect();
         return bad(format!("unknown rule `{}` (known: {})", args.rule, known.join(", ")));
     };
-    let cell: Cell = match args.cell.as_str() {
-        "rate" => rate(0.5),
-        "lif" => lif(0, Reset::Differentiated),
-        "alif" => alif(0, Reset::Differentiated),
-        "lstm" => lstm(),
-        other => return bad(format!("unknown cell `{other}` (known: rate, lif, alif, lstm)")),
+    let Some(cell) = credit_check::suite::bench_cell(&args.cell) else {
+        return bad(format!("unknown cell `{}` (known: rate, lif, alif, lstm)", args.cell));
     };
     if !["f32", "f64"].contains(&args.scalar.as_str()) {
         return bad(format!("unknown scalar `{}` (known: f32, f64)", args.scalar));
