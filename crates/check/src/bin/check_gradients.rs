@@ -71,6 +71,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    // --relations: the other relations are neither computed nor reported (nor budgeted)
+    let select = Select((!args.relations.is_empty()).then_some(args.relations.as_slice()));
     let mut fixture_stack = None;
     let mut suite = match &args.fixture {
         None => builtin_suite(),
@@ -81,8 +83,6 @@ fn main() -> ExitCode {
                 let cost = match &fx {
                     credit_check::fixtures::AnyFixture::Single(f) => {
                         // only what the selected relations run (all of it without --relations)
-                        let select =
-                            Select((!args.relations.is_empty()).then_some(args.relations.as_slice()));
                         suite_for(&Sizes::of_network(&f.net, f.seq.len()), &Needs::of(select))
                     }
                     credit_check::fixtures::AnyFixture::Stack(f) => {
@@ -170,8 +170,6 @@ fn main() -> ExitCode {
         Ok(f) => f,
         Err(code) => return code,
     };
-    // --relations: the other relations are neither computed nor reported
-    let select = Select((!args.relations.is_empty()).then_some(args.relations.as_slice()));
     let started = std::time::Instant::now();
     let bar = credit_check::cli::progress((suite.len() + stacks.len() + ffs.len()) as u64, "configs");
     let mut rows: Vec<credit_check::Row> = Vec::new();
